@@ -1,0 +1,1 @@
+"""The edges: Telegram, X, HTTP and the command line."""

@@ -1,0 +1,1 @@
+"""Pure geometry: parsing, projection, measuring and indexing. No database, no Telegram, no X."""
