@@ -1,0 +1,41 @@
+"""The typed error family of ``geo``: every rejection carries a stable reason code.
+
+The bot turns a code into a sentence in the user's language; the code itself never reaches a user.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why a piece of geometry input was refused."""
+
+    NOT_JSON = "not_json"
+    NOT_WKT = "not_wkt"
+    UNRECOGNISED = "unrecognised"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    EMPTY = "empty"
+    NOT_FINITE = "not_finite"
+    LAT_OUT_OF_RANGE = "lat_out_of_range"
+    LON_OUT_OF_RANGE = "lon_out_of_range"
+    PROBABLY_SWAPPED = "probably_swapped"
+    SELF_INTERSECTING = "self_intersecting"
+    ZERO_LENGTH = "zero_length"
+    TOO_MANY_VERTICES = "too_many_vertices"
+    TOO_LONG = "too_long"
+    TOO_BIG = "too_big"
+    TOO_LARGE_INPUT = "too_large_input"
+
+
+class GeoError(ValueError):
+    """Base of every geometry error."""
+
+
+class GeometryError(GeoError):
+    """Input that cannot become a valid geometry; ``reason`` says why, ``detail`` is for logs."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)

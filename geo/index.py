@@ -1,0 +1,178 @@
+"""SpatialIndex: an immutable STRtree over projected geometries with a parallel id array.
+
+Geometries arrive in lon/lat. Each is stored projected to the UTM zone of its own centre, one STRtree per
+zone, so that a country-wide index keeps metre accuracy everywhere; a city index has a single partition.
+A query projects the driver's point (or route) into each zone it could reach, so one query usually costs
+one coordinate transform and one tree query.
+
+>>> from shapely.geometry import LineString, Point
+>>> index = SpatialIndex([7, 9], [Point(46.6753, 24.7136), Point(46.70, 24.75)])
+>>> [(hit.id, round(hit.distance_m)) for hit in index.near(Point(46.6753, 24.7226), 2_000)]
+[(7, 997)]
+>>> route = LineString([(46.60, 24.7136), (46.75, 24.7136)])
+>>> [(hit.id, round(hit.position_m)) for hit in index.along(route, 200)]
+[(7, 7619)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import STRtree
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from geo.projection import Projection, utm_epsg
+
+# Metres per degree of latitude, rounded down so that degree margins err on the wide side.
+_M_PER_DEG = 110_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One indexed geometry found by a query: its id, metres away, and metres along the route if any."""
+
+    id: int
+    distance_m: float
+    position_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Partition:
+    projection: Projection
+    tree: STRtree
+    ids: np.ndarray
+    geoms: np.ndarray  # projected, parallel to ids
+    bounds: tuple[float, float, float, float]  # lon/lat bounds of the partition's geometries
+
+
+class SpatialIndex:
+    """Immutable index answering "which geometries lie within r metres of this point / along this route"."""
+
+    def __init__(
+        self,
+        ids: Sequence[int],
+        geometries: Sequence[BaseGeometry],
+        *,
+        projection: Projection | None = None,
+    ) -> None:
+        if len(ids) != len(geometries):
+            raise ValueError(f"ids and geometries differ in length: {len(ids)} != {len(geometries)}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        geoms = np.asarray(geometries, dtype=object)
+        if len(geoms) and (shapely.is_empty(geoms).any() or shapely.is_missing(geoms).any()):
+            raise ValueError("geometries must not be empty or None")
+        id_array = np.asarray(ids, dtype=np.int64)
+        self._size = len(id_array)
+        self._partitions = [
+            _build_partition(Projection(epsg), id_array[mask], geoms[mask])
+            for epsg, mask in _group_by_zone(geoms, projection)
+        ]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def near(self, point: Point, radius_m: float) -> list[Hit]:
+        """Geometries within ``radius_m`` of a lon/lat point, nearest first (ties by id)."""
+        if not radius_m >= 0 or not math.isfinite(radius_m):
+            raise ValueError(f"radius_m must be a finite number >= 0, got {radius_m!r}")
+        lon, lat = point.x, point.y
+        hits: list[Hit] = []
+        for part in self._partitions:
+            if not _reaches(part.bounds, (lon, lat, lon, lat), radius_m):
+                continue
+            # Array in, array out: shapely's scalar paths cost several times more per call.
+            here = shapely.points(np.array([part.projection.point_to_metric(lon, lat)]))
+            found = part.tree.query(here, predicate="dwithin", distance=radius_m)[1]
+            if len(found):
+                dists = shapely.distance(part.geoms[found], here[0])
+                hits.extend(Hit(int(i), float(d)) for i, d in zip(part.ids[found], dists, strict=True))
+        hits.sort(key=lambda h: (h.distance_m, h.id))
+        return hits
+
+    def along(self, route: LineString, corridor_m: float) -> list[Hit]:
+        """Geometries within ``corridor_m`` of a lon/lat route, ordered by where the route meets them."""
+        if not corridor_m >= 0 or not math.isfinite(corridor_m):
+            raise ValueError(f"corridor_m must be a finite number >= 0, got {corridor_m!r}")
+        if route.is_empty or route.geom_type != "LineString":
+            raise ValueError("route must be a non-empty LineString")
+        hits: list[Hit] = []
+        for part in self._partitions:
+            if not _reaches(part.bounds, route.bounds, corridor_m):
+                continue
+            line = part.projection.to_metric(route)
+            found = part.tree.query(line, predicate="dwithin", distance=corridor_m)
+            if not len(found):
+                continue
+            geoms = part.geoms[found]
+            dists = shapely.distance(geoms, line)
+            positions = _positions(line, geoms)
+            hits.extend(
+                Hit(int(i), float(d), float(p))
+                for i, d, p in zip(part.ids[found], dists, positions, strict=True)
+            )
+        hits.sort(key=lambda h: (h.position_m, h.distance_m, h.id))
+        return hits
+
+
+def _group_by_zone(geoms: np.ndarray, projection: Projection | None) -> list[tuple[int, np.ndarray]]:
+    if not len(geoms):
+        return []
+    if projection is not None:
+        return [(projection.epsg, np.ones(len(geoms), dtype=bool))]
+    bounds = shapely.bounds(geoms)
+    centre_lon = (bounds[:, 0] + bounds[:, 2]) / 2.0
+    centre_lat = (bounds[:, 1] + bounds[:, 3]) / 2.0
+    zones = np.fromiter(
+        (utm_epsg(lon, lat) for lon, lat in zip(centre_lon, centre_lat, strict=True)),
+        dtype=np.int64,
+        count=len(geoms),
+    )
+    return [(int(epsg), zones == epsg) for epsg in np.unique(zones)]
+
+
+def _build_partition(projection: Projection, ids: np.ndarray, geoms: np.ndarray) -> _Partition:
+    projected = projection.many_to_metric(geoms)
+    minx, miny, _, _ = shapely.bounds(geoms).min(axis=0)
+    _, _, maxx, maxy = shapely.bounds(geoms).max(axis=0)
+    return _Partition(
+        projection=projection,
+        tree=STRtree(projected),
+        ids=ids,
+        geoms=projected,
+        bounds=(float(minx), float(miny), float(maxx), float(maxy)),
+    )
+
+
+def _reaches(
+    part_bounds: tuple[float, float, float, float],
+    query_bounds: tuple[float, float, float, float],
+    radius_m: float,
+) -> bool:
+    """Cheap lon/lat test: could anything in the partition lie within radius_m of the query bounds?"""
+    qminx, qminy, qmaxx, qmaxy = query_bounds
+    pminx, pminy, pmaxx, pmaxy = part_bounds
+    dlat = radius_m / _M_PER_DEG + 1e-6
+    coslat = max(math.cos(math.radians(max(abs(qminy), abs(qmaxy)) + dlat)), 1e-6)
+    dlon = dlat / coslat
+    return not (qmaxx + dlon < pminx or qminx - dlon > pmaxx or qmaxy + dlat < pminy or qminy - dlat > pmaxy)
+
+
+def _positions(line: LineString, geoms: np.ndarray) -> np.ndarray:
+    """Metres along ``line`` where it first touches each geometry, or passes closest to it.
+
+    A closure overlapping kilometres of the route is placed where the driver first meets it; one beside
+    the route, at the foot of the shortest line between them.
+    """
+    contact = shapely.intersection(line, geoms)
+    feet = shapely.get_point(shapely.shortest_line(geoms, line), 1)
+    positions = shapely.line_locate_point(line, feet)
+    for i in np.flatnonzero(~shapely.is_empty(contact)):
+        coords = shapely.get_coordinates(contact[i])
+        positions[i] = shapely.line_locate_point(line, shapely.points(coords)).min()
+    return positions

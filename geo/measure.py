@@ -1,0 +1,90 @@
+"""Metres, bearings and positions along a route.
+
+Distances are computed on a local metric projection (fast, and within 0.5 % of the geodesic up to 50 km);
+bearings are geodesic forward azimuths, because a compass direction is read on the ground, not on a grid.
+
+>>> from shapely.geometry import Point
+>>> compass_code(44.0)
+'NE'
+>>> round(distance_m(Point(46.6753, 24.7136), Point(46.6753, 24.7226)))
+997
+"""
+
+from __future__ import annotations
+
+from pyproj import Geod
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+
+from geo.projection import Projection
+
+COMPASS_CODES: tuple[str, ...] = (
+    "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE",
+    "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW",
+)  # fmt: skip
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def compass_code(bearing_deg: float) -> str:
+    """Return the 16-point compass code for a bearing in degrees (0 = north, clockwise)."""
+    sector = int(((bearing_deg % 360.0) + 11.25) // 22.5) % 16
+    return COMPASS_CODES[sector]
+
+
+def bearing_deg(origin: Point, target: Point) -> float:
+    """Geodesic initial bearing from ``origin`` to ``target`` (both lon/lat), in [0, 360)."""
+    azimuth, _, _ = _GEOD.inv(origin.x, origin.y, target.x, target.y)
+    return float(azimuth) % 360.0
+
+
+def geodesic_m(a: Point, b: Point) -> float:
+    """Geodesic distance in metres between two lon/lat points on the WGS84 ellipsoid."""
+    _, _, dist = _GEOD.inv(a.x, a.y, b.x, b.y)
+    return float(dist)
+
+
+def nearest_point_on(geom: BaseGeometry, to: Point, *, projection: Projection | None = None) -> Point:
+    """The point of ``geom`` nearest to ``to`` (both lon/lat), found in metres and returned in lon/lat."""
+    proj = projection or Projection.utm_for(to.x, to.y)
+    near, _ = nearest_points(proj.to_metric(geom), proj.to_metric(to))
+    return proj.to_wgs84(near)
+
+
+def distance_m(point: Point, geom: BaseGeometry, *, projection: Projection | None = None) -> float:
+    """Metres from a lon/lat point to the nearest part of any lon/lat geometry (0 inside an area)."""
+    proj = projection or Projection.utm_for(point.x, point.y)
+    return float(proj.to_metric(point).distance(proj.to_metric(geom)))
+
+
+def direction_code(origin: Point, geom: BaseGeometry, *, projection: Projection | None = None) -> str | None:
+    """Compass code from ``origin`` towards the nearest part of ``geom``; None when the origin is on it."""
+    target = nearest_point_on(geom, origin, projection=projection)
+    if geodesic_m(origin, target) < 1.0:
+        return None
+    return compass_code(bearing_deg(origin, target))
+
+
+def position_along(route: LineString, geom: BaseGeometry, *, projection: Projection | None = None) -> float:
+    """Metres from the start of ``route`` to where it first comes closest to ``geom`` (both lon/lat).
+
+    Where the geometry touches or crosses the route, that is the first point of contact; otherwise the
+    foot of the shortest line between them.
+    """
+    proj = projection or Projection.for_geometry(route)
+    route_m = proj.to_metric(route)
+    geom_m = proj.to_metric(geom)
+    contact = route_m.intersection(geom_m)
+    if not contact.is_empty:
+        return min(route_m.project(Point(c)) for c in _coords(contact))
+    _, on_route = nearest_points(geom_m, route_m)
+    return float(route_m.project(on_route))
+
+
+def _coords(geom: BaseGeometry) -> list[tuple[float, ...]]:
+    if hasattr(geom, "geoms"):
+        return [c for part in geom.geoms for c in _coords(part)]
+    if geom.geom_type == "Polygon":
+        return list(geom.exterior.coords)
+    return list(geom.coords)
