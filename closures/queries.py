@@ -1,0 +1,169 @@
+"""Which closures a driver should hear of: near a point, or along a route.
+
+A ``ClosureQueries`` keeps a ``SpatialIndex`` over every open closure that has not ended, as an in-memory
+cache of the store. Before each query it reads the store's change counter (one indexed row) and rebuilds
+when it moved — whichever process wrote. Time is applied at query time, so the index stays valid as
+closures start and end; it is also rebuilt after ``max_age`` so that ended closures drop out.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from closures.lifecycle import Clock, Phase, is_relevant, phase_at, system_clock
+from closures.models import Closure, Status
+from closures.store import change_counter
+from geo.index import SpatialIndex
+from geo.measure import direction_code
+
+DEFAULT_HORIZON = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureView:
+    """A read-only copy of a closure as the index holds it (no session, safe across threads)."""
+
+    id: int
+    municipality_id: int
+    ref: str | None
+    kind: str
+    geometry: BaseGeometry
+    radius_m: float | None
+    reason: str
+    severity: str
+    lanes_ar: str | None
+    lanes_en: str | None
+    direction: str
+    heading: str | None
+    starts_at: datetime
+    ends_at: datetime | None
+    status: str
+    title_ar: str
+    title_en: str | None
+    detour_ar: str | None
+    detour_en: str | None
+    version: int
+
+    @classmethod
+    def of(cls, row: Closure, geometry: BaseGeometry) -> ClosureView:
+        assert row.id is not None
+        return cls(geometry=geometry, **{name: getattr(row, name) for name in _VIEW_COLUMNS})
+
+
+_VIEW_COLUMNS = tuple(name for name in ClosureView.__slots__ if name != "geometry")  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One closure answering a query: how far (to its edge), which way from the driver, where on the route."""
+
+    closure: ClosureView
+    phase: Phase
+    distance_m: float
+    direction: str | None
+    position_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    counter: int
+    built_at: datetime
+    index: SpatialIndex
+    views: dict[int, ClosureView]
+    max_radius_m: float
+
+
+class ClosureQueries:
+    """Thread-safe query side. Blocking (it reads the database): async code calls it from a worker thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = system_clock,
+        horizon: timedelta = DEFAULT_HORIZON,
+        max_age: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.horizon = horizon
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+
+    def near(self, point: Point, radius_m: float, *, at: datetime | None = None) -> list[Found]:
+        """Closures whose nearest edge lies within ``radius_m`` of a lon/lat point, nearest first."""
+        at = at or self._clock()
+        snap = self._current(at)
+        found = []
+        for hit in snap.index.near(point, radius_m + snap.max_radius_m):
+            view = snap.views[hit.id]
+            distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
+            if distance <= radius_m and is_relevant(view, at, self.horizon):
+                found.append(Found(view, phase_at(view, at), distance, direction_code(point, view.geometry)))
+        found.sort(key=lambda f: (f.distance_m, f.closure.id))
+        return found
+
+    def along(
+        self, route: LineString, corridor_m: float = 200.0, *, at: datetime | None = None
+    ) -> list[Found]:
+        """Closures within ``corridor_m`` of a lon/lat route, in the order the driver meets them."""
+        at = at or self._clock()
+        snap = self._current(at)
+        start = Point(route.coords[0])
+        found = []
+        for hit in snap.index.along(route, corridor_m + snap.max_radius_m):
+            view = snap.views[hit.id]
+            distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
+            if distance <= corridor_m and is_relevant(view, at, self.horizon):
+                direction = direction_code(start, view.geometry)
+                found.append(Found(view, phase_at(view, at), distance, direction, hit.position_m))
+        found.sort(key=lambda f: (f.position_m, f.distance_m, f.closure.id))
+        return found
+
+    def refresh(self) -> None:
+        """Rebuild the index from the store now."""
+        with self._lock:
+            self._snapshot = self._build(self._clock())
+
+    @property
+    def built_at(self) -> datetime | None:
+        return self._snapshot.built_at if self._snapshot else None
+
+    def _current(self, at: datetime) -> _Snapshot:
+        counter = change_counter(self._engine)
+        snap = self._snapshot
+        if snap is not None and snap.counter == counter and at - snap.built_at < self._max_age:
+            return snap
+        with self._lock:
+            snap = self._snapshot
+            if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
+                snap = self._snapshot = self._build(at)
+            return snap
+
+    def _build(self, at: datetime) -> _Snapshot:
+        # Read the counter first: a write landing during the read moves it again and forces a new build.
+        counter = change_counter(self._engine)
+        with Session(self._engine) as session:
+            rows = list(
+                session.exec(
+                    select(Closure).where(
+                        Closure.status == Status.OPEN.value,
+                        sa.or_(Closure.ends_at.is_(None), Closure.ends_at > at),  # type: ignore[union-attr]
+                    )
+                )
+            )
+        geometries = shapely.from_geojson([row.geometry_geojson for row in rows]) if rows else []
+        views = {row.id: ClosureView.of(row, g) for row, g in zip(rows, geometries, strict=True)}
+        index = SpatialIndex(list(views), list(geometries))
+        max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)
+        return _Snapshot(counter, at, index, views, max_radius)
