@@ -226,3 +226,28 @@ class StoreState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     change_counter: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class Driver(SQLModel, table=True):
+    """A driver's own settings; absent until they change one. ``/forget`` deletes the row."""
+
+    telegram_user_id: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    language: str | None = Field(default=None, max_length=8)
+    radius_m: int | None = Field(default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class SavedPlace(SQLModel, table=True):
+    """A named place (a point) or route (a line) a driver saved, e.g. "home" or "to work"."""
+
+    __table_args__ = (sa.UniqueConstraint("telegram_user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=sa.BigInteger, index=True)
+    name: str = Field(max_length=64)
+    kind: str = Field(max_length=8)  # place | route
+    geometry_geojson: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts(default_factory=utcnow)

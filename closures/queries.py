@@ -100,18 +100,30 @@ class ClosureQueries:
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
 
-    def near(self, point: Point, radius_m: float, *, at: datetime | None = None) -> list[Found]:
-        """Closures whose nearest edge lies within ``radius_m`` of a lon/lat point, nearest first."""
+    def near(
+        self, point: Point, radius_m: float, *, at: datetime | None = None, limit: int | None = None
+    ) -> list[Found]:
+        """Closures whose nearest edge lies within ``radius_m`` of a lon/lat point, nearest first.
+
+        ``limit`` keeps only the nearest few, and spares the direction work for the rest.
+        """
         at = at or self._clock()
         snap = self._current(at)
-        found = []
+        candidates = []
         for hit in snap.index.near(point, radius_m + snap.max_radius_m):
             view = snap.views[hit.id]
             distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
             if distance <= radius_m and is_relevant(view, at, self.horizon):
-                found.append(Found(view, phase_at(view, at), distance, direction_code(point, view.geometry)))
-        found.sort(key=lambda f: (f.distance_m, f.closure.id))
-        return found
+                candidates.append((distance, view))
+        candidates.sort(key=lambda pair: (pair[0], pair[1].id))
+        return [
+            Found(view, phase_at(view, at), distance, direction_code(point, view.geometry))
+            for distance, view in candidates[:limit]
+        ]
+
+    def view(self, closure_id: int, *, at: datetime | None = None) -> ClosureView | None:
+        """The indexed closure with this id, if it is still open and not ended."""
+        return self._current(at or self._clock()).views.get(closure_id)
 
     def along(
         self, route: LineString, corridor_m: float = 200.0, *, at: datetime | None = None

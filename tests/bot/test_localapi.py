@@ -26,8 +26,6 @@ from telegram.ext import (
 from bot.localapi import ApiCall, FakeUser, LocalBotApi, Upload
 from bot.localapi.html import HtmlEntityError, parse_html
 
-pytest_plugins = ["tests.fakes.telegram"]
-
 RIYADH = (24.7136, 46.6753)
 
 

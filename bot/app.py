@@ -1,0 +1,86 @@
+"""``build_application``: the python-telegram-bot Application, its typed context and its handlers.
+
+Services are built once in ``main()`` and handed in; ``post_init`` warms them, ``post_shutdown`` closes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from telegram import BotCommand
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    ContextTypes,
+    ExtBot,
+)
+
+from bot.i18n import LANGUAGES, get_translator
+from bot.services import Services
+
+# Telegram's menu: (command, catalogue key of its description).
+COMMANDS = (
+    ("start", "command.start"),
+    ("route", "command.route"),
+    ("radius", "command.radius"),
+    ("language", "command.language"),
+    ("places", "command.places"),
+    ("subscribe", "command.subscribe"),
+    ("forget", "command.forget"),
+)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The callback context every handler receives, with the services as a typed property."""
+
+    @property
+    def services(self) -> Services:
+        return cast(Services, self.application.bot_data["services"])
+
+
+type BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]
+
+
+def build_application(services: Services, *, rate_limit: bool = True) -> BotApplication:
+    """The bot, wired to the configured Bot API server, with every handler registered."""
+    settings = services.settings
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application = cast(BotApplication, builder.build())
+    application.bot_data["services"] = services
+    from bot.handlers import register_all  # imported here: handlers import BotContext from this module
+
+    register_all(application)
+    return application
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data["services"]
+    await asyncio.to_thread(services.load_zones)
+    await asyncio.to_thread(services.queries.refresh)
+    for lang in LANGUAGES:
+        tr = get_translator(lang)
+        commands = [BotCommand(name, tr.t(key)) for name, key in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=None if lang == "ar" else lang)
+
+
+async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data["services"]
+    await asyncio.to_thread(services.close)

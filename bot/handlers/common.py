@@ -1,0 +1,76 @@
+"""What every handler shares: the user's language and radius, blocking work off the loop, safe replies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from telegram import Location, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import filters
+
+from bot.i18n import Translator, get_translator, resolve_language
+
+if TYPE_CHECKING:
+    from bot.app import BotContext
+
+MAX_TEXT_IN = 1_000  # longer text cannot be a location, a link or a place name
+
+
+class _LiveLocation(filters.MessageFilter):
+    """A location that is being shared live (Telegram marks it with a live period)."""
+
+    def filter(self, message: Message) -> bool:
+        return bool(message.location and live_period(message.location))
+
+
+LIVE_LOCATION = _LiveLocation(name="LIVE_LOCATION")
+
+
+def live_period(location: Location) -> int | None:
+    """Seconds the live location lasts, or None for a plain one (read raw: PTB 22 deprecates the int form)."""
+    value = location.to_dict().get("live_period")
+    return int(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """The user as the handlers need them: id, translator, search radius."""
+
+    user_id: int
+    tr: Translator
+    radius_m: int
+
+
+async def blocking[T](func: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run database or geometry work in a worker thread so the event loop keeps serving others."""
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
+async def driver_of(update: Update, context: BotContext) -> Driver:
+    """The user's stored language and radius, falling back to Telegram's language and the defaults."""
+    user = update.effective_user
+    assert user is not None
+    services = context.services
+    profile = await blocking(services.drivers.profile, user.id)
+    lang = resolve_language(profile.language, user.language_code, services.settings.default_language)
+    return Driver(user.id, get_translator(lang), profile.radius_m or services.settings.default_radius_m)
+
+
+def addressed_to_me(update: Update, context: BotContext) -> bool:
+    """In private chats always; in groups only commands that name this bot (``/start@this_bot``)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None or message is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    first = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    return bool(context.bot.username) and first.lower().endswith(f"@{context.bot.username.lower()}")
+
+
+async def reply(message: Message, text: str, **kwargs: object) -> Message:
+    """Reply with Telegram HTML (catalogue texts are HTML-safe; rendered values are escaped)."""
+    return await message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]

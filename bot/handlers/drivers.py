@@ -1,0 +1,168 @@
+"""A driver sends a point (shared location, venue, typed coordinates, map link) and hears what is closed.
+
+The same point may instead finish a route (``/route``, or a second point within ten minutes) or name a
+place being saved; ``on_point`` decides, so every way of sending a point behaves alike.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shapely.geometry import Point
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot import render
+from bot.handlers import route
+from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_of, reply
+from bot.handlers.places import on_place_name
+from geo.errors import GeometryError
+from geo.parse import parse_coordinates, parse_map_link
+
+if TYPE_CHECKING:
+    from bot.app import BotContext
+
+PAGE_SIZE = 10
+NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover
+ROUTE_WINDOW = timedelta(minutes=10)
+
+
+async def on_location(update: Update, context: BotContext) -> None:
+    """A shared location or a venue (not a live location: ``live`` follows those)."""
+    message = update.effective_message
+    assert message is not None
+    location = message.venue.location if message.venue else message.location
+    assert location is not None
+    await on_point(update, context, Point(location.longitude, location.latitude))
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Typed text: a place name being saved, else coordinates or a map link."""
+    message = update.effective_message
+    assert message is not None
+    me = await driver_of(update, context)
+    text = message.text or ""
+    if len(text) > MAX_TEXT_IN:
+        await reply(message, me.tr.t("input.too_long"))
+        return
+    if await on_place_name(update, context, me, text):
+        return
+    try:
+        point = parse_map_link(text) or parse_coordinates(text)
+    except GeometryError as exc:
+        await reply(message, me.tr.t(f"geo.{exc.reason.value}"))
+        return
+    if point is None:
+        await reply(message, me.tr.t("input.unreadable"))
+        return
+    await on_point(update, context, point, me=me)
+
+
+async def on_point(update: Update, context: BotContext, point: Point, *, me: Driver | None = None) -> None:
+    """Route step, route from the previous point, or the closures around this one."""
+    message = update.effective_message
+    assert message is not None
+    me = me or await driver_of(update, context)
+    if await route.on_route_point(update, context, me, point):
+        return
+    now = context.services.clock()
+    previous = context.user_data.get("last_point") if context.user_data is not None else None
+    if previous and now - previous[1] <= ROUTE_WINDOW and _apart(previous[0], point):
+        context.user_data.pop("last_point", None)  # type: ignore[union-attr]
+        await route.answer_route(message, context, me, previous[0], point)
+        return
+    if context.user_data is not None:
+        context.user_data["last_point"] = (point, now)
+        context.user_data["last_query"] = (point.x, point.y, me.radius_m)
+    await send_nearby(message, context, me, point, offset=0)
+
+
+async def send_nearby(
+    message: Message, context: BotContext, me: Driver, point: Point, *, offset: int
+) -> None:
+    """One page of the closures within the driver's radius, with pin buttons and a "more" button."""
+    services = context.services
+    now = services.clock()
+    found = await blocking(services.queries.near, point, float(me.radius_m), at=now)
+    if not found:
+        nearest = await blocking(services.queries.near, point, NEAREST_SEARCH_M, at=now, limit=1)
+        text = render.none_nearby(me.tr, me.radius_m, nearest[0] if nearest else None)
+        await reply(message, text if nearest else me.tr.t("location.outside"))
+        return
+    page = render.results_page(
+        found, me.tr, services.zones, now, me.radius_m, offset=offset, page_size=PAGE_SIZE
+    )
+    shown = found[offset : offset + page.shown]
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{offset + i + 1}. {me.tr.t('button.map')}", callback_data=f"pin:{f.closure.id}"
+            )
+        ]
+        for i, f in enumerate(shown)
+    ]
+    if page.next_offset is not None:
+        rows.append([InlineKeyboardButton(me.tr.t("button.more"), callback_data=f"more:{page.next_offset}")])
+    if offset == 0:
+        rows.append([InlineKeyboardButton(me.tr.t("button.save_place"), callback_data="save:point")])
+    await reply(message, page.text, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def on_more(update: Update, context: BotContext) -> None:
+    """The "more" button: the next page of the last query."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    last = context.user_data.get("last_query") if context.user_data is not None else None
+    if last is None or not isinstance(query.message, Message):
+        return
+    lon, lat, radius_m = last
+    me = await driver_of(update, context)
+    offset = int((query.data or "more:0").removeprefix("more:") or 0)
+    await send_nearby(
+        query.message, context, Driver(me.user_id, me.tr, radius_m), Point(lon, lat), offset=offset
+    )
+
+
+async def on_pin(update: Update, context: BotContext) -> None:
+    """A closure's pin button: send its location (the point, or a point on the line or area)."""
+    query = update.callback_query
+    assert query is not None
+    closure_id = int((query.data or "pin:0").removeprefix("pin:") or 0)
+    view = await blocking(context.services.queries.view, closure_id)
+    if view is None or not isinstance(query.message, Message):
+        me = await driver_of(update, context)
+        await query.answer(me.tr.t("timing.over"))
+        return
+    await query.answer()
+    where = view.geometry if view.geometry.geom_type == "Point" else view.geometry.representative_point()
+    await query.message.reply_location(latitude=where.y, longitude=where.x)
+
+
+async def on_other(update: Update, context: BotContext) -> None:
+    """Anything else in a private chat (a sticker, a photo, an unknown command): say what works."""
+    message = update.effective_message
+    if message is None:
+        return
+    me = await driver_of(update, context)
+    key = "help.text" if message.text and message.text.startswith("/") else "input.unreadable"
+    await reply(message, me.tr.t(key))
+
+
+def _apart(a: Point, b: Point) -> bool:
+    """Two points far enough apart to make a route (~50 m), not the same spot sent twice."""
+    return abs(a.x - b.x) + abs(a.y - b.y) > 0.0005
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    still = ~filters.UpdateType.EDITED_MESSAGE
+    return [
+        MessageHandler(private & still & filters.VENUE, on_location),
+        MessageHandler(private & still & filters.LOCATION & ~LIVE_LOCATION, on_location),
+        MessageHandler(private & still & filters.TEXT & ~filters.COMMAND, on_text),
+        MessageHandler(private & still & ~filters.StatusUpdate.ALL, on_other),
+        CallbackQueryHandler(on_more, pattern=r"^more:\d+$"),
+        CallbackQueryHandler(on_pin, pattern=r"^pin:\d+$"),
+    ]

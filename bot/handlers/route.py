@@ -1,0 +1,99 @@
+"""Routes: ``/route`` asks for a start and a destination; two points within ten minutes do the same.
+
+The route comes from the configured Router (a labelled straight line until a road engine is set up); the
+closures within the corridor are listed in the order the driver meets them. When a full closure active now
+blocks the route and the router follows real roads, a route avoiding it is offered with its extra length.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shapely.geometry import Point
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot import render
+from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
+from closures.lifecycle import Phase
+from closures.models import Severity
+from closures.queries import Found
+
+if TYPE_CHECKING:
+    from bot.app import BotContext
+
+BLOCKING_DISTANCE_M = 15.0  # a full closure this close to the route line is on it, not beside it
+
+
+async def route_command(update: Update, context: BotContext) -> None:
+    """Ask for the start of the route; the next point the driver sends is it."""
+    message = update.effective_message
+    if not addressed_to_me(update, context) or message is None or context.user_data is None:
+        return
+    me = await driver_of(update, context)
+    context.user_data["route_step"] = ("start", None)
+    await reply(message, me.tr.t("route.ask_start"))
+
+
+async def on_route_point(update: Update, context: BotContext, me: Driver, point: Point) -> bool:
+    """If a /route is waiting for a point, take this one; True when it was used."""
+    message = update.effective_message
+    state = context.user_data.get("route_step") if context.user_data is not None else None
+    if state is None or message is None or context.user_data is None:
+        return False
+    step, start = state
+    if step == "start":
+        context.user_data["route_step"] = ("destination", point)
+        await reply(message, me.tr.t("route.ask_destination"))
+        return True
+    context.user_data.pop("route_step", None)
+    await answer_route(message, context, me, start, point)
+    return True
+
+
+async def answer_route(
+    message: Message, context: BotContext, me: Driver, origin: Point, destination: Point
+) -> None:
+    """Route, closures along it in order, whether one blocks it, and the way around when there is one."""
+    services = context.services
+    now = services.clock()
+    route = await blocking(services.router.route, origin, destination)
+    found = await blocking(services.queries.along, route.line, services.settings.route_corridor_m, at=now)
+    blockers = [f for f in found if _blocks(f)]
+    text = render.route_message(
+        found,
+        me.tr,
+        services.zones,
+        now,
+        route.length_m,
+        approximate=route.approximate,
+        blocked=bool(blockers),
+    )
+    if blockers and not route.approximate:
+        detour = await blocking(
+            services.router.route, origin, destination, avoid=[f.closure.geometry for f in blockers]
+        )
+        if detour.approximate:
+            text += "\n\n" + me.tr.t("route.no_detour")
+        else:
+            extra = max(0.0, detour.length_m - route.length_m)
+            text += "\n\n" + me.tr.t(
+                "route.detour", length=me.tr.distance(detour.length_m), extra=me.tr.distance(extra)
+            )
+    if context.user_data is not None:
+        context.user_data["last_route"] = list(route.line.coords)
+    save = InlineKeyboardButton(me.tr.t("button.save_route"), callback_data="save:route")
+    await reply(message, text, reply_markup=InlineKeyboardMarkup([[save]]))
+
+
+def _blocks(found: Found) -> bool:
+    closure = found.closure
+    return (
+        found.phase is Phase.ACTIVE
+        and closure.severity == Severity.FULL
+        and found.distance_m <= BLOCKING_DISTANCE_M
+    )
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [CommandHandler("route", route_command)]

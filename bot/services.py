@@ -1,0 +1,64 @@
+"""The services the bot's handlers reach through their typed context; built once in ``main()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.throttle import FloodControl
+from closures.drivers import DriverDirectory
+from closures.lifecycle import Clock, system_clock
+from closures.models import Municipality
+from closures.queries import ClosureQueries
+from closures.service import ClosureService
+from closures.store import make_engine, session_scope
+from geo.routing import Router, StraightLineRouter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    closures: ClosureService
+    queries: ClosureQueries
+    drivers: DriverDirectory
+    router: Router
+    clock: Clock
+    zones: dict[int, ZoneInfo] = field(default_factory=dict)
+    flood: FloodControl = field(default_factory=FloodControl)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, clock: Clock = system_clock, router: Router | None = None
+    ) -> Services:
+        engine = make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            closures=ClosureService(
+                engine,
+                clock=clock,
+                limits=settings.geometry_limits(),
+                boundary_tolerance_m=settings.boundary_tolerance_m,
+            ),
+            queries=ClosureQueries(engine, clock=clock, horizon=timedelta(hours=settings.horizon_hours)),
+            drivers=DriverDirectory(engine, clock=clock),
+            router=router or StraightLineRouter(),
+            clock=clock,
+        )
+
+    def load_zones(self) -> None:
+        """Read each municipality's time zone (blocking; called at start-up from a worker thread)."""
+        with session_scope(self.engine) as session:
+            self.zones = {m.id: ZoneInfo(m.timezone) for m in session.exec(select(Municipality)) if m.id}
+
+    def zone(self, municipality_id: int) -> ZoneInfo:
+        return self.zones.get(municipality_id) or ZoneInfo("Asia/Riyadh")
+
+    def close(self) -> None:
+        self.engine.dispose()
