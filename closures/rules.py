@@ -6,8 +6,9 @@ or ``geo.errors.GeometryError``); it reads nothing and writes nothing.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -133,7 +134,7 @@ def _check_times(draft: ClosureDraft, *, now: datetime, allow_past: bool, max_pa
 
 
 def _check_texts(draft: ClosureDraft) -> dict[str, str | None]:
-    title_ar = (draft.title_ar or "").strip()
+    title_ar = _clean(draft.title_ar)
     if not title_ar:
         raise ValidationError(Refusal.MISSING_FIELD, field="title_ar")
     out: dict[str, str | None] = {"title_ar": title_ar}
@@ -146,12 +147,18 @@ def _check_texts(draft: ClosureDraft) -> dict[str, str | None]:
         "detour_ar",
         "detour_en",
     ):
-        out[name] = (getattr(draft, name) or "").strip() or None
+        out[name] = _clean(getattr(draft, name)) or None
     for name, value in out.items():
         limit = _LIMITS.get(name.split("_")[0], MAX_TEXT)
         if value is not None and len(value) > limit:
             raise ValidationError(Refusal.TEXT_TOO_LONG, field=name, detail=f"{len(value)} > {limit}")
     return out
+
+
+def _clean(text: str | None) -> str:
+    """Trimmed text, or "" when it holds nothing visible (only spaces or invisible direction marks)."""
+    text = (text or "").strip()
+    return text if any(unicodedata.category(ch)[0] not in "ZC" for ch in text) else ""
 
 
 def _check_radius(radius: float | None, kind: Kind) -> float | None:
@@ -195,5 +202,5 @@ def snapshot(closure: Closure) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in Closure.model_fields:
         value = getattr(closure, name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
+        out[name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
     return out

@@ -62,7 +62,7 @@ class ClosureService:
     ) -> Closure:
         """Validate and store a new closure, its audit event and its announcement posts."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             muni = _municipality(session, municipality)
             self._authorise(session, muni, actor)
             values = rules.checked(
@@ -96,7 +96,7 @@ class ClosureService:
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -111,6 +111,10 @@ class ClosureService:
                 max_past_start=self.max_past_start,
                 tolerance_m=self.boundary_tolerance_m,
             )
+            # past_ok spares a start already behind us, never a new end put in the past
+            new_end = values["ends_at"] if "ends_at" in changes else None
+            if not allow_past_start and new_end is not None and new_end <= now:
+                raise ValidationError(Refusal.END_IN_PAST, field="ends_at")
             action = Action.UPDATED
             if set(changes) == {"ends_at"} and _later(values["ends_at"], closure.ends_at):
                 action = Action.EXTENDED
@@ -121,7 +125,7 @@ class ClosureService:
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned)."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -134,7 +138,7 @@ class ClosureService:
     def lift(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -147,7 +151,7 @@ class ClosureService:
     def cancel(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
@@ -215,16 +219,16 @@ class ClosureService:
         changed = {k: v for k, v in values.items() if getattr(closure, k) != v}
         if not changed:
             return closure
+        read_version = closure.version
         # The version check lives in the UPDATE itself, so a concurrent writer cannot slip in between.
         result = session.execute(
             sa.update(Closure)
-            .where(Closure.id == closure.id, Closure.version == closure.version)
-            .values(**changed, version=closure.version + 1, updated_at=now)
+            .where(Closure.id == closure.id, Closure.version == read_version)
+            .values(**changed, version=read_version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            session.expire(closure)
-            raise _conflict(session, closure, closure.version)
+            raise _conflict(session, closure, read_version)
         session.expire(closure)
         session.refresh(closure)
         self._record(session, closure, action, actor, now, before=before)

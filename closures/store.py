@@ -21,6 +21,7 @@ from closures.models import StoreState
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///roadbot.sqlite"
+_WRITE = "roadbot_write"
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
@@ -31,12 +32,18 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
             Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url_obj, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so writers lock up front.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url_obj.get_backend_name() == "postgresql" and url_obj.get_driver_name() in ("", "psycopg2"):
         url_obj = url_obj.set(drivername="postgresql+psycopg")
     return sa.create_engine(url_obj, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A transaction that reads and then writes must hold the write lock from its start: in WAL mode a
+    # deferred one that loses the race to upgrade fails at once instead of waiting. Readers stay deferred
+    # so that they never queue behind writers.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -71,9 +78,11 @@ def current_revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. ``write`` takes the write lock up front."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        if write:
+            session.connection(execution_options={_WRITE: True})
         yield session
 
 
