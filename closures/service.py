@@ -65,15 +65,7 @@ class ClosureService:
         with session_scope(self.engine, write=True) as session:
             muni = _municipality(session, municipality)
             self._authorise(session, muni, actor)
-            values = rules.checked(
-                draft,
-                muni,
-                now=now,
-                limits=self.limits,
-                allow_past_start=allow_past_start,
-                max_past_start=self.max_past_start,
-                tolerance_m=self.boundary_tolerance_m,
-            )
+            values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
             closure.created_at = closure.updated_at = now
             session.add(closure)
@@ -102,15 +94,7 @@ class ClosureService:
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
             draft = replace(rules.draft_of(closure), **changes)
             past_ok = allow_past_start or "starts_at" not in changes
-            values = rules.checked(
-                draft,
-                muni,
-                now=now,
-                limits=self.limits,
-                allow_past_start=past_ok,
-                max_past_start=self.max_past_start,
-                tolerance_m=self.boundary_tolerance_m,
-            )
+            values = self._checked(draft, muni, now, allow_past_start=past_ok)
             # past_ok spares a start already behind us, never a new end put in the past
             new_end = values["ends_at"] if "ends_at" in changes else None
             if not allow_past_start and new_end is not None and new_end <= now:
@@ -179,6 +163,19 @@ class ClosureService:
             return list(session.exec(query))
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _checked(
+        self, draft: ClosureDraft, muni: Municipality, now: datetime, *, allow_past_start: bool
+    ) -> dict[str, Any]:
+        return rules.checked(
+            draft,
+            muni,
+            now=now,
+            limits=self.limits,
+            allow_past_start=allow_past_start,
+            max_past_start=self.max_past_start,
+            tolerance_m=self.boundary_tolerance_m,
+        )
 
     def _authorise(self, session: Session, muni: Municipality, actor: Actor) -> None:
         if actor.telegram_user_id is None:
