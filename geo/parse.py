@@ -5,7 +5,7 @@ with Arabic digits), GeoJSON from a GIS desk, WKT from a database. :func:`parse_
 which, reads it, and :func:`validate` decides whether the result is something a driver can be told
 about: finite, on Earth, not drawn with lat and lon swapped, not self-crossing, and not so big or so
 long that it is surely a mistake. Every refusal carries a :class:`~geo.errors.Reason`; no other
-exception escapes, whatever the text.
+exception escapes, whatever the text. GeoJSON is read by :mod:`geo.geojson`; WKT, here.
 
 >>> parse_geometry("24.7136, 46.6753")
 <POINT (46.675 24.714)>
@@ -20,10 +20,8 @@ self_intersecting
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,19 +29,12 @@ import numpy as np
 import shapely
 from pyproj.exceptions import ProjError
 from shapely.errors import ShapelyError
-from shapely.geometry import (
-    GeometryCollection,
-    LineString,
-    MultiLineString,
-    MultiPoint,
-    MultiPolygon,
-    Point,
-    Polygon,
-)
+from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.coords import check_ranges, normalise_digits, parse_coordinates, read_coordinates
 from geo.errors import GeometryError, Reason
+from geo.geojson import combine, read_features
 from geo.links import parse_map_link, read_map_link
 from geo.projection import Projection
 
@@ -100,7 +91,7 @@ def parse_geometry(
         geom = read_coordinates(text)
     if geom is None:
         if text.startswith("{"):
-            geom = _combine([g for g, _ in _read_features(text)])
+            geom = combine([g for g, _ in read_features(text)])
         elif _wkt_head(text)[1] in _WKT_KEYWORDS:
             geom = _read_wkt(text)
         else:
@@ -114,7 +105,7 @@ def parse_geojson(text: str) -> BaseGeometry:
     Several features become one Multi* geometry when they are all points, all lines or all polygons,
     and a GeometryCollection otherwise; a collection of one feature is that feature's geometry.
     """
-    return validate(_combine([geom for geom, _ in _read_features(text)]))
+    return validate(combine([geom for geom, _ in read_features(text)]))
 
 
 def parse_geojson_features(
@@ -125,7 +116,7 @@ def parse_geojson_features(
     A bare geometry counts as one feature with no properties. The text is taken as it is (no digit
     folding): property values are Arabic text whose direction marks are the author's to keep.
     """
-    return [(validate(geom, limits=limits), properties) for geom, properties in _read_features(text)]
+    return [(validate(geom, limits=limits), properties) for geom, properties in read_features(text)]
 
 
 def parse_wkt(text: str) -> BaseGeometry:
@@ -282,129 +273,3 @@ def _read_wkt(text: str) -> BaseGeometry:
     if geom.geom_type not in _SUPPORTED:
         raise GeometryError(Reason.UNSUPPORTED_TYPE, geom.geom_type)
     return geom  # type: ignore[no-any-return]
-
-
-# --- GeoJSON ---------------------------------------------------------------------------------------
-
-
-def _read_features(text: str) -> list[tuple[BaseGeometry, dict[str, Any]]]:
-    """Geometry (unvalidated) and properties of each feature; a bare geometry is one feature."""
-    try:
-        document = json.loads(text.lstrip("\ufeff \t\r\n"), parse_int=_parse_int)
-    except RecursionError:
-        raise GeometryError(Reason.NOT_JSON, "nested too deeply") from None
-    except ValueError as exc:
-        raise GeometryError(Reason.NOT_JSON, str(exc)) from None
-    kind = document.get("type") if isinstance(document, dict) else None
-    if kind == "FeatureCollection":
-        features = _list(document.get("features"), "features")
-        if not features:
-            raise GeometryError(Reason.EMPTY, "a FeatureCollection without features")
-        return [_feature(feature) for feature in features]
-    if kind == "Feature":
-        return [_feature(document)]
-    return [(_geometry(document), {})]
-
-
-def _parse_int(digits: str) -> int | float:
-    """Ints as ints, except absurdly long ones, which become (possibly infinite) floats cheaply."""
-    return int(digits) if len(digits) <= 300 else float(digits)
-
-
-def _feature(value: Any) -> tuple[BaseGeometry, dict[str, Any]]:
-    if not isinstance(value, dict) or value.get("type") != "Feature":
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, "a member of features is not a Feature")
-    if value.get("geometry") is None:
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, "a Feature without geometry")
-    properties = value.get("properties")
-    if properties is None:
-        properties = {}
-    if not isinstance(properties, dict):
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, "properties must be an object")
-    return _geometry(value["geometry"]), properties
-
-
-def _geometry(value: Any) -> BaseGeometry:
-    kind = value.get("type") if isinstance(value, dict) else None
-    if not isinstance(kind, str) or kind not in _BUILDERS:
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, f"GeoJSON type {kind!r}")
-    coordinates = value.get("coordinates")
-    if coordinates is None or coordinates == []:
-        raise GeometryError(Reason.EMPTY, f"a {kind} without coordinates")
-    try:
-        return _BUILDERS[kind](coordinates)
-    except GeometryError:
-        raise
-    except (ValueError, TypeError, ShapelyError) as exc:
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, str(exc)) from None
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, f"{what} must be a list")
-    return value
-
-
-def _position(value: Any) -> tuple[float, float]:
-    """(x, y) of a GeoJSON position; a third (Z) or further number is dropped."""
-    position = _list(value, "a position")
-    if len(position) < 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
-        raise GeometryError(Reason.UNSUPPORTED_TYPE, "a position must be two or three numbers")
-    try:
-        x, y = float(position[0]), float(position[1])
-    except OverflowError:  # an int of hundreds of digits
-        x = y = math.inf
-    if not (math.isfinite(x) and math.isfinite(y)):  # json.loads accepts NaN and Infinity, and 1e400 → inf
-        raise GeometryError(Reason.NOT_FINITE, "a coordinate is NaN or infinite")
-    return x, y
-
-
-def _line(value: Any) -> LineString:
-    points = [_position(p) for p in _list(value, "a line")]
-    if len(points) < 2:
-        raise GeometryError(Reason.ZERO_LENGTH if points else Reason.EMPTY, "a line needs two positions")
-    return LineString(points)
-
-
-def _ring(value: Any) -> list[tuple[float, float]]:
-    points = [_position(p) for p in _list(value, "a ring")]
-    if points and points[0] != points[-1]:
-        points.append(points[0])  # GeoJSON asks for closed rings; closing one for the author is harmless
-    if len(points) < 4:
-        raise GeometryError(Reason.ZERO_LENGTH, "a ring needs three distinct corners")
-    return points
-
-
-def _polygon(value: Any) -> Polygon:
-    rings = [_ring(ring) for ring in _list(value, "a polygon")]
-    if not rings:
-        raise GeometryError(Reason.EMPTY, "a polygon without rings")
-    return Polygon(rings[0], rings[1:])
-
-
-def _multi(
-    build: Callable[[Any], BaseGeometry], cls: Callable[[list[Any]], BaseGeometry]
-) -> Callable[[Any], BaseGeometry]:
-    return lambda value: cls([build(member) for member in _list(value, "members")])
-
-
-_BUILDERS: dict[str, Callable[[Any], BaseGeometry]] = {
-    "Point": lambda value: Point(_position(value)),
-    "MultiPoint": _multi(lambda value: Point(_position(value)), MultiPoint),
-    "LineString": _line,
-    "MultiLineString": _multi(_line, MultiLineString),
-    "Polygon": _polygon,
-    "MultiPolygon": _multi(_polygon, MultiPolygon),
-}
-_FAMILIES = {"Point": MultiPoint, "LineString": MultiLineString, "Polygon": MultiPolygon}
-
-
-def _combine(geoms: list[BaseGeometry]) -> BaseGeometry:
-    """One geometry for several features: Multi* when they share a dimension, else a collection."""
-    if len(geoms) == 1:
-        return geoms[0]
-    parts = [part for geom in geoms for part in shapely.get_parts(geom)]
-    kinds = {part.geom_type for part in parts}
-    if len(kinds) == 1:
-        return _FAMILIES[kinds.pop()](parts)
-    return GeometryCollection(geoms)
