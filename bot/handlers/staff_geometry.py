@@ -1,0 +1,188 @@
+"""The first answer of ``/new``: where the closure is.
+
+One shared location is a point (the operator picks its radius); more make a line through them (along the
+roads when a road router is configured, else straight segments) or, with "Done as area", an area. Pasted
+GeoJSON or WKT, typed coordinates, a map link, or an uploaded GeoJSON / KML / GPX file work too. Each shape
+is checked at once: valid, not too large, inside one of the operator's municipalities.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.handlers.common import blocking, reply
+from bot.handlers.staff_auth import Operator
+from bot.handlers.staff_flow import END_CONVERSATION, GEOMETRY, RADII_M, State, done, keep, problem, step
+from bot.staffdraft import Draft
+from closures.errors import ValidationError
+from closures.staff import Membership
+from geo.errors import GeometryError
+from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
+from geo.parse import parse_geometry
+from geo.routing import Router
+
+if TYPE_CHECKING:
+    from bot.app import BotContext
+
+_REFUSED = (GeometryError, ValidationError, FileError)
+
+
+async def on_location(update: Update, context: BotContext) -> State:
+    """A shared location: one more point of the closure."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    assert message.location is not None
+    return await add_point(
+        message, context, op, draft, Point(message.location.longitude, message.location.latitude)
+    )
+
+
+async def on_text(update: Update, context: BotContext) -> State:
+    """GeoJSON, WKT, coordinates or a map link; a place name needs a geocoder, and none is configured."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    limits = context.services.closures.limits
+    try:
+        geometry = await blocking(parse_geometry, message.text or "", limits=limits)
+    except GeometryError as exc:
+        extra = f"\n\n{op.tr.t('staff.ask.no_geocoder')}" if exc.reason.value == "unrecognised" else ""
+        await reply(message, problem(exc, op.tr) + extra)
+        return GEOMETRY
+    return await _shape(message, context, op, draft, geometry)
+
+
+async def on_document(update: Update, context: BotContext) -> State:
+    """An uploaded GeoJSON, KML or GPX file of at most 1 MB, fetched from the Bot API's file server."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    document = message.document
+    assert document is not None
+    try:
+        if (document.file_size or 0) > MAX_FILE_BYTES:
+            raise FileError(FileProblem.TOO_BIG, f"{document.file_size} bytes")
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+        limits = context.services.closures.limits
+        geometry = await blocking(geometry_from_file, document.file_name, data, limits=limits)
+    except _REFUSED as exc:
+        await reply(message, problem(exc, op.tr))
+        return GEOMETRY
+    return await _shape(message, context, op, draft, geometry)
+
+
+async def on_radius(update: Update, context: BotContext) -> State:
+    """A radius button under the first point: the closure is that point."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    if len(draft.points) != 1:
+        await reply(message, op.tr.t("staff.points.use_done"))
+        return GEOMETRY
+    radius = float((update.callback_query.data or "").rsplit(":", 1)[1])  # type: ignore[union-attr]
+    return await finish(message, context, op, draft, Point(draft.points[0]), radius)
+
+
+async def on_done(update: Update, context: BotContext) -> State:
+    """ "Done" (a line through the points) or "Done as area" (the area they outline)."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    area = update.callback_query is not None and update.callback_query.data == "sg:area"
+    if len(draft.points) < (3 if area else 2):
+        await reply(message, op.tr.t("staff.points.too_few"))
+        return GEOMETRY
+    points = [Point(p) for p in draft.points]
+    shape = (
+        Polygon([(p.x, p.y) for p in points])
+        if area
+        else await blocking(line_through, points, context.services.router)
+    )
+    return await finish(message, context, op, draft, shape, None)
+
+
+async def add_point(message: Message, context: BotContext, op: Operator, draft: Draft, point: Point) -> State:
+    """Check the point lies in the operator's municipality, keep it, and offer what can follow."""
+    try:
+        await blocking(_place, context, op, draft, point)
+    except _REFUSED as exc:
+        await reply(message, problem(exc, op.tr))
+        return GEOMETRY
+    draft.points.append([point.x, point.y])
+    keep(context, draft)
+    count = len(draft.points)
+    if count == 1:
+        radii = [InlineKeyboardButton(op.tr.distance(r), callback_data=f"sg:r:{r}") for r in RADII_M]
+        await reply(message, op.tr.t("staff.ask.radius"), reply_markup=InlineKeyboardMarkup([radii]))
+        return GEOMETRY
+    rows = [[InlineKeyboardButton(op.tr.t("staff.button.done_line"), callback_data="sg:line")]]
+    if count >= 3:
+        rows.append([InlineKeyboardButton(op.tr.t("staff.button.done_area"), callback_data="sg:area")])
+    await reply(message, op.tr.n("staff.ask.more_points", count), reply_markup=InlineKeyboardMarkup(rows))
+    return GEOMETRY
+
+
+async def finish(
+    message: Message,
+    context: BotContext,
+    op: Operator,
+    draft: Draft,
+    geometry: BaseGeometry,
+    radius: float | None,
+) -> State:
+    """The shape is chosen: place it in a municipality, store it in the draft and ask the next question."""
+    try:
+        geometry, membership = await blocking(_place, context, op, draft, geometry)
+    except _REFUSED as exc:
+        draft.points = []
+        keep(context, draft)
+        await reply(message, f"{problem(exc, op.tr)}\n\n{op.tr.t('staff.ask.geometry_again')}")
+        return GEOMETRY
+    draft.set("geometry", geometry)
+    draft.set("radius_m", radius)
+    draft.municipality_id, draft.points = membership.municipality_id, []
+    return await done(message, context, op, draft, "geometry")
+
+
+def line_through(points: list[Point], router: Router) -> LineString:
+    """The line through the points: along the roads when the router follows them, else straight."""
+    routes = [router.route(a, b) for a, b in pairwise(points)]
+    if any(route.approximate for route in routes):
+        return LineString([(p.x, p.y) for p in points])
+    coords = list(routes[0].line.coords)
+    for route in routes[1:]:
+        coords.extend(route.line.coords[1:])
+    return LineString(coords)
+
+
+async def _shape(
+    message: Message, context: BotContext, op: Operator, draft: Draft, geometry: BaseGeometry
+) -> State:
+    if geometry.geom_type == "Point":
+        return await add_point(message, context, op, draft, geometry)  # type: ignore[arg-type]
+    return await finish(message, context, op, draft, geometry, None)
+
+
+def _place(
+    context: BotContext, op: Operator, draft: Draft, geometry: BaseGeometry
+) -> tuple[BaseGeometry, Membership]:
+    services = context.services
+    only = draft.municipality_id if draft.closure_id is not None else None
+    return services.staff.place(
+        op.user_id,
+        geometry,
+        limits=services.closures.limits,
+        tolerance_m=services.closures.boundary_tolerance_m,
+        only=only,
+    )
