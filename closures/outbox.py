@@ -1,23 +1,44 @@
-"""Planning posts: which outbox rows a change causes, written in the caller's transaction.
+"""The outbox: which rows a change causes, and how a worker claims, finishes or gives up on each of them.
 
 Each row is one post to one destination. Its idempotency key (closure, version, event, destination) is
 unique in the table, so planning the same post twice can never produce two rows, hence never two posts.
 Timed posts ("started", "ended") planned for an older version are superseded when the closure changes.
+
+A worker takes rows with :func:`claim_due`: on PostgreSQL the candidates are selected ``FOR UPDATE SKIP
+LOCKED``, so concurrent workers take disjoint rows; on SQLite the transaction holds the write lock from
+its start and the UPDATE re-checks claimability, which makes the claim atomic as well. A claim is a lease:
+a row whose lease ran out (its worker died) can be claimed again. Before it sends, the worker records its
+intent (:func:`record_intent`); the row then carries ``intent_at`` until the outcome is recorded, so a
+later claim knows the previous attempt may have reached the remote side and must be reconciled, not
+blindly repeated. Every transition is conditional on the claim token, so a worker that lost its lease
+cannot overwrite the row's fate. The rows of one closure and destination are taken in order: a row
+waits while an earlier one that is due (or already tried) is unfinished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
+from closures.store import session_scope
 
-# Destination kind -> its configured target (a channel @handle, an X account), or None when not configured.
-Destinations = Mapping[str, str | None]
+# Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
+# not configured. The kind "alerts" (target "subscribers") fans announced and started closures out to
+# the drivers whose subscriptions they affect.
+Destinations = Mapping[str, str | Sequence[str] | None]
 NO_DESTINATIONS: Destinations = {"telegram": None, "x": None}
+ALERTS = "alerts"
+_ALERT_EVENTS = (PostEvent.ANNOUNCED, PostEvent.STARTED)
+_OPEN = (OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value)
 
 
 def idempotency_key(closure_id: int, version: int, event: PostEvent, destination: str) -> str:
@@ -42,22 +63,26 @@ def plan_posts(
         if closure.ends_at is not None and closure.ends_at > now:
             planned.append((PostEvent.ENDED, closure.ends_at))
     items = []
-    for kind, target in destinations.items():
-        destination = f"{kind}:{target}" if target else kind
-        status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
-        for planned_event, due_at in planned:
-            item = OutboxItem(
-                idempotency_key=idempotency_key(closure.id, closure.version, planned_event, destination),
-                closure_id=closure.id,
-                closure_version=closure.version,
-                event=planned_event.value,
-                destination=destination,
-                status=status.value,
-                due_at=due_at,
-                last_error=None if target else f"no {kind} destination configured",
-            )
-            session.add(item)
-            items.append(item)
+    for kind, configured in destinations.items():
+        targets = [configured] if isinstance(configured, str) else list(configured or [None])
+        for target in targets:
+            destination = f"{kind}:{target}" if target else kind
+            status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
+            for planned_event, due_at in planned:
+                if kind == ALERTS and planned_event not in _ALERT_EVENTS:
+                    continue
+                item = OutboxItem(
+                    idempotency_key=idempotency_key(closure.id, closure.version, planned_event, destination),
+                    closure_id=closure.id,
+                    closure_version=closure.version,
+                    event=planned_event.value,
+                    destination=destination,
+                    status=status.value,
+                    due_at=due_at,
+                    last_error=None if target else f"no {kind} destination configured",
+                )
+                session.add(item)
+                items.append(item)
     return items
 
 
@@ -72,3 +97,201 @@ def _supersede_pending(session: Session, closure_id: int, version: int) -> None:
         )
         .values(status=OutboxStatus.SUPERSEDED.value, last_error=f"superseded by version {version}")
     )
+
+
+# --- claiming and finishing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed row as the worker needs it (a plain copy: no session)."""
+
+    id: int
+    closure_id: int
+    closure_version: int
+    event: PostEvent
+    destination: str
+    due_at: datetime
+    attempts: int
+    token: str
+    in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
+    payload: dict[str, Any] | None
+
+    @property
+    def kind(self) -> str:
+        return self.destination.partition(":")[0]
+
+    @property
+    def target(self) -> str:
+        return self.destination.partition(":")[2]
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
+) -> list[Claimed]:
+    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+    earlier = aliased(OutboxItem)
+    blocked = sa.exists().where(
+        earlier.closure_id == OutboxItem.closure_id,
+        earlier.destination == OutboxItem.destination,
+        # "+ 0" keeps SQLite's planner on ix_outboxitem_sequence; on the bare id it would walk every
+        # earlier row of the closure (quadratic for a 10,000-subscriber flood alert)
+        earlier.id + 0 < OutboxItem.id,
+        earlier.status.in_(_OPEN),
+        sa.or_(earlier.due_at <= OutboxItem.due_at, earlier.attempts > 0),
+    )
+    claimable = sa.or_(
+        sa.and_(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.due_at <= now),
+        sa.and_(OutboxItem.status == OutboxStatus.CLAIMED.value, OutboxItem.lease_until <= now),  # type: ignore[operator]
+    )
+    with session_scope(engine, write=True) as session:
+        candidates = (
+            sa.select(OutboxItem.id)
+            .where(claimable, ~blocked)
+            .order_by(OutboxItem.due_at, OutboxItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(session.scalars(candidates))
+        if not ids:
+            return []
+        session.execute(
+            sa.update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), claimable)  # type: ignore[union-attr]
+            .values(
+                status=OutboxStatus.CLAIMED.value,
+                claim_token=token,
+                lease_until=now + lease,
+                attempts=OutboxItem.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.scalars(
+            sa.select(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)  # type: ignore[union-attr]
+            .order_by(OutboxItem.due_at, OutboxItem.id)
+        )
+        return [_claimed(row, token) for row in rows]
+
+
+def _claimed(row: OutboxItem, token: str) -> Claimed:
+    assert row.id is not None
+    return Claimed(
+        id=row.id,
+        closure_id=row.closure_id,
+        closure_version=row.closure_version,
+        event=PostEvent(row.event),
+        destination=row.destination,
+        due_at=row.due_at,
+        attempts=row.attempts,
+        token=token,
+        in_doubt_since=row.intent_at,
+        payload=json.loads(row.payload_json) if row.payload_json else None,
+    )
+
+
+def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
+    """Note that a send is about to start; False if the lease was lost (then do not send)."""
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(OutboxItem)
+            .where(
+                OutboxItem.id == item.id,
+                OutboxItem.claim_token == item.token,
+                OutboxItem.status == OutboxStatus.CLAIMED.value,
+                OutboxItem.lease_until > now,  # type: ignore[operator]
+            )
+            .values(intent_at=now, updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:
+    """Posted: keep the remote message id."""
+    return _finish(engine, item, now, OutboxStatus.DONE, remote_id=remote_id, done_at=now, last_error=None)
+
+
+def skip(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+    """Not to be posted (stale after downtime, recipient gone); ``reason`` says why."""
+    return _finish(engine, item, now, OutboxStatus.SKIPPED, last_error=reason)
+
+
+def dead_letter(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+    """Given up: it stays visible in ``/outbox`` with ``reason`` until an admin retries it."""
+    return _finish(engine, item, now, OutboxStatus.DEAD, last_error=reason)
+
+
+def retry_later(
+    engine: Engine,
+    item: Claimed,
+    *,
+    now: datetime,
+    delay: timedelta,
+    reason: str,
+    max_attempts: int,
+    still_in_doubt: datetime | None = None,
+) -> OutboxStatus:
+    """Try again after ``delay`` — or dead-letter it when it has had ``max_attempts`` attempts.
+
+    ``still_in_doubt``: an attempt that started then may have been posted; the next attempt must
+    reconcile first, so the intent is kept on the row.
+    """
+    if item.attempts >= max_attempts:
+        dead_letter(engine, item, now=now, reason=f"gave up after {item.attempts} attempts: {reason}")
+        return OutboxStatus.DEAD
+    _finish(
+        engine,
+        item,
+        now,
+        OutboxStatus.PENDING,
+        due_at=now + delay,
+        last_error=reason,
+        intent_at=still_in_doubt,
+    )
+    return OutboxStatus.PENDING
+
+
+def _finish(engine: Engine, item: Claimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
+    changes: dict[str, Any] = {
+        "status": status.value,
+        "claim_token": None,
+        "lease_until": None,
+        "intent_at": None,
+        "updated_at": now,
+    }
+    changes.update(values)
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(OutboxItem)
+            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
+            .values(**changes)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def insert_ignore(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows, leaving alone any that would break a unique key (SQLite and PostgreSQL alike)."""
+    if not rows:
+        return
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).on_conflict_do_nothing(), rows)
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the earliest pending row falls due, or a lease runs out; None when nothing waits."""
+    with engine.connect() as conn:
+        pending = conn.execute(
+            sa.select(sa.func.min(OutboxItem.due_at)).where(OutboxItem.status == OutboxStatus.PENDING.value)
+        ).scalar_one_or_none()
+        leased = conn.execute(
+            sa.select(sa.func.min(OutboxItem.lease_until)).where(
+                OutboxItem.status == OutboxStatus.CLAIMED.value
+            )
+        ).scalar_one_or_none()
+    times = [t for t in (pending, leased) if t is not None]  # min() keeps the column type: UTC-aware
+    return min(times) if times else None

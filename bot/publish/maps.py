@@ -1,0 +1,52 @@
+"""Map images for posts, rendered off the event loop and kept for a while: each version is drawn once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+import httpx
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+
+from closures.queries import ClosureView
+from geo.render import TileSource, render_map
+
+
+class MapMaker:
+    """PNG maps of closures (tiles when configured, the plain fallback otherwise), cached per version."""
+
+    def __init__(self, tiles: TileSource | None = None, *, keep: int = 32) -> None:
+        self.tiles = tiles
+        self._keep = keep
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._client = (
+            httpx.Client(timeout=tiles.timeout_s, headers={"User-Agent": tiles.user_agent}) if tiles else None
+        )
+
+    async def png(self, closure: ClosureView) -> bytes:
+        key = (closure.id, closure.version)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        png = await asyncio.to_thread(
+            render_map, closure.geometry, radius_m=closure.radius_m, tiles=self.tiles, client=self._client
+        )
+        self._cache[key] = png
+        while len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return png
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def pin_of(geometry: BaseGeometry) -> Point:
+    """Where a location pin goes: a point's own place, a line's middle, an area's inner point."""
+    if geometry.geom_type == "Point":
+        return geometry  # type: ignore[return-value]
+    if geometry.geom_type in ("LineString", "MultiLineString"):
+        line = geometry if geometry.geom_type == "LineString" else max(geometry.geoms, key=lambda g: g.length)  # type: ignore[attr-defined]
+        return line.interpolate(0.5, normalized=True)  # type: ignore[no-any-return]
+    return geometry.representative_point()

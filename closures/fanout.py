@@ -1,0 +1,150 @@
+"""Subscriber alerts: which saved places and routes a closure affects, queued as one outbox row per driver.
+
+A closure's "alerts" row (planned with its announced and started posts) is expanded here, when the worker
+takes it: every active subscription whose place lies within its radius of the closure, or whose route
+passes within its radius, yields one ``alert:<user>`` row — one per driver (their nearest subscription),
+nearest first — in the same transaction that marks the "alerts" row done. Keys are idempotent, so a
+crash and a second expansion add nothing twice. A driver who blocked the bot is marked inactive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from closures.models import OutboxItem, OutboxStatus, Subscription
+from closures.outbox import Claimed, idempotency_key, insert_ignore
+from closures.queries import ClosureView
+from closures.store import session_scope
+from geo.measure import direction_code
+from geo.projection import Projection
+
+_EARTH_DEG_M = 111_320.0  # metres per degree of latitude, for a generous first cut
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    subscription_id: int
+    user_id: int
+    name: str
+    language: str
+    distance_m: float
+    direction: str | None
+
+
+def affected(session: Session, closure: ClosureView) -> list[Affected]:
+    """Active subscriptions the closure touches, one per driver (the nearest), nearest first."""
+    rows = session.execute(
+        sa.select(
+            Subscription.id,
+            Subscription.telegram_user_id,
+            Subscription.name,
+            Subscription.language,
+            Subscription.radius_m,
+            Subscription.geometry_geojson,
+        ).where(Subscription.active == sa.true())
+    ).all()
+    if not rows:
+        return []
+    geoms = shapely.from_geojson([r.geometry_geojson for r in rows])
+    radii = np.array([r.radius_m for r in rows], dtype=float)
+    reach = radii + (closure.radius_m or 0.0)
+    # a first cut in degrees (longitude degrees shrink towards the poles: stay generous), then metres
+    lat = abs(shapely.get_coordinates(closure.geometry)[:, 1]).max()
+    margin = (reach / _EARTH_DEG_M) / max(np.cos(np.radians(min(lat, 80.0))), 0.1)
+    near = shapely.distance(geoms, closure.geometry) <= margin
+    if not near.any():
+        return []
+    projection = Projection.for_geometry(closure.geometry)
+    target = projection.to_metric(closure.geometry)
+    distances = np.full(len(rows), np.inf)
+    distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
+    distances = np.maximum(0.0, distances - (closure.radius_m or 0.0))
+    best: dict[int, Affected] = {}
+    for i in np.flatnonzero(distances <= radii):
+        row = rows[i]
+        d = float(distances[i])
+        if row.telegram_user_id in best and best[row.telegram_user_id].distance_m <= d:
+            continue
+        best[row.telegram_user_id] = Affected(
+            row.id, row.telegram_user_id, row.name, row.language, d, _direction(geoms[i], closure.geometry)
+        )
+    return sorted(best.values(), key=lambda a: (a.distance_m, a.user_id))
+
+
+def _direction(place: BaseGeometry, closure: BaseGeometry) -> str | None:
+    origin = place if place.geom_type == "Point" else shapely.get_point(place, 0)
+    return direction_code(origin, closure)
+
+
+def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: datetime) -> int | None:
+    """Expand an "alerts" row into one row per affected driver and mark it done; None if the lease is lost."""
+    with session_scope(engine, write=True) as session:
+        mine = session.execute(
+            sa.update(OutboxItem)
+            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
+            .values(
+                status=OutboxStatus.DONE.value,
+                claim_token=None,
+                lease_until=None,
+                intent_at=None,
+                done_at=now,
+                updated_at=now,
+                last_error=None,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if not mine:
+            return None
+        found = affected(session, closure)
+        rows = [
+            {
+                "idempotency_key": idempotency_key(
+                    item.closure_id, item.closure_version, item.event, f"alert:{a.user_id}"
+                ),
+                "closure_id": item.closure_id,
+                "closure_version": item.closure_version,
+                "event": item.event.value,
+                "destination": f"alert:{a.user_id}",
+                "status": OutboxStatus.PENDING.value,
+                "due_at": now,
+                "attempts": 0,
+                "payload_json": json.dumps(
+                    {
+                        "chat_id": a.user_id,
+                        "subscription_id": a.subscription_id,
+                        "name": a.name,
+                        "language": a.language,
+                        "distance_m": round(a.distance_m, 1),
+                        "direction": a.direction,
+                    },
+                    ensure_ascii=False,
+                ),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for a in found
+        ]
+        insert_ignore(session, OutboxItem, rows)
+        session.execute(
+            sa.update(OutboxItem).where(OutboxItem.id == item.id).values(remote_id=f"{len(rows)} alerts")
+        )
+        return len(rows)
+
+
+def deactivate_subscriber(engine: Engine, user_id: int) -> int:
+    """The driver blocked the bot: stop alerting them (their subscriptions stay, inactive)."""
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(Subscription)
+            .where(Subscription.telegram_user_id == user_id, Subscription.active == sa.true())
+            .values(active=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
