@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make run    create .venv (Python 3.12), install, and run the demo on a local SQLite file
+#   make run    create .venv (Python 3.12), install, run the demo on a local SQLite file, then a short
+#               scripted chat with the real bot offline (`roadbot chat`: no token needed)
 #   make test   create .venv, install with the test extras, lint, and run the whole test suite
 PYTHON ?= python3.12
 VENV   ?= .venv
@@ -18,6 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/roadbot demo
+	printf '/start\n24.7114,46.6744\npress 1\nquit\n' | $(BIN)/roadbot chat --lang en
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

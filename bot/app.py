@@ -19,6 +19,8 @@ from telegram.ext import (
 )
 
 from bot.i18n import LANGUAGES, get_translator
+from bot.persistence import StorePersistence
+from bot.publish import runner as publishing
 from bot.services import Services
 
 # Telegram's menu: (command, catalogue key of its description).
@@ -60,6 +62,7 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .persistence(StorePersistence(services.engine, update_interval=settings.conversation_save_s))
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
@@ -75,6 +78,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     services: Services = application.bot_data["services"]
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
+    await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
     for lang in LANGUAGES:
         tr = get_translator(lang)
         commands = [BotCommand(name, tr.t(key)) for name, key in COMMANDS]
@@ -83,4 +87,5 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
+    await publishing.stop(application)
     await asyncio.to_thread(services.close)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.parse import Limits
@@ -13,6 +13,22 @@ from geo.parse import Limits
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
+
+
+class PublishTargets(BaseModel):
+    """One municipality's channels, X account and hashtags."""
+
+    telegram: list[str] = Field(default_factory=list)
+    x: str | None = None
+    hashtags_ar: list[str] = Field(default_factory=lambda: ["#إغلاق_طريق"])
+    hashtags_en: list[str] = Field(default_factory=list)
+
+
+class XKeys(BaseModel):
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    access_token: SecretStr
+    access_token_secret: SecretStr
 
 
 class Settings(BaseSettings):
@@ -35,6 +51,33 @@ class Settings(BaseSettings):
     # Telegram user ids with every right in every municipality ("1234, 5678" in the environment).
     admin_user_ids: Annotated[tuple[int, ...], NoDecode] = ()
     route_corridor_m: float = Field(default=200.0, gt=0, le=5_000)
+    # How often half-finished staff conversations are saved to the store (also saved on shutdown).
+    conversation_save_s: float = Field(default=5.0, gt=0, le=300)
+
+    # --- publishing ---
+    # Per municipality slug, where its posts go, e.g. (JSON in the environment) {"riyadh": {"telegram":
+    # ["@riyadh_roads"], "x": "riyadh_roads", "hashtags_ar": ["#الرياض", "#إغلاق_طريق"]}}
+    publish_destinations: dict[str, PublishTargets] = Field(default_factory=dict)
+    # X accounts by name: {"riyadh_roads": {"consumer_key": …, "consumer_secret": …, "access_token": …,
+    # "access_token_secret": …}} (OAuth 1.0a user context)
+    x_accounts: dict[str, XKeys] = Field(default_factory=dict)
+    x_daily_budget: int = Field(default=17, ge=1, description="posts per X account and UTC day")
+    x_english_reply: bool = True
+    subscriber_alerts: bool = True
+    map_tile_url: str | None = Field(
+        default=None, description="e.g. https://tile.example.org/{z}/{x}/{y}.png"
+    )
+    map_tile_attribution: str = "© OpenStreetMap contributors"
+    outbox_worker: bool = True
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+
+    def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
+        """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""
+        targets = self.publish_destinations.get(slug) or PublishTargets()
+        out: dict[str, str | list[str] | None] = {"telegram": targets.telegram or None, "x": targets.x}
+        if self.subscriber_alerts:
+            out["alerts"] = "subscribers"
+        return out
 
     def geometry_limits(self) -> Limits:
         """The size limits a closure's geometry must keep, in metres."""

@@ -29,17 +29,18 @@ import math
 import re
 import string
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from io import BytesIO
 from typing import Any
 
+from babel.core import Locale
 from babel.dates import format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +135,7 @@ class Translator:
         if not math.isfinite(value):
             raise ValueError(f"cannot format {value!r}")
         rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-        text = format_decimal(
-            rounded,
-            format="#,##0" if decimals == 0 else "#,##0.0",
-            locale=_BABEL_LOCALE[self.lang],
-            numbering_system=_NUMBERING[self.lang],
-        )
-        return self._digits(text)
+        return self._number_text(str(rounded), decimals)
 
     def distance(self, metres: float) -> str:
         """'850 m', '2.3 km', '13 km': whole tens of metres below 1 km, one decimal below 10 km."""
@@ -165,8 +160,23 @@ class Translator:
         The same day gives the clock time, the next gives 'tomorrow …', within a week the weekday, beyond
         that the date.
         """
+        return self._time(dt, tz, now.astimezone(tz).date())
+
+    # --- internals ---
+
+    # Memoised: a results page repeats the same few numbers and times for every driver. Translators live as
+    # long as the process (one per language), so caching on ``self`` keeps nothing alive that would not be.
+    @functools.lru_cache(maxsize=4096)  # noqa: B019
+    def _number_text(self, rounded: str, decimals: int) -> str:
+        text = _number_pattern(decimals).apply(
+            Decimal(rounded), _babel_locale(self.lang), numbering_system=_NUMBERING[self.lang]
+        )
+        return self._digits(text)
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019
+    def _time(self, dt: datetime, tz: tzinfo, today: date) -> str:
         local = dt.astimezone(tz)
-        days = (local.date() - now.astimezone(tz).date()).days
+        days = (local.date() - today).days
         clock = self._babel(local, "h:mm a")
         if days == 0:
             return clock
@@ -176,10 +186,8 @@ class Translator:
             return self._internal("time.yesterday", time=clock)
         if -7 < days < 7:
             return self._babel(local, "EEEE h:mm a")
-        same_year = local.year == now.astimezone(tz).year
+        same_year = local.year == today.year
         return self._babel(local, "d MMMM h:mm a" if same_year else "d MMMM y h:mm a")
-
-    # --- internals ---
 
     def _internal(self, key: str, **values: Any) -> str:
         """A fragment (unit, date word) that is itself a value: filled without isolating its parts."""
@@ -227,7 +235,7 @@ class Translator:
 
     def _babel(self, local: datetime, pattern: str) -> str:
         return self._digits(
-            format_datetime(local, pattern, tzinfo=local.tzinfo, locale=_BABEL_LOCALE[self.lang])
+            format_datetime(local, pattern, tzinfo=local.tzinfo, locale=_babel_locale(self.lang))
         )
 
     def _digits(self, text: str) -> str:
@@ -245,6 +253,17 @@ class _Values(dict[str, str]):
     def __missing__(self, name: str) -> str:
         logger.warning("message %r (%s) has no value for {%s}", self._key, self._lang, name)
         return ""
+
+
+@functools.cache
+def _babel_locale(lang: str) -> Locale:
+    """The parsed Babel locale (parsing it on every number would cost more than formatting the number)."""
+    return Locale.parse(_BABEL_LOCALE[lang])
+
+
+@functools.cache
+def _number_pattern(decimals: int) -> NumberPattern:
+    return parse_pattern("#,##0" if decimals == 0 else "#,##0.0")
 
 
 def _round(value: float, decimals: int = 0) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -13,9 +14,11 @@ from bot.config import Settings
 from bot.throttle import FloodControl
 from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
+from closures.listing import ClosureListing
 from closures.models import Municipality
 from closures.queries import ClosureQueries
 from closures.service import ClosureService
+from closures.staff import StaffDirectory
 from closures.store import make_engine, session_scope
 from geo.routing import Router, StraightLineRouter
 
@@ -45,12 +48,23 @@ class Services:
                 clock=clock,
                 limits=settings.geometry_limits(),
                 boundary_tolerance_m=settings.boundary_tolerance_m,
+                destinations_for=settings.destinations_for,
             ),
             queries=ClosureQueries(engine, clock=clock, horizon=timedelta(hours=settings.horizon_hours)),
             drivers=DriverDirectory(engine, clock=clock),
             router=router or StraightLineRouter(),
             clock=clock,
         )
+
+    @cached_property
+    def staff(self) -> StaffDirectory:
+        """Who may change closures where (admins from the settings, staff from the store)."""
+        return StaffDirectory(self.engine, frozenset(self.settings.admin_user_ids), clock=self.clock)
+
+    @cached_property
+    def listing(self) -> ClosureListing:
+        """Closures as staff list them."""
+        return ClosureListing(self.engine, clock=self.clock)
 
     def load_zones(self) -> None:
         """Read each municipality's time zone (blocking; called at start-up from a worker thread)."""

@@ -205,6 +205,9 @@ class Subscription(SQLModel, table=True):
 class OutboxItem(SQLModel, table=True):
     """One post to one destination, written in the same transaction as the change that causes it."""
 
+    # the worker keeps each (closure, destination) in order: this index finds an item's predecessors
+    __table_args__ = (sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
     closure_id: int = Field(foreign_key="closure.id", index=True)
@@ -219,6 +222,12 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
+    # publishing (migration 0004): who holds the lease, when a send was last started without its outcome
+    # being recorded yet (an attempt "in doubt" after a crash), and what a subscriber alert says
+    claim_token: str | None = Field(default=None, max_length=64)
+    intent_at: datetime | None = _ts(default=None)
+    done_at: datetime | None = _ts(default=None)
+    payload_json: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class StoreState(SQLModel, table=True):
@@ -251,3 +260,42 @@ class SavedPlace(SQLModel, table=True):
     kind: str = Field(max_length=8)  # place | route
     geometry_geojson: str = Field(sa_type=sa.Text)
     created_at: datetime = _ts(default_factory=utcnow)
+
+
+class StaffEvent(SQLModel, table=True):
+    """One line of the staff directory's audit trail: who added, changed or removed whom, where."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    telegram_user_id: int = Field(sa_type=sa.BigInteger, index=True)
+    action: str = Field(max_length=16)  # added | changed | removed
+    role: str | None = Field(default=None, max_length=16)
+    actor: str = Field(max_length=64)
+    at: datetime = _ts(default_factory=utcnow)
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a bot conversation (e.g. a staff member's ``/new``) stands, so it survives a restart."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)  # the conversation key as JSON, e.g. "[42, 42]"
+    state: str = Field(sa_type=sa.Text)  # JSON
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class ConversationData(SQLModel, table=True):
+    """The part of a user's bot data that must survive a restart (the draft of a half-finished ``/new``)."""
+
+    telegram_user_id: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    data_json: str = Field(sa_type=sa.Text)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class PostBudget(SQLModel, table=True):
+    """Posts spent per account and UTC day (X's paid API has a daily cap); reserved before each send."""
+
+    account: str = Field(primary_key=True, max_length=100)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
+    used: int = Field(default=0)

@@ -108,18 +108,22 @@ class ClosureQueries:
         ``limit`` keeps only the nearest few, and spares the direction work for the rest.
         """
         at = at or self._clock()
+        return self._near(self._current(at), point, radius_m, at, limit)
+
+    def near_or_nearest(
+        self, point: Point, radius_m: float, *, beyond_m: float, at: datetime | None = None
+    ) -> tuple[list[Found], Found | None]:
+        """``near(point, radius_m)``; when that finds nothing, also the nearest closure within ``beyond_m``.
+
+        One read of the store's counter for both, where two ``near`` calls would read it twice.
+        """
+        at = at or self._clock()
         snap = self._current(at)
-        candidates = []
-        for hit in snap.index.near(point, radius_m + snap.max_radius_m):
-            view = snap.views[hit.id]
-            distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
-            if distance <= radius_m and is_relevant(view, at, self.horizon):
-                candidates.append((distance, view))
-        candidates.sort(key=lambda pair: (pair[0], pair[1].id))
-        return [
-            Found(view, phase_at(view, at), distance, direction_code(point, view.geometry))
-            for distance, view in candidates[:limit]
-        ]
+        found = self._near(snap, point, radius_m, at, None)
+        if found:
+            return found, None
+        nearest = self._near(snap, point, beyond_m, at, 1)
+        return [], nearest[0] if nearest else None
 
     def view(self, closure_id: int, *, at: datetime | None = None) -> ClosureView | None:
         """The indexed closure with this id, if it is still open and not ended."""
@@ -150,6 +154,21 @@ class ClosureQueries:
     @property
     def built_at(self) -> datetime | None:
         return self._snapshot.built_at if self._snapshot else None
+
+    def _near(
+        self, snap: _Snapshot, point: Point, radius_m: float, at: datetime, limit: int | None
+    ) -> list[Found]:
+        candidates = []
+        for hit in snap.index.near(point, radius_m + snap.max_radius_m):
+            view = snap.views[hit.id]
+            distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
+            if distance <= radius_m and is_relevant(view, at, self.horizon):
+                candidates.append((distance, view))
+        candidates.sort(key=lambda pair: (pair[0], pair[1].id))
+        return [
+            Found(view, phase_at(view, at), distance, direction_code(point, view.geometry))
+            for distance, view in candidates[:limit]
+        ]
 
     def _current(self, at: datetime) -> _Snapshot:
         counter = change_counter(self._engine)

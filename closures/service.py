@@ -8,7 +8,7 @@ second gets a ``ConflictError`` naming what changed meanwhile, and nothing of th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,8 @@ class ClosureService:
     engine: Engine
     clock: Clock = system_clock
     destinations: Destinations = field(default_factory=lambda: dict(NO_DESTINATIONS))
+    # per municipality (by slug), when set: where its posts go; ``destinations`` is then unused
+    destinations_for: Callable[[str], Destinations] | None = None
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
@@ -71,7 +73,7 @@ class ClosureService:
             session.add(closure)
             session.flush()
             self._record(session, closure, Action.REGISTERED, actor, now, before=None)
-            plan_posts(session, closure, PostEvent.ANNOUNCED, now=now, destinations=self.destinations)
+            plan_posts(session, closure, PostEvent.ANNOUNCED, now=now, destinations=self._targets(muni))
             return closure
 
     def update(
@@ -105,9 +107,9 @@ class ClosureService:
             return self._apply(session, closure, values, action, actor, now)
 
     def extend(
-        self, closure_id: int, new_end: datetime, actor: Actor, *, expected_version: int | None = None
+        self, closure_id: int, new_end: datetime | None, actor: Actor, *, expected_version: int | None = None
     ) -> Closure:
-        """Move the end later (a closure that runs longer than planned)."""
+        """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
         with session_scope(self.engine, write=True) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
@@ -115,7 +117,7 @@ class ClosureService:
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
             if not _later(new_end, closure.ends_at):
                 raise ValidationError(Refusal.NOT_LATER, field="ends_at")
-            if new_end <= now:
+            if new_end is not None and new_end <= now:
                 raise ValidationError(Refusal.END_IN_PAST, field="ends_at")
             return self._apply(session, closure, {"ends_at": new_end}, Action.EXTENDED, actor, now)
 
@@ -163,6 +165,9 @@ class ClosureService:
             return list(session.exec(query))
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _targets(self, muni: Municipality) -> Destinations:
+        return self.destinations_for(muni.slug) if self.destinations_for else self.destinations
 
     def _checked(
         self, draft: ClosureDraft, muni: Municipality, now: datetime, *, allow_past_start: bool
@@ -229,7 +234,9 @@ class ClosureService:
         session.expire(closure)
         session.refresh(closure)
         self._record(session, closure, action, actor, now, before=before)
-        plan_posts(session, closure, _POST_FOR[action], now=now, destinations=self.destinations)
+        muni = session.get(Municipality, closure.municipality_id)
+        assert muni is not None
+        plan_posts(session, closure, _POST_FOR[action], now=now, destinations=self._targets(muni))
         return closure
 
     def _record(

@@ -93,9 +93,10 @@ def bump_change_counter(session: Session) -> None:
     )
 
 
+_READ_COUNTER = sa.select(StoreState.change_counter).where(StoreState.id == 1)  # built once: read per query
+
+
 def change_counter(engine: Engine) -> int:
     with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(StoreState.change_counter).where(StoreState.id == 1)
-        ).scalar_one_or_none()
+        value = conn.execute(_READ_COUNTER).scalar_one_or_none()
     return int(value or 0)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import Location, Message, Update
+from telegram import Location, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import filters
 
@@ -15,6 +15,8 @@ from bot.i18n import Translator, get_translator, resolve_language
 
 if TYPE_CHECKING:
     from bot.app import BotContext
+    from bot.config import Settings
+    from closures.drivers import Profile
 
 MAX_TEXT_IN = 1_000  # longer text cannot be a location, a link or a place name
 
@@ -54,9 +56,13 @@ async def driver_of(update: Update, context: BotContext) -> Driver:
     user = update.effective_user
     assert user is not None
     services = context.services
-    profile = await blocking(services.drivers.profile, user.id)
-    lang = resolve_language(profile.language, user.language_code, services.settings.default_language)
-    return Driver(user.id, get_translator(lang), profile.radius_m or services.settings.default_radius_m)
+    return driver_from(user, await blocking(services.drivers.profile, user.id), services.settings)
+
+
+def driver_from(user: User, profile: Profile, settings: Settings) -> Driver:
+    """The Driver a stored profile makes of a Telegram user (pure: callable from a worker thread)."""
+    lang = resolve_language(profile.language, user.language_code, settings.default_language)
+    return Driver(user.id, get_translator(lang), profile.radius_m or settings.default_radius_m)
 
 
 def addressed_to_me(update: Update, context: BotContext) -> bool:

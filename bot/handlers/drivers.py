@@ -6,7 +6,7 @@ place being saved; ``on_point`` decides, so every way of sending a point behaves
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
@@ -15,8 +15,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot import render
 from bot.handlers import route
-from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_of, reply
+from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
+from closures.queries import Found
 from geo.errors import GeometryError
 from geo.parse import parse_coordinates, parse_map_link
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 PAGE_SIZE = 10
 NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover
 ROUTE_WINDOW = timedelta(minutes=10)
+
+type Nearby = tuple[list[Found], Found | None]  # within the radius, or else the nearest further away
 
 
 async def on_location(update: Update, context: BotContext) -> None:
@@ -63,31 +66,67 @@ async def on_point(update: Update, context: BotContext, point: Point, *, me: Dri
     """Route step, route from the previous point, or the closures around this one."""
     message = update.effective_message
     assert message is not None
-    me = me or await driver_of(update, context)
-    if await route.on_route_point(update, context, me, point):
-        return
     now = context.services.clock()
-    previous = context.user_data.get("last_point") if context.user_data is not None else None
-    if previous and now - previous[1] <= ROUTE_WINDOW and _apart(previous[0], point):
-        context.user_data.pop("last_point", None)  # type: ignore[union-attr]
-        await route.answer_route(message, context, me, previous[0], point)
-        return
-    if context.user_data is not None:
-        context.user_data["last_point"] = (point, now)
-        context.user_data["last_query"] = (point.x, point.y, me.radius_m)
-    await send_nearby(message, context, me, point, offset=0)
+    data = context.user_data if context.user_data is not None else {}
+    previous = data.get("last_point")
+    route_from: Point | None = None  # a point sent moments ago: this one ends a route from there
+    if previous is not None and now - previous[1] <= ROUTE_WINDOW and _apart(previous[0], point):
+        route_from = previous[0]
+    nearby: Nearby | None = None
+    if me is None and route_from is None and not route.waiting_for_point(context):
+        # The common case, a plain location: the driver's settings and the query in one trip to the store.
+        me, nearby = await _driver_and_nearby(update, context, point, now)
+    else:
+        me = me or await driver_of(update, context)
+        if await route.on_route_point(update, context, me, point):
+            return
+        if route_from is not None:
+            data.pop("last_point", None)
+            await route.answer_route(message, context, me, route_from, point)
+            return
+    data["last_point"] = (point, now)
+    data["last_query"] = (point.x, point.y, me.radius_m)
+    await send_nearby(message, context, me, point, offset=0, nearby=nearby)
+
+
+async def _driver_and_nearby(
+    update: Update, context: BotContext, point: Point, now: datetime
+) -> tuple[Driver, Nearby]:
+    user = update.effective_user
+    assert user is not None
+    services = context.services
+
+    def look() -> tuple[Driver, Nearby]:
+        me = driver_from(user, services.drivers.profile(user.id), services.settings)
+        return me, services.queries.near_or_nearest(
+            point, float(me.radius_m), beyond_m=NEAREST_SEARCH_M, at=now
+        )
+
+    return await blocking(look)
 
 
 async def send_nearby(
-    message: Message, context: BotContext, me: Driver, point: Point, *, offset: int
+    message: Message,
+    context: BotContext,
+    me: Driver,
+    point: Point,
+    *,
+    offset: int,
+    nearby: Nearby | None = None,
 ) -> None:
-    """One page of the closures within the driver's radius, with pin buttons and a "more" button."""
+    """One page of the closures within the driver's radius, with pin buttons and a "more" button.
+
+    ``nearby`` is the query's answer when the caller already has it.
+    """
     services = context.services
     now = services.clock()
-    found = await blocking(services.queries.near, point, float(me.radius_m), at=now)
+    if nearby is None:
+        nearby = await blocking(
+            services.queries.near_or_nearest, point, float(me.radius_m), beyond_m=NEAREST_SEARCH_M, at=now
+        )
+    found, nearest = nearby
     if not found:
-        nearest = await blocking(services.queries.near, point, NEAREST_SEARCH_M, at=now, limit=1)
-        text = render.none_nearby(me.tr, me.radius_m, nearest[0] if nearest else None)
+        text = render.none_nearby(me.tr, me.radius_m, nearest)
         await reply(message, text if nearest else me.tr.t("location.outside"))
         return
     page = render.results_page(
@@ -97,7 +136,8 @@ async def send_nearby(
     rows = [
         [
             InlineKeyboardButton(
-                f"{offset + i + 1}. {me.tr.t('button.map')}", callback_data=f"pin:{f.closure.id}"
+                f"{me.tr.number(offset + i + 1)}. {me.tr.t('button.map')}",
+                callback_data=f"pin:{f.closure.id}",
             )
         ]
         for i, f in enumerate(shown)

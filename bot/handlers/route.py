@@ -35,6 +35,11 @@ async def route_command(update: Update, context: BotContext) -> None:
     await reply(message, me.tr.t("route.ask_start"))
 
 
+def waiting_for_point(context: BotContext) -> bool:
+    """A /route is waiting for its start or destination (so the next point is not a plain location)."""
+    return context.user_data is not None and "route_step" in context.user_data
+
+
 async def on_route_point(update: Update, context: BotContext, me: Driver, point: Point) -> bool:
     """If a /route is waiting for a point, take this one; True when it was used."""
     message = update.effective_message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
@@ -23,9 +24,10 @@ async def start(update: Update, context: BotContext) -> None:
     if not addressed_to_me(update, context) or update.effective_message is None:
         return
     me = await driver_of(update, context)
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(me.tr.t("button.share_location"), request_location=True)]], resize_keyboard=True
-    )
+    keyboard = None
+    if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
+        button = KeyboardButton(me.tr.t("button.share_location"), request_location=True)
+        keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True)
     text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}"
     await reply(update.effective_message, text, reply_markup=keyboard)
 

@@ -110,6 +110,8 @@ class ChatMethods(ApiState):
         markup = p.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             extra["reply_markup"] = markup  # Telegram echoes inline keyboards only
+        if chat["type"] != "private":
+            _check_private_buttons(markup)
         sender = None if chat["type"] == "channel" else self.bot_user
         return copy.deepcopy(self.store_message(chat, sender, {**content, **extra}))
 
@@ -263,3 +265,13 @@ def _image_size(content: bytes) -> tuple[int, int]:
         width, height = struct.unpack(">II", content[16:24])
         return int(width), int(height)
     return 320, 320
+
+
+def _check_private_buttons(markup: object) -> None:
+    """Refuse buttons asking for a location or a phone number outside private chats, like Telegram."""
+    rows = markup.get("keyboard", []) if isinstance(markup, dict) else []
+    buttons = [button for row in rows for button in row if isinstance(button, dict)]
+    if any(button.get("request_location") for button in buttons):
+        raise bad_request("location can be requested in a private chats only")
+    if any(button.get("request_contact") for button in buttons):
+        raise bad_request("phone number can be requested in a private chats only")

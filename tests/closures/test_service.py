@@ -639,3 +639,22 @@ def test_racers_that_both_read_version_one_are_told_apart_by_the_update(service,
 
     assert len(waited) == 2
     _check_one_winner(service, engine, closure.id, titles, results)
+
+
+def test_extend_to_open_ended_removes_the_end(engine, municipalities, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from shapely.geometry import Point
+
+    from closures.rules import ClosureDraft
+    from closures.service import Actor, ClosureService
+
+    service = ClosureService(engine, clock=clock)
+    draft = ClosureDraft(
+        geometry=Point(46.6744, 24.7114), reason="roadworks", starts_at=clock.now,
+        ends_at=clock.now + timedelta(hours=2), title_ar="أعمال",
+    )  # fmt: skip
+    closure = service.register("riyadh", draft, Actor.system("test"))
+    extended = service.extend(closure.id, None, Actor.system("test"), expected_version=1)
+    assert extended.ends_at is None
+    assert extended.version == 2

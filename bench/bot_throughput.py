@@ -1,0 +1,316 @@
+"""Benchmark: drivers' locations through the whole bot, against the framework's own ceiling, in one run.
+
+    .venv/bin/python bench/bot_throughput.py [--quick] [--drivers N] [--in-flight K] [--rounds R]
+
+Each of N distinct simulated drivers (ids never seen before, half Arabic, half English) shares one location
+at a seeded random point around Riyadh. The update goes through the full pipeline: the local Bot API server
+(``bot.localapi``) queues it → the real PTB Application long-polls it over loopback HTTP (concurrent updates
+on, rate limiter off) → our handlers read the driver's profile, query the closures within their radius and
+render the page → the reply is received by the server. K drivers are in flight at once: each slot sends the
+next driver's location as soon as the previous reply has arrived (a closed loop, so the latency is that of
+a loaded bot, not of a queue growing without bound).
+
+* **location**: ``build_application`` on a SQLite file with the sample closures (``roadbot demo``'s data);
+* **echo**: a minimal Application against the same kind of server, whose only handler replies with a
+  fixed text — what PTB, HTTP and the local server cost by themselves: the ceiling.
+
+Latency is from queueing the update on the server to the server receiving the reply for that chat. The
+figure that matters is ``ratio`` = location updates/s ÷ echo updates/s; the target is ≥ 0.5. A few warm-up
+drivers go first in each phase and are not counted. The two phases alternate for R rounds (a fresh server
+and Application each time) and each keeps its best round, so a busy machine's noise does not decide the
+ratio. The last stdout line is one JSON object with every figure; the exit status is 0 whether or not the
+target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import telegram
+from pydantic import SecretStr
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from bot.app import build_application
+from bot.cli.demo import load_sample_database
+from bot.config import Settings
+from bot.i18n import get_translator
+from bot.localapi import ApiCall, FakeUser, LocalBotApi
+from bot.progress import progress
+from bot.services import Services
+
+FULL_DRIVERS = 1_000
+QUICK_DRIVERS = 200
+IN_FLIGHT = 64
+ROUNDS = 3
+WARM_UP = 20
+TARGET_RATIO = 0.5
+SEED = 20_261_127
+RIYADH = (24.7136, 46.6753)  # lat, lon
+SPREAD_DEG = 0.08  # ± ~9 km of the centre: 97 % of drivers hear of at least one closure, 4 on average
+REPLY_TIMEOUT_S = 30.0
+FIRST_DRIVER_ID = 5_000_000
+ECHO_TEXT = "ok"
+
+type AppFactory = Callable[[LocalBotApi], Awaitable[Application[Any, Any, Any, Any, Any, Any]]]
+
+
+@dataclass(frozen=True)
+class Phase:
+    updates: int
+    seconds: float
+    updates_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_update: float  # this process's CPU time (all threads) per update: steadier on a busy machine
+    errors: int  # replies Telegram refused, or the bot's apology instead of an answer
+
+
+class TimedBotApi(LocalBotApi):
+    """The local Bot API, telling whoever waits for a chat's reply when it arrives (no scanning of calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: dict[int, asyncio.Future[ApiCall]] = {}
+
+    async def record(self, call: ApiCall) -> None:
+        await super().record(call)
+        if call.method == "sendMessage":
+            future = self.waiting.pop(int(call.chat_id), None)
+            if future is not None and not future.done():
+                future.set_result(call)
+
+
+def drivers(n: int, *, first_id: int, seed: int) -> list[tuple[FakeUser, float, float]]:
+    """``n`` distinct drivers, each with a seeded random point around Riyadh."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lat = RIYADH[0] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
+        lon = RIYADH[1] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
+        out.append((FakeUser(first_id + i, language_code="ar" if i % 2 else "en"), lat, lon))
+    return out
+
+
+async def measure(
+    make_app: AppFactory,
+    crowd: Sequence[tuple[FakeUser, float, float]],
+    warm_up: Sequence[tuple[FakeUser, float, float]],
+    *,
+    in_flight: int,
+    label: str,
+    stderr: TextIO,
+) -> Phase:
+    """Run the warm-up, then the crowd with ``in_flight`` drivers at a time, on a fresh server and app."""
+    async with TimedBotApi() as api:
+        app = await make_app(api)
+        await app.initialize()
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=10)
+        try:
+            await _drive(api, warm_up, in_flight=in_flight, ticks=None)
+            ticks = progress(range(len(crowd)), total=len(crowd), label=label, stream=stderr)
+            started, cpu_started = time.monotonic(), time.process_time()
+            results = await _drive(api, crowd, in_flight=in_flight, ticks=ticks)
+            seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+            for _ in ticks:  # finishes the progress bar's line
+                pass
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+    latencies = sorted(latency for latency, _ in results)
+    apologies = {get_translator(lang).t("error.generic") for lang in ("ar", "en")}
+    errors = sum(1 for _, call in results if not call.ok or call.text in apologies)
+    return Phase(
+        updates=len(crowd),
+        seconds=round(seconds, 3),
+        updates_per_s=round(len(crowd) / seconds, 1),
+        p50_ms=round(_percentile(latencies, 0.50) * 1000, 2),
+        p99_ms=round(_percentile(latencies, 0.99) * 1000, 2),
+        cpu_ms_per_update=round(cpu / len(crowd) * 1000, 3),
+        errors=errors,
+    )
+
+
+async def _drive(
+    api: TimedBotApi,
+    crowd: Sequence[tuple[FakeUser, float, float]],
+    *,
+    in_flight: int,
+    ticks: Iterator[int] | None,
+) -> list[tuple[float, ApiCall]]:
+    """Every driver sends a location; each of ``in_flight`` slots waits for its reply before the next."""
+    loop = asyncio.get_running_loop()
+    queue = iter(crowd)
+    results: list[tuple[float, ApiCall]] = []
+
+    async def slot() -> None:
+        for user, lat, lon in queue:
+            reply: asyncio.Future[ApiCall] = loop.create_future()
+            api.waiting[user.id] = reply
+            queued = time.monotonic()
+            api.user_sends_location(user, lat, lon)
+            call = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
+            results.append((call.at - queued, call))
+            if ticks is not None:
+                next(ticks, None)
+
+    await asyncio.gather(*(slot() for _ in range(min(in_flight, len(crowd)))))
+    return results
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+# --- the two applications ------------------------------------------------------------------------------
+
+
+def location_app(database_url: str) -> AppFactory:
+    """The real bot (``build_application``, rate limiter off) on the sample database."""
+
+    async def make(api: LocalBotApi) -> Application[Any, Any, Any, Any, Any, Any]:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=database_url,
+            telegram_bot_token=SecretStr(api.token),
+            telegram_base_url=api.base_url,
+            telegram_base_file_url=api.base_file_url,
+        )
+        return build_application(Services.build(settings), rate_limit=False)
+
+    return make
+
+
+async def echo_app(api: LocalBotApi) -> Application[Any, Any, Any, Any, Any, Any]:
+    """PTB alone: the same server and builder options, one handler replying with a fixed text."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(ECHO_TEXT)
+
+    app = (
+        ApplicationBuilder()
+        .token(api.token)
+        .base_url(api.base_url)
+        .base_file_url(api.base_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    return app
+
+
+# --- command line ---------------------------------------------------------------------------------------
+
+
+async def run(n: int, in_flight: int, rounds: int, stderr: TextIO) -> dict[str, Any]:
+    crowd = drivers(n, first_id=FIRST_DRIVER_ID, seed=SEED)
+    warm_up = drivers(WARM_UP, first_id=FIRST_DRIVER_ID - WARM_UP, seed=SEED + 1)
+    best: dict[str, Phase] = {}
+    history: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="roadbot-bench-") as tmp:
+        ctx, _ = await asyncio.to_thread(
+            load_sample_database,
+            Settings(_env_file=None),  # type: ignore[call-arg]
+            Path(tmp) / "bench.sqlite",
+        )
+        ctx.engine.dispose()
+        apps: dict[str, AppFactory] = {"echo": echo_app, "location": location_app(ctx.settings.database_url)}
+        for round_no in range(rounds):
+            order = ("echo", "location") if round_no % 2 == 0 else ("location", "echo")  # cancels drift
+            figures: dict[str, float] = {}
+            for name in order:
+                label = f"{name:<8} {round_no + 1}/{rounds}"
+                phase = await measure(
+                    apps[name], crowd, warm_up, in_flight=in_flight, label=label, stderr=stderr
+                )
+                figures[name] = phase.updates_per_s
+                if name not in best or phase.updates_per_s > best[name].updates_per_s:
+                    best[name] = phase
+            history.append(figures)
+    location, echo = best["location"], best["echo"]
+    ratio = round(location.updates_per_s / echo.updates_per_s, 3)
+    return {
+        "bench": "bot_throughput",
+        "drivers": n,
+        "in_flight": in_flight,
+        "rounds": rounds,
+        "location": asdict(location),
+        "echo": asdict(echo),
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "passed": ratio >= TARGET_RATIO and location.errors == 0,
+        "updates_per_s_by_round": history,
+        "python": platform.python_version(),
+        "python_telegram_bot": telegram.__version__,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bot_throughput.py",
+        description="Location updates through the whole bot vs. an echo bot (PTB's ceiling), same run.",
+        epilog="The last stdout line is one JSON object with every figure.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_DRIVERS} drivers instead of {FULL_DRIVERS}"
+    )
+    parser.add_argument(
+        "--drivers", type=int, metavar="N", help="how many distinct drivers (overrides --quick)"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=IN_FLIGHT, metavar="K", help="drivers waiting for a reply at once"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="R",
+        help=f"alternate the two phases R times and keep each one's best (default {ROUNDS}; --quick: 1)",
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    n = args.drivers if args.drivers is not None else QUICK_DRIVERS if args.quick else FULL_DRIVERS
+    rounds = args.rounds if args.rounds is not None else 1 if args.quick else ROUNDS
+    if min(n, args.in_flight, rounds) < 1:
+        build_parser().error("--drivers, --in-flight and --rounds must be at least 1")
+    report = asyncio.run(run(n, args.in_flight, rounds, err))
+    for name in ("location", "echo"):
+        p = report[name]
+        print(
+            f"{name:<9} {p['updates']:>5} drivers  {p['updates_per_s']:>8.1f} updates/s  "
+            f"p50 {p['p50_ms']:>7.1f} ms  p99 {p['p99_ms']:>7.1f} ms  "
+            f"CPU {p['cpu_ms_per_update']:>5.2f} ms/update  errors {p['errors']}",
+            file=out,
+        )
+    verdict = "met" if report["passed"] else "NOT met"
+    print(f"ratio {report['ratio']:.3f} (location ÷ echo; target ≥ {TARGET_RATIO}): {verdict}", file=out)
+    print(json.dumps(report), file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

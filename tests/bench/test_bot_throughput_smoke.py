@@ -1,0 +1,46 @@
+"""Smoke test of bench/bot_throughput.py: a tiny run in-process ends with one JSON line of every figure."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bench.bot_throughput import main
+
+PHASE_KEYS = {"updates", "seconds", "updates_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update", "errors"}
+
+
+def test_tiny_run_ends_with_a_json_line_of_all_figures():
+    out, err = io.StringIO(), io.StringIO()
+
+    status = main(["--drivers", "30", "--in-flight", "8", "--rounds", "1"], stdout=out, stderr=err)
+
+    assert status == 0
+    lines = out.getvalue().splitlines()
+    report = json.loads(lines[-1])
+    assert report["bench"] == "bot_throughput"
+    assert report["drivers"] == 30
+    assert {"location", "echo", "ratio", "target_ratio", "passed"} <= report.keys()
+    for phase in ("location", "echo"):
+        assert report[phase].keys() >= PHASE_KEYS
+        assert report[phase]["updates"] == 30
+        assert report[phase]["errors"] == 0  # every driver got an answer, none an apology
+        assert 0 < report[phase]["p50_ms"] <= report[phase]["p99_ms"]
+    assert report["ratio"] == pytest.approx(
+        report["location"]["updates_per_s"] / report["echo"]["updates_per_s"], abs=0.001
+    )
+    assert report["target_ratio"] == 0.5
+    assert report["passed"] is (report["ratio"] >= 0.5)
+    assert lines[0].startswith("location")  # the human-readable lines come first
+    assert err.getvalue() == ""  # no progress bar when stderr is not a terminal
+
+
+def test_help_names_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--quick", "--drivers", "--in-flight", "--rounds"):
+        assert option in text
