@@ -19,6 +19,7 @@ from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, dr
 from bot.handlers.places import on_place_name
 from closures.queries import Found
 from geo.errors import GeometryError
+from geo.measure import geodesic_m
 from geo.parse import parse_coordinates, parse_map_link
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 10
 NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover
 ROUTE_WINDOW = timedelta(minutes=10)
+MAX_ROUTE_M = 1_000_000.0  # farther apart than this, the second point is a new question, not a destination
 
 type Nearby = tuple[list[Found], Found | None]  # within the radius, or else the nearest further away
 
@@ -191,8 +193,8 @@ async def on_other(update: Update, context: BotContext) -> None:
 
 
 def _apart(a: Point, b: Point) -> bool:
-    """Two points far enough apart to make a route (~50 m), not the same spot sent twice."""
-    return abs(a.x - b.x) + abs(a.y - b.y) > 0.0005
+    """Two points that make a drive: not the same spot sent twice (~50 m), nor a jump across the world."""
+    return abs(a.x - b.x) + abs(a.y - b.y) > 0.0005 and geodesic_m(a, b) <= MAX_ROUTE_M
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

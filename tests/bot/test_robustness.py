@@ -212,3 +212,16 @@ async def test_telegram_429_with_the_rate_limiter_is_retried_after_the_wait(runn
     assert answer.ok
     assert is_nearby_list(answer)
     assert answer.at - refused.at >= 1.0
+
+
+async def test_a_point_across_the_world_after_a_riyadh_point_is_a_new_question_not_a_route(
+    running_bot: RunningBot,
+) -> None:
+    user = FakeUser(9801, language_code="en")
+    en = get_translator("en")
+    await running_bot.send_location(user, 24.7114, 46.6744)
+    running_bot.clock.advance(timedelta(minutes=2))
+
+    reply = await running_bot.send_location(user, 0.0, 0.0)
+
+    assert reply.text == en.t("location.outside")
