@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
-from closures.drivers import MAX_PLACES
+from closures.drivers import MAX_PLACES, Place
 from closures.errors import NotFound, Refusal, ValidationError
 
 if TYPE_CHECKING:
@@ -54,14 +54,10 @@ async def on_place_name(update: Update, context: BotContext, me: Driver, text: s
 
 async def places(update: Update, context: BotContext) -> None:
     """List saved places (with their alert radius when subscribed), each with a delete button."""
-    message = update.effective_message
-    if not addressed_to_me(update, context) or message is None:
+    got = await _saved_places(update, context)
+    if got is None:
         return
-    me = await driver_of(update, context)
-    saved = await blocking(context.services.drivers.places, me.user_id)
-    if not saved:
-        await reply(message, me.tr.t("places.empty"))
-        return
+    message, me, saved = got
     subs = {s.name: s.radius_m for s in await blocking(context.services.drivers.subscriptions, me.user_id)}
     lines = [me.tr.t("places.header")]
     for place in saved:
@@ -81,14 +77,10 @@ async def places(update: Update, context: BotContext) -> None:
 
 async def subscribe(update: Update, context: BotContext) -> None:
     """Offer the saved places to watch."""
-    message = update.effective_message
-    if not addressed_to_me(update, context) or message is None:
+    got = await _saved_places(update, context)
+    if got is None:
         return
-    me = await driver_of(update, context)
-    saved = await blocking(context.services.drivers.places, me.user_id)
-    if not saved:
-        await reply(message, me.tr.t("places.empty"))
-        return
+    message, me, saved = got
     buttons = [[InlineKeyboardButton(p.name, callback_data=f"sub:{i}")] for i, p in enumerate(saved)]
     text = me.tr.t("subscribe.choose", radius=me.tr.distance(SUBSCRIPTION_RADIUS_M))
     await reply(message, text, reply_markup=InlineKeyboardMarkup(buttons))
@@ -143,6 +135,19 @@ async def on_forget(update: Update, context: BotContext) -> None:
     if context.user_data is not None:
         context.user_data.clear()
     await query.edit_message_text(me.tr.t("forget.done"))
+
+
+async def _saved_places(update: Update, context: BotContext) -> tuple[Message, Driver, list[Place]] | None:
+    """The command's message, the driver and their places; None (having said so) when there are none."""
+    message = update.effective_message
+    if not addressed_to_me(update, context) or message is None:
+        return None
+    me = await driver_of(update, context)
+    saved = await blocking(context.services.drivers.places, me.user_id)
+    if not saved:
+        await reply(message, me.tr.t("places.empty"))
+        return None
+    return message, me, saved
 
 
 def _last_point(data: dict) -> Point | None:  # type: ignore[type-arg]
