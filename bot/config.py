@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # Telegram user ids with every right in every municipality ("1234, 5678" in the environment).
     admin_user_ids: Annotated[tuple[int, ...], NoDecode] = ()
     route_corridor_m: float = Field(default=200.0, gt=0, le=5_000)
+    # Each bot process keeps closures and drivers' profiles in memory. Writes made by this process are seen
+    # at once; another process's (a second bot over one PostgreSQL, a `roadbot` command) are seen by this
+    # one after at most index_check_interval_s for closures and profile_cache_s for a driver's language and
+    # radius. 0 reads the store on every update.
+    index_check_interval_s: float = Field(default=0.5, ge=0, le=3_600)
+    profile_cache_s: float = Field(default=30.0, ge=0, le=86_400)
     # How often half-finished staff conversations are saved to the store (also saved on shutdown).
     conversation_save_s: float = Field(default=5.0, gt=0, le=300)
 

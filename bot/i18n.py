@@ -110,12 +110,18 @@ class Translator:
         self._fallback = fallback
         self._rtl = lang == "ar"
         self._prepared: dict[str, str] = {}
+        self._plain: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Translator({self.lang!r})"
 
     def t(self, key: str, **values: Any) -> str:
         """The sentence for ``key`` with ``values`` filled in (numbers formatted, values isolated)."""
+        if not values:  # a fixed sentence (a button, a heading): the same every time, so made once
+            plain = self._plain.get(key)
+            if plain is None:
+                plain = self._plain[key] = self._fill(key, self._template(key, None), values, embed=True)
+            return plain
         return self._fill(key, self._template(key, None), values, embed=True)
 
     def n(self, key: str, count: int, **values: Any) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.config import Settings
+from bot.profiles import ProfileLoader
 from bot.throttle import FloodControl
 from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
@@ -50,11 +51,23 @@ class Services:
                 boundary_tolerance_m=settings.boundary_tolerance_m,
                 destinations_for=settings.destinations_for,
             ),
-            queries=ClosureQueries(engine, clock=clock, horizon=timedelta(hours=settings.horizon_hours)),
-            drivers=DriverDirectory(engine, clock=clock),
+            queries=ClosureQueries(
+                engine,
+                clock=clock,
+                horizon=timedelta(hours=settings.horizon_hours),
+                check_interval=timedelta(seconds=settings.index_check_interval_s),
+            ),
+            drivers=DriverDirectory(
+                engine, clock=clock, cache_ttl=timedelta(seconds=settings.profile_cache_s)
+            ),
             router=router or StraightLineRouter(),
             clock=clock,
         )
+
+    @cached_property
+    def profiles(self) -> ProfileLoader:
+        """Drivers' profiles for the handlers: cached, or read together with the others of the moment."""
+        return ProfileLoader(lambda: self.drivers)
 
     @cached_property
     def staff(self) -> StaffDirectory:

@@ -1,11 +1,19 @@
 """What the bot keeps about a driver: language, radius, saved places, subscriptions — and forgetting it.
 
 Blocking (database); the bot calls it from a worker thread. Geometry in lon/lat.
+
+Profiles, read on every update a driver sends, may be kept in an in-process cache (``cache_ttl``): writes
+through the directory update it at once; another process's writes are seen once the entry expires.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import shapely
 import sqlalchemy as sa
@@ -24,8 +32,8 @@ MAX_PLACES = 20
 MAX_NAME = 64
 
 
-_READ_PROFILE = sa.select(Driver.language, Driver.radius_m).where(  # type: ignore[call-overload]
-    Driver.telegram_user_id == sa.bindparam("user_id")
+_READ_PROFILES = sa.select(Driver.telegram_user_id, Driver.language, Driver.radius_m).where(  # type: ignore[call-overload]
+    Driver.telegram_user_id.in_(sa.bindparam("user_ids", expanding=True))  # type: ignore[attr-defined]
 )
 
 
@@ -51,16 +59,103 @@ class Forgotten:
     subscriptions: int
 
 
+class ProfileCache:
+    """Thread-safe, bounded (least recently used out) profiles that expire ``ttl`` after they were read."""
+
+    def __init__(self, ttl: timedelta, *, max_size: int, monotonic: Callable[[], float]) -> None:
+        if ttl < timedelta(0) or max_size < 1:
+            raise ValueError(f"need ttl >= 0 and max_size >= 1, got {ttl} and {max_size}")
+        self._ttl_s = ttl.total_seconds()
+        self._max_size = max_size
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[int, tuple[float, Profile]] = OrderedDict()
+        self._writes = 0  # moved by every local write: a read that raced one is not kept
+
+    @property
+    def enabled(self) -> bool:
+        return self._ttl_s > 0
+
+    def get(self, user_id: int) -> Profile | None:
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is None:
+                return None
+            if self._monotonic() >= entry[0]:
+                del self._entries[user_id]
+                return None
+            self._entries.move_to_end(user_id)
+            return entry[1]
+
+    def reading(self) -> int:
+        """Call before reading the store; pass the result to ``keep``."""
+        return self._writes
+
+    def keep(self, user_id: int, profile: Profile, reading: int) -> None:
+        """Keep a profile read from the store, unless a local write came after the read began."""
+        with self._lock:
+            if reading == self._writes:
+                self._put(user_id, profile)
+
+    def wrote(self, user_id: int, profile: Profile | None) -> None:
+        """A write through this process committed: keep its result, or evict (``None``)."""
+        with self._lock:
+            self._writes += 1
+            if profile is None:
+                self._entries.pop(user_id, None)
+            elif self.enabled:
+                self._put(user_id, profile)
+
+    def _put(self, user_id: int, profile: Profile) -> None:
+        self._entries[user_id] = (self._monotonic() + self._ttl_s, profile)
+        self._entries.move_to_end(user_id)
+        while len(self._entries) > self._max_size:
+            self._entries.popitem(last=False)
+
+
 @dataclass
 class DriverDirectory:
+    """``cache_ttl`` (zero: no cache) bounds how stale another process's change to a profile may be here."""
+
     engine: Engine
     clock: Clock = system_clock
+    cache_ttl: timedelta = field(default=timedelta(0), kw_only=True)
+    cache_size: int = field(default=100_000, kw_only=True)
+    monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True, repr=False)
+    _cache: ProfileCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._cache = ProfileCache(self.cache_ttl, max_size=self.cache_size, monotonic=self.monotonic)
 
     def profile(self, user_id: int) -> Profile:
-        """Read on every update a driver sends, so a plain Core query: a third of an ORM ``get``."""
+        """Read on every update a driver sends: from the cache, else from the store."""
+        return self.profiles([user_id])[user_id]
+
+    def profiles(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """Several drivers' profiles: those not cached in one plain Core query (a third of an ORM ``get``)."""
+        out: dict[int, Profile] = {}
+        missing = []
+        for user_id in user_ids:
+            cached = self._cache.get(user_id)
+            if cached is None:
+                missing.append(user_id)
+            else:
+                out[user_id] = cached
+        if not missing:
+            return out
+        reading = self._cache.reading()
         with self.engine.connect() as conn:
-            row = conn.execute(_READ_PROFILE, {"user_id": user_id}).first()
-        return Profile(row.language, row.radius_m) if row else Profile(None, None)
+            rows = conn.execute(_READ_PROFILES, {"user_ids": missing}).all()
+        found = {row.telegram_user_id: Profile(row.language, row.radius_m) for row in rows}
+        for user_id in missing:
+            out[user_id] = profile = found.get(user_id) or Profile(None, None)
+            if self._cache.enabled:
+                self._cache.keep(user_id, profile, reading)
+        return out
+
+    def cached_profile(self, user_id: int) -> Profile | None:
+        """The profile if the cache holds it unexpired, else None (no I/O)."""
+        return self._cache.get(user_id)
 
     def set_language(self, user_id: int, language: str) -> None:
         self._update(user_id, language=language)
@@ -155,25 +250,33 @@ class DriverDirectory:
 
     def forget(self, user_id: int) -> Forgotten:
         """Delete everything kept about this user."""
-        with session_scope(self.engine, write=True) as session:
-            counts = [
-                session.execute(sa.delete(table).where(column == user_id)).rowcount  # type: ignore[attr-defined]
-                for table, column in (
-                    (Driver, Driver.telegram_user_id),
-                    (SavedPlace, SavedPlace.telegram_user_id),
-                    (Subscription, Subscription.telegram_user_id),
-                )
-            ]
+        try:
+            with session_scope(self.engine, write=True) as session:
+                counts = [
+                    session.execute(sa.delete(table).where(column == user_id)).rowcount  # type: ignore[attr-defined]
+                    for table, column in (
+                        (Driver, Driver.telegram_user_id),
+                        (SavedPlace, SavedPlace.telegram_user_id),
+                        (Subscription, Subscription.telegram_user_id),
+                    )
+                ]
+        finally:
+            self._cache.wrote(user_id, None)
         return Forgotten(*counts)
 
     def _update(self, user_id: int, **values: object) -> None:
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
-            row = session.get(Driver, user_id) or Driver(telegram_user_id=user_id, created_at=now)
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = now
-            session.add(row)
+        try:
+            with session_scope(self.engine, write=True) as session:
+                row = session.get(Driver, user_id) or Driver(telegram_user_id=user_id, created_at=now)
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = now
+                session.add(row)
+        except BaseException:
+            self._cache.wrote(user_id, None)  # whether it committed is unknown: read the store next time
+            raise
+        self._cache.wrote(user_id, Profile(row.language, row.radius_m))
 
 
 def _name(name: str) -> str:

@@ -1,14 +1,19 @@
 """Which closures a driver should hear of: near a point, or along a route.
 
 A ``ClosureQueries`` keeps a ``SpatialIndex`` over every open closure that has not ended, as an in-memory
-cache of the store. Before each query it reads the store's change counter (one indexed row) and rebuilds
-when it moved — whichever process wrote. Time is applied at query time, so the index stays valid as
-closures start and end; it is also rebuilt after ``max_age`` so that ended closures drop out.
+cache of the store, and rebuilds it when the store's change counter moved — whichever process wrote.
+Writes made through the same engine in this process are known at once without I/O (``local_writes``);
+the counter itself (one indexed row: other processes' writes) is read before a query at most once per
+``check_interval`` — with the default of zero, before every query. Time is applied at query time, so the
+index stays valid as closures start and end; it is also rebuilt after ``max_age`` so that ended closures
+drop out.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,9 +26,9 @@ from sqlmodel import Session, select
 
 from closures.lifecycle import Clock, Phase, is_relevant, phase_at, system_clock
 from closures.models import Closure, Status
-from closures.store import change_counter
+from closures.store import change_counter, local_writes
 from geo.index import SpatialIndex
-from geo.measure import direction_code
+from geo.measure import direction_codes
 
 DEFAULT_HORIZON = timedelta(hours=24)
 
@@ -82,8 +87,21 @@ class _Snapshot:
     max_radius_m: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A snapshot found in step with the store: this process's write count then, and when (monotonic s)."""
+
+    snapshot: _Snapshot
+    local_writes: int
+    at_s: float
+
+
 class ClosureQueries:
-    """Thread-safe query side. Blocking (it reads the database): async code calls it from a worker thread."""
+    """Thread-safe query side. Blocking when it reads the database: async code calls it from a worker thread,
+    or inline while ``is_current`` says no read is due.
+
+    ``check_interval`` bounds how stale other processes' writes may be; ``monotonic`` times it (injectable).
+    """
 
     def __init__(
         self,
@@ -92,13 +110,31 @@ class ClosureQueries:
         clock: Clock = system_clock,
         horizon: timedelta = DEFAULT_HORIZON,
         max_age: timedelta = timedelta(hours=1),
+        check_interval: timedelta = timedelta(0),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if check_interval < timedelta(0):
+            raise ValueError(f"check_interval must not be negative, got {check_interval}")
         self._engine = engine
         self._clock = clock
         self.horizon = horizon
         self._max_age = max_age
+        self._interval_s = check_interval.total_seconds()
+        self._monotonic = monotonic
+        self._local_writes = local_writes(engine)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
+        self._checked: _Checked | None = None
+
+    def is_current(self, at: datetime | None = None) -> bool:
+        """Whether a query for ``at`` can be answered without reading the database (no I/O itself).
+
+        True when no write went through this engine in this process since the store's counter was last
+        read, that read is younger than ``check_interval`` (never, when it is zero), and the index is
+        younger than ``max_age``.
+        """
+        checked = self._checked
+        return checked is not None and self._fresh(checked, at or self._clock())
 
     def near(
         self, point: Point, radius_m: float, *, at: datetime | None = None, limit: int | None = None
@@ -136,20 +172,26 @@ class ClosureQueries:
         at = at or self._clock()
         snap = self._current(at)
         start = Point(route.coords[0])
-        found = []
+        kept = []
         for hit in snap.index.along(route, corridor_m + snap.max_radius_m):
             view = snap.views[hit.id]
             distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
             if distance <= corridor_m and is_relevant(view, at, self.horizon):
-                direction = direction_code(start, view.geometry)
-                found.append(Found(view, phase_at(view, at), distance, direction, hit.position_m))
+                kept.append((hit, view, distance))
+        directions = direction_codes(start, [view.geometry for _, view, _ in kept])
+        found = [
+            Found(view, phase_at(view, at), distance, direction, hit.position_m)
+            for (hit, view, distance), direction in zip(kept, directions, strict=True)
+        ]
         found.sort(key=lambda f: (f.position_m, f.distance_m, f.closure.id))
         return found
 
     def refresh(self) -> None:
         """Rebuild the index from the store now."""
+        writes, checked_s = self._local_writes.value, self._monotonic()
         with self._lock:
-            self._snapshot = self._build(self._clock())
+            snap = self._snapshot = self._build(self._clock())
+        self._checked = _Checked(snap, writes, checked_s)
 
     @property
     def built_at(self) -> datetime | None:
@@ -165,21 +207,35 @@ class ClosureQueries:
             if distance <= radius_m and is_relevant(view, at, self.horizon):
                 candidates.append((distance, view))
         candidates.sort(key=lambda pair: (pair[0], pair[1].id))
+        kept = candidates[:limit]
+        directions = direction_codes(point, [view.geometry for _, view in kept])
         return [
-            Found(view, phase_at(view, at), distance, direction_code(point, view.geometry))
-            for distance, view in candidates[:limit]
+            Found(view, phase_at(view, at), distance, direction)
+            for (distance, view), direction in zip(kept, directions, strict=True)
         ]
 
+    def _fresh(self, checked: _Checked, at: datetime) -> bool:
+        return (
+            checked.local_writes == self._local_writes.value
+            and self._monotonic() - checked.at_s < self._interval_s
+            and at - checked.snapshot.built_at < self._max_age
+        )
+
     def _current(self, at: datetime) -> _Snapshot:
+        checked = self._checked
+        if checked is not None and self._fresh(checked, at):
+            return checked.snapshot
+        # Count local writes before reading the counter: one committing in between is counted again later.
+        writes, checked_s = self._local_writes.value, self._monotonic()
         counter = change_counter(self._engine)
         snap = self._snapshot
-        if snap is not None and snap.counter == counter and at - snap.built_at < self._max_age:
-            return snap
-        with self._lock:
-            snap = self._snapshot
-            if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
-                snap = self._snapshot = self._build(at)
-            return snap
+        if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
+            with self._lock:
+                snap = self._snapshot
+                if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
+                    snap = self._snapshot = self._build(at)
+        self._checked = _Checked(snap, writes, checked_s)
+        return snap
 
     def _build(self, at: datetime) -> _Snapshot:
         # Read the counter first: a write landing during the read moves it again and forces a new build.

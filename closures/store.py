@@ -2,10 +2,16 @@
 
 This is the only module that knows about connection details. ``upgrade`` brings a database to the newest
 schema through the alembic migrations, for a fresh file as for a long-lived server.
+
+Writers move the store's change counter (``bump_change_counter``), which every process reads. Within one
+process, ``local_writes(engine)`` also counts the commits that moved it through that engine, so a reader
+in the same process can learn of them without reading the database.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +28,7 @@ from closures.models import StoreState
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///roadbot.sqlite"
 _WRITE = "roadbot_write"
+_BUMPED = "roadbot_bumped_change_counter"
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
@@ -87,10 +94,54 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
 
 
 def bump_change_counter(session: Session) -> None:
-    """Move the counter in the caller's transaction; readers in any process see it when that commits."""
+    """Move the counter in the caller's transaction; readers in any process see it when that commits.
+
+    Readers in this process also see it at once through ``local_writes``, moved when the session commits.
+    """
     session.execute(
         sa.update(StoreState).where(StoreState.id == 1).values(change_counter=StoreState.change_counter + 1)
     )
+    session.info[_BUMPED] = True
+
+
+class LocalWrites:
+    """How many transactions that moved the change counter this process has committed through one engine.
+
+    ``value`` is a plain attribute: reading it costs no I/O and no lock.
+    """
+
+    __slots__ = ("__weakref__", "_lock", "value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_LOCAL_WRITES: weakref.WeakKeyDictionary[Engine, LocalWrites] = weakref.WeakKeyDictionary()
+_LOCAL_WRITES_LOCK = threading.Lock()
+
+
+def local_writes(engine: Engine) -> LocalWrites:
+    """This process's count of committed counter moves through ``engine`` (one object per engine)."""
+    writes = _LOCAL_WRITES.get(engine)
+    if writes is None:
+        with _LOCAL_WRITES_LOCK:
+            writes = _LOCAL_WRITES.setdefault(engine, LocalWrites())
+    return writes
+
+
+@sa.event.listens_for(Session, "after_commit")  # the outermost commit only, never a savepoint's
+def _count_local_write(session: Session) -> None:
+    # A mark left by a rolled-back transaction is counted by the session's next commit, if any: one
+    # needless rebuild for readers, never a missed write.
+    if session.info.pop(_BUMPED, False):
+        bind = session.get_bind()
+        if isinstance(bind, Engine):
+            local_writes(bind).bump()
 
 
 _READ_COUNTER = sa.select(StoreState.change_counter).where(StoreState.id == 1)  # built once: read per query

@@ -87,6 +87,11 @@ class Projection:
         """Project an array of WGS84 geometries in one vectorised call."""
         return _apply(geoms, _transformer(WGS84_EPSG, self.epsg))
 
+    def to_wgs84_xy(self, coords: np.ndarray) -> np.ndarray:
+        """Unproject an (n, 2) array of metric coordinates to (lon, lat) rows in one call."""
+        lons, lats = _transformer(self.epsg, WGS84_EPSG).transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lons, lats])
+
     def to_wgs84[G: BaseGeometry](self, geom: G) -> G:
         """Unproject a geometry in this CRS back to WGS84 (lon, lat)."""
         return _apply(geom, _transformer(self.epsg, WGS84_EPSG))

@@ -56,7 +56,7 @@ async def driver_of(update: Update, context: BotContext) -> Driver:
     user = update.effective_user
     assert user is not None
     services = context.services
-    return driver_from(user, await blocking(services.drivers.profile, user.id), services.settings)
+    return driver_from(user, await services.profiles.get(user.id), services.settings)
 
 
 def driver_from(user: User, profile: Profile, settings: Settings) -> Driver:

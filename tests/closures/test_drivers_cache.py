@@ -1,0 +1,91 @@
+"""The in-process profile cache: local writes show at once, other processes' after the TTL, size bounded.
+
+Expiry is timed by an injected monotonic clock, so the tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from closures.drivers import DriverDirectory, Profile
+
+USER = 42
+TTL = timedelta(seconds=30)
+
+
+class Ticks:
+    """A monotonic clock in seconds that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+@pytest.fixture
+def directory(engine, clock, ticks) -> DriverDirectory:
+    return DriverDirectory(engine, clock=clock, cache_ttl=TTL, monotonic=ticks)
+
+
+@pytest.fixture
+def elsewhere(other_engine, clock) -> DriverDirectory:
+    """The same store as another bot process sees it (no cache)."""
+    return DriverDirectory(other_engine, clock=clock)
+
+
+def test_a_profile_is_cached_once_read(directory):
+    assert directory.cached_profile(USER) is None
+    assert directory.profile(USER) == Profile(None, None)
+    assert directory.cached_profile(USER) == Profile(None, None)
+
+
+def test_writes_through_the_directory_show_at_once(directory):
+    directory.profile(USER)
+    directory.set_language(USER, "en")
+    assert directory.cached_profile(USER) == Profile("en", None)
+    directory.set_radius(USER, 2_000)
+    assert directory.profile(USER) == Profile("en", 2_000)
+
+    directory.forget(USER)
+    assert directory.cached_profile(USER) is None
+    assert directory.profile(USER) == Profile(None, None)
+
+
+def test_another_process_write_shows_once_the_entry_expires(directory, elsewhere, ticks):
+    assert directory.profile(USER) == Profile(None, None)
+    elsewhere.set_language(USER, "en")
+
+    ticks.now += TTL.total_seconds() - 1
+    assert directory.profile(USER) == Profile(None, None)  # at most the TTL stale
+    ticks.now += 1
+    assert directory.cached_profile(USER) is None
+    assert directory.profile(USER) == Profile("en", None)
+
+
+def test_the_least_recently_used_profile_leaves_a_full_cache(engine, clock, ticks):
+    directory = DriverDirectory(engine, clock=clock, cache_ttl=TTL, cache_size=2, monotonic=ticks)
+    directory.profiles([1, 2])
+    directory.cached_profile(1)  # 1 is now the most recently used
+    directory.profile(3)
+    assert [directory.cached_profile(u) is not None for u in (1, 2, 3)] == [True, False, True]
+
+
+def test_profiles_reads_many_drivers_at_once(directory, elsewhere):
+    elsewhere.set_radius(7, 1_000)
+    assert directory.profiles([7, 8]) == {7: Profile(None, 1_000), 8: Profile(None, None)}
+
+
+def test_without_a_ttl_nothing_is_cached(engine, elsewhere):
+    directory = DriverDirectory(engine)
+    assert directory.profile(USER) == Profile(None, None)
+    assert directory.cached_profile(USER) is None
+    elsewhere.set_language(USER, "en")
+    assert directory.profile(USER) == Profile("en", None)

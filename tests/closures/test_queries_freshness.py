@@ -1,0 +1,125 @@
+"""How soon a query sees a write: at once when this process made it, within ``check_interval`` otherwise.
+
+The interval is timed by an injected monotonic clock, so the tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from shapely.geometry import Point
+
+from closures.queries import ClosureQueries
+from closures.service import Actor
+from closures.store import bump_change_counter, change_counter, local_writes, session_scope
+from tests.closures.conftest import DRIVER, offset
+
+SYSTEM = Actor.system("cli")
+HOUR = timedelta(hours=1)
+
+
+class Ticks:
+    """A monotonic clock in seconds that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+@pytest.fixture
+def register(service, make_draft, clock):
+    """Register a point closure 700 m east of the driver, active from now for ten hours."""
+
+    def add():
+        draft = make_draft(
+            geometry=Point(offset(DRIVER, 90, 700)), starts_at=clock.now, ends_at=clock.now + 10 * HOUR
+        )
+        return service.register("riyadh", draft, SYSTEM)
+
+    return add
+
+
+def _ids(queries: ClosureQueries) -> list[int]:
+    return [found.closure.id for found in queries.near(Point(DRIVER), 2000)]
+
+
+def test_a_write_in_this_process_is_seen_by_the_next_query_despite_a_long_interval(
+    engine, clock, ticks, register, service
+):
+    queries = ClosureQueries(engine, clock=clock, check_interval=HOUR, monotonic=ticks)
+    assert _ids(queries) == []
+    assert queries.is_current()
+
+    closure = register()
+    assert not queries.is_current()
+    assert _ids(queries) == [closure.id]
+
+    service.lift(closure.id, SYSTEM)
+    assert _ids(queries) == []
+
+
+def test_a_write_through_another_engine_is_seen_once_the_interval_has_passed(
+    engine, other_engine, clock, ticks, register
+):
+    elsewhere = ClosureQueries(
+        other_engine, clock=clock, check_interval=timedelta(seconds=30), monotonic=ticks
+    )
+    assert _ids(elsewhere) == []
+
+    closure = register()  # through the first engine: to ``elsewhere`` another process
+    ticks.now += 29.0
+    assert elsewhere.is_current()
+    assert _ids(elsewhere) == []  # not read yet: at most 30 s stale
+
+    ticks.now += 1.0
+    assert not elsewhere.is_current()
+    assert _ids(elsewhere) == [closure.id]
+    assert elsewhere.is_current()
+
+
+def test_a_zero_interval_reads_the_counter_before_every_query(engine, other_engine, clock, register):
+    elsewhere = ClosureQueries(other_engine, clock=clock)
+    assert _ids(elsewhere) == []
+    assert not elsewhere.is_current()
+
+    closure = register()
+    assert _ids(elsewhere) == [closure.id]
+
+
+def test_the_index_is_rebuilt_after_max_age_even_within_the_interval(engine, clock, ticks):
+    queries = ClosureQueries(engine, clock=clock, check_interval=HOUR, max_age=HOUR, monotonic=ticks)
+    queries.near(Point(DRIVER), 2000)
+    assert queries.is_current(clock.now + HOUR - timedelta(seconds=1))
+    assert not queries.is_current(clock.now + HOUR)
+
+
+def test_only_committed_transactions_that_move_the_counter_count_as_local_writes(engine, register):
+    writes = local_writes(engine)
+    before, counter = writes.value, change_counter(engine)
+
+    register()
+    assert (writes.value, change_counter(engine)) == (before + 1, counter + 1)
+
+    def bump_then_fail() -> None:
+        with session_scope(engine, write=True) as session:
+            bump_change_counter(session)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        bump_then_fail()
+    with session_scope(engine, write=True):
+        pass  # commits without moving the counter
+    assert (writes.value, change_counter(engine)) == (before + 1, counter + 1)
+
+
+def test_a_negative_interval_is_refused(engine):
+    with pytest.raises(ValueError, match="check_interval"):
+        ClosureQueries(engine, check_interval=timedelta(seconds=-1))
