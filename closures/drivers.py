@@ -43,6 +43,10 @@ class Profile:
     radius_m: int | None
 
 
+_DEFAULT = Profile(None, None)  # a driver who never changed a setting
+_READ_ALL_PROFILES = sa.select(Driver.telegram_user_id, Driver.language, Driver.radius_m)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     name: str
@@ -71,6 +75,12 @@ class ProfileCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[int, tuple[float, Profile]] = OrderedDict()
         self._writes = 0  # moved by every local write: a read that raced one is not kept
+        # Every stored profile at once (drivers who never changed a setting have no row): with it, any
+        # driver's profile is known without I/O until it expires. Users written here since it was read
+        # are "unsure" (the write's outcome may be unknown) and go to the store.
+        self._snapshot: dict[int, Profile] | None = None
+        self._snapshot_expires = 0.0
+        self._unsure: dict[int, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -79,13 +89,26 @@ class ProfileCache:
     def get(self, user_id: int) -> Profile | None:
         with self._lock:
             entry = self._entries.get(user_id)
-            if entry is None:
-                return None
-            if self._monotonic() >= entry[0]:
+            now = self._monotonic()
+            if entry is not None and now < entry[0]:
+                self._entries.move_to_end(user_id)
+                return entry[1]
+            if entry is not None:
                 del self._entries[user_id]
-                return None
-            self._entries.move_to_end(user_id)
-            return entry[1]
+            if self._snapshot is not None and now < self._snapshot_expires and user_id not in self._unsure:
+                return self._snapshot.get(user_id, _DEFAULT)
+            return None
+
+    def snapshot_fresh(self) -> bool:
+        with self._lock:
+            return self._snapshot is not None and self._monotonic() < self._snapshot_expires
+
+    def set_snapshot(self, profiles: dict[int, Profile], reading: int) -> None:
+        """Keep every profile read from the store; users written since ``reading`` stay unsure."""
+        with self._lock:
+            self._snapshot = profiles
+            self._snapshot_expires = self._monotonic() + self._ttl_s
+            self._unsure = {user: seq for user, seq in self._unsure.items() if seq > reading}
 
     def reading(self) -> int:
         """Call before reading the store; pass the result to ``keep``."""
@@ -103,8 +126,11 @@ class ProfileCache:
             self._writes += 1
             if profile is None:
                 self._entries.pop(user_id, None)
+                self._unsure[user_id] = self._writes
             elif self.enabled:
                 self._put(user_id, profile)
+            if profile is not None and self._snapshot is not None:
+                self._snapshot[user_id] = profile
 
     def _put(self, user_id: int, profile: Profile) -> None:
         self._entries[user_id] = (self._monotonic() + self._ttl_s, profile)
@@ -148,14 +174,28 @@ class DriverDirectory:
             rows = conn.execute(_READ_PROFILES, {"user_ids": missing}).all()
         found = {row.telegram_user_id: Profile(row.language, row.radius_m) for row in rows}
         for user_id in missing:
-            out[user_id] = profile = found.get(user_id) or Profile(None, None)
+            out[user_id] = profile = found.get(user_id) or _DEFAULT
             if self._cache.enabled:
                 self._cache.keep(user_id, profile, reading)
         return out
 
     def cached_profile(self, user_id: int) -> Profile | None:
-        """The profile if the cache holds it unexpired, else None (no I/O)."""
+        """The profile if the cache or a fresh snapshot knows it, else None (no I/O)."""
         return self._cache.get(user_id)
+
+    def snapshot_fresh(self) -> bool:
+        return self._cache.snapshot_fresh()
+
+    def load_snapshot(self) -> int:
+        """Read every stored profile into the cache (blocking); afterwards, for ``cache_ttl``, no driver's
+        profile needs the store — first-time drivers included. Returns how many rows were read."""
+        if not self._cache.enabled:
+            return 0
+        reading = self._cache.reading()
+        with self.engine.connect() as conn:
+            rows = conn.execute(_READ_ALL_PROFILES).all()
+        self._cache.set_snapshot({r.telegram_user_id: Profile(r.language, r.radius_m) for r in rows}, reading)
+        return len(rows)
 
     def set_language(self, user_id: int, language: str) -> None:
         self._update(user_id, language=language)

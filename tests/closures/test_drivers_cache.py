@@ -89,3 +89,39 @@ def test_without_a_ttl_nothing_is_cached(engine, elsewhere):
     assert directory.cached_profile(USER) is None
     elsewhere.set_language(USER, "en")
     assert directory.profile(USER) == Profile("en", None)
+
+
+def test_a_snapshot_answers_for_every_driver_without_the_store(directory, elsewhere):
+    elsewhere.set_language(7, "en")
+    assert directory.load_snapshot() == 1
+
+    assert directory.cached_profile(7) == Profile("en", None)
+    assert directory.cached_profile(8) == Profile(None, None)  # a first-time driver: no row, no read
+
+
+def test_a_snapshot_follows_local_writes_and_never_trusts_an_unknown_outcome(directory):
+    directory.load_snapshot()
+    directory.set_radius(9, 3_000)
+    assert directory.cached_profile(9) == Profile(None, 3_000)
+
+    directory.forget(9)
+    assert directory.cached_profile(9) is None  # read the store again rather than guess
+    assert directory.profile(9) == Profile(None, None)
+
+
+def test_a_snapshot_expires_so_other_processes_changes_arrive(directory, elsewhere, ticks):
+    directory.load_snapshot()
+    elsewhere.set_language(10, "en")
+    assert directory.cached_profile(10) == Profile(None, None)  # stale, within the TTL
+
+    ticks.now += TTL.total_seconds()
+    assert directory.cached_profile(10) is None
+    assert not directory.snapshot_fresh()
+    directory.load_snapshot()
+    assert directory.cached_profile(10) == Profile("en", None)
+
+
+def test_without_a_cache_there_is_no_snapshot(engine, clock):
+    directory = DriverDirectory(engine, clock=clock)
+    assert directory.load_snapshot() == 0
+    assert directory.cached_profile(1) is None
