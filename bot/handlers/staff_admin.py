@@ -15,8 +15,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import staff_render
 from bot.handlers.common import blocking, reply
-from bot.handlers.staff_auth import Operator, operator_of, refuse
-from bot.handlers.staff_new import STAFF_BUTTONS, closure_id_arg
+from bot.handlers.staff_auth import Operator, named_closure, operator_of, refuse
+from bot.handlers.staff_new import STAFF_BUTTONS
 from bot.timeinput import TimeInputError, parse_end
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.models import Closure, Role
@@ -71,7 +71,7 @@ async def on_page(update: Update, context: BotContext) -> None:
 
 async def show(update: Update, context: BotContext) -> None:
     """``/show ID``: the closure's pin and details."""
-    found = await _closure(update, context)
+    found = await named_closure(update, context)
     if found is None:
         return
     op, message, closure = found
@@ -86,7 +86,7 @@ async def show(update: Update, context: BotContext) -> None:
 
 async def history(update: Update, context: BotContext) -> None:
     """``/history ID``: the audit trail, oldest first."""
-    found = await _closure(update, context)
+    found = await named_closure(update, context)
     if found is None:
         return
     op, message, closure = found
@@ -98,7 +98,7 @@ async def history(update: Update, context: BotContext) -> None:
 
 async def change(update: Update, context: BotContext) -> None:
     """``/extend ID 2h`` (or to a time, or "open"), ``/lift ID``, ``/cancel_closure ID``."""
-    found = await _closure(update, context)
+    found = await named_closure(update, context)
     if found is None:
         return
     op, message, closure = found
@@ -150,24 +150,6 @@ async def stale_button(update: Update, context: BotContext) -> None:
     op = await operator_of(update, context)
     if op is not None and update.callback_query is not None:
         await update.callback_query.answer(op.tr.t("staff.stale_button"))
-
-
-async def _closure(update: Update, context: BotContext) -> tuple[Operator, Message, Closure] | None:
-    """The closure a command names, if it exists and lies in one of the operator's municipalities."""
-    op = await operator_of(update, context)
-    message = update.effective_message
-    if op is None or message is None:
-        return None
-    closure_id = closure_id_arg(context.args)
-    try:
-        closure = await blocking(context.services.closures.get, closure_id or 0)
-    except NotFound:
-        await reply(message, op.tr.t("staff.not_found", id=closure_id or "-"))
-        return None
-    if op.membership(closure.municipality_id) is None:
-        await refuse(update, op.tr)
-        return None
-    return op, message, closure
 
 
 async def _send_page(message: Message, context: BotContext, op: Operator, which: str, offset: int) -> None:

@@ -10,12 +10,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.handlers.common import blocking, driver_of, reply
 from bot.i18n import Translator
+from closures.errors import NotFound
+from closures.models import Closure
 from closures.service import Actor
 from closures.staff import Membership, actor_for
+from geo.parse import normalise_digits
 
 if TYPE_CHECKING:
     from bot.app import BotContext
@@ -70,3 +73,27 @@ async def refuse(update: Update, tr: Translator) -> None:
         await query.answer(tr.t("error.not_authorised"), show_alert=True)
     elif message is not None:
         await reply(message, tr.t("error.not_authorised"))
+
+
+def closure_id_arg(args: list[str] | None) -> int | None:
+    """The closure number from ``/command 12``: a leading #, Arabic-Indic digits and grouping welcome."""
+    first = normalise_digits(args[0]).lstrip("#").replace(",", "").replace("\u066c", "") if args else ""
+    return int(first) if first.isdigit() and len(first) < 12 else None
+
+
+async def named_closure(update: Update, context: BotContext) -> tuple[Operator, Message, Closure] | None:
+    """The closure a command names, if it exists and lies in one of the operator's municipalities."""
+    op = await operator_of(update, context)
+    message = update.effective_message
+    if op is None or message is None:
+        return None
+    closure_id = closure_id_arg(context.args)
+    try:
+        closure = await blocking(context.services.closures.get, closure_id or 0)
+    except NotFound:
+        await reply(message, op.tr.t("staff.not_found", id=closure_id or "-"))
+        return None
+    if op.membership(closure.municipality_id) is None:
+        await refuse(update, op.tr)
+        return None
+    return op, message, closure

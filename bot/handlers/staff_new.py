@@ -19,7 +19,7 @@ from bot import staff_render
 from bot.handlers import staff_fields as f
 from bot.handlers import staff_geometry as g
 from bot.handlers.common import blocking, driver_of, reply
-from bot.handlers.staff_auth import Operator, operator_of, refuse
+from bot.handlers.staff_auth import Operator, named_closure, operator_of
 from bot.handlers.staff_flow import (
     DETOUR,
     DIRECTION,
@@ -48,7 +48,6 @@ from bot.staffdraft import Draft
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
 from geo.errors import GeometryError
-from geo.parse import normalise_digits
 
 if TYPE_CHECKING:
     from bot.app import BotContext
@@ -67,19 +66,10 @@ async def new(update: Update, context: BotContext) -> State:
 
 async def edit(update: Update, context: BotContext) -> State:
     """Load a closure of the operator's municipality into a draft and offer its fields."""
-    op = await operator_of(update, context)
-    message = update.effective_message
-    if op is None or message is None:
+    found = await named_closure(update, context)
+    if found is None:
         return END_CONVERSATION
-    closure_id = closure_id_arg(context.args)
-    try:
-        closure = await blocking(context.services.closures.get, closure_id or 0)
-    except NotFound:
-        await reply(message, op.tr.t("staff.not_found", id=closure_id or "-"))
-        return END_CONVERSATION
-    if op.membership(closure.municipality_id) is None:
-        await refuse(update, op.tr)
-        return END_CONVERSATION
+    op, message, closure = found
     if phase_at(closure, context.services.clock()) in (Phase.LIFTED, Phase.CANCELLED, Phase.ENDED):
         await reply(message, op.tr.t("staff.refused.not_open"))
         return END_CONVERSATION
@@ -194,12 +184,6 @@ async def _refused(
     state = GEOMETRY if isinstance(exc, GeometryError) else state_for_field(getattr(exc, "field", None))
     draft.editing = True
     return await ask(message, context, op, draft, state)
-
-
-def closure_id_arg(args: list[str] | None) -> int | None:
-    """The closure number from ``/command 12``: a leading #, Arabic-Indic digits and grouping welcome."""
-    first = normalise_digits(args[0]).lstrip("#").replace(",", "").replace("\u066c", "") if args else ""
-    return int(first) if first.isdigit() and len(first) < 12 else None
 
 
 def conversation() -> ConversationHandler:  # type: ignore[type-arg]
