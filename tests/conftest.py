@@ -43,6 +43,21 @@ class FakeClock:
         self.now += delta
 
 
+class Ticks:
+    """A monotonic clock in seconds that moves only when told (for intervals and TTLs)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))

@@ -15,21 +15,6 @@ USER = 42
 TTL = timedelta(seconds=30)
 
 
-class Ticks:
-    """A monotonic clock in seconds that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def ticks() -> Ticks:
-    return Ticks()
-
-
 @pytest.fixture
 def directory(engine, clock, ticks) -> DriverDirectory:
     return DriverDirectory(engine, clock=clock, cache_ttl=TTL, monotonic=ticks)

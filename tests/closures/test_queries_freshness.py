@@ -19,21 +19,6 @@ SYSTEM = Actor.system("cli")
 HOUR = timedelta(hours=1)
 
 
-class Ticks:
-    """A monotonic clock in seconds that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def ticks() -> Ticks:
-    return Ticks()
-
-
 @pytest.fixture
 def register(service, make_draft, clock):
     """Register a point closure 700 m east of the driver, active from now for ten hours."""
