@@ -16,7 +16,8 @@ from closures.models import Municipality
 from closures.service import Actor
 from closures.store import session_scope
 from tests.bot.conftest import bot_settings
-from tests.closures.publishing_support import draft_factory, rows
+from tests.closures.conftest import draft_factory
+from tests.closures.publishing_support import rows
 from tests.conftest import DATA
 
 ADMIN = FakeUser(777, first_name="Admin", language_code="en")

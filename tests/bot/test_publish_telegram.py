@@ -15,7 +15,8 @@ from bot.publish.maps import MapMaker, pin_of
 from bot.publish.telegram_channel import ChannelPublisher
 from closures.service import Actor, ClosureService
 from geo.render import TileSource
-from tests.closures.publishing_support import CHANNEL, draft_factory, local_bot, row, rows, worker
+from tests.closures.conftest import draft_factory
+from tests.closures.publishing_support import CHANNEL, local_bot, row, rows, worker
 from tests.fakes.tiles import TILE_COLOUR, TileServer
 
 SYSTEM = Actor.system("test")

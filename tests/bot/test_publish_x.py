@@ -20,7 +20,8 @@ from bot.publish.x import XAccount, XPublisher, XStyle
 from closures.models import OutboxItem
 from closures.service import Actor, ClosureService
 from closures.store import session_scope
-from tests.closures.publishing_support import draft_factory, row, rows
+from tests.closures.conftest import draft_factory
+from tests.closures.publishing_support import row, rows
 from tests.fakes.x_api import ACCOUNT, LocalXApi, make_tls
 
 SYSTEM = Actor.system("test")

@@ -130,8 +130,7 @@ def staff(engine: Engine, municipalities: dict[str, Municipality]) -> None:
     add_staff(engine, JEDDAH_STAFF, municipalities["jeddah"])
 
 
-@pytest.fixture
-def make_draft(clock: FakeClock) -> Callable[..., ClosureDraft]:
+def draft_factory(clock: FakeClock) -> Callable[..., ClosureDraft]:
     """A valid Riyadh draft on King Fahd Road, starting in an hour for four hours; keywords override."""
 
     def make(**overrides: object) -> ClosureDraft:
@@ -143,10 +142,14 @@ def make_draft(clock: FakeClock) -> Callable[..., ClosureDraft]:
             "title_ar": TITLE_AR,
             "title_en": "King Fahd Rd closed",
         }
-        values.update(overrides)
-        return ClosureDraft(**values)  # type: ignore[arg-type]
+        return ClosureDraft(**(values | overrides))  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def make_draft(clock: FakeClock) -> Callable[..., ClosureDraft]:
+    return draft_factory(clock)
 
 
 @pytest.fixture

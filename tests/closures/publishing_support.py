@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +18,7 @@ from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from closures.models import OutboxItem
-from closures.rules import ClosureDraft
 from closures.store import session_scope
-from tests.closures.conftest import KING_FAHD, TITLE_AR
 from tests.conftest import FakeClock
 
 CHANNEL = "@riyadh_roads"
@@ -44,23 +41,6 @@ def worker(
     options.setdefault("rng", random.Random(7))
     options.setdefault("lease", timedelta(minutes=5))
     return OutboxWorker(engine, publishers, clock=clock, **options)
-
-
-def draft_factory(clock: FakeClock) -> Callable[..., ClosureDraft]:
-    """A valid Riyadh draft on King Fahd Road, starting in an hour for four hours; keywords override."""
-
-    def make(**overrides: Any) -> ClosureDraft:
-        values: dict[str, Any] = {
-            "geometry": KING_FAHD,
-            "reason": "roadworks",
-            "starts_at": clock.now + timedelta(hours=1),
-            "ends_at": clock.now + timedelta(hours=5),
-            "title_ar": TITLE_AR,
-            "title_en": "King Fahd Rd closed",
-        }
-        return ClosureDraft(**(values | overrides))
-
-    return make
 
 
 def rows(engine: Engine, **where: Any) -> list[OutboxItem]:
