@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from geo.geopy_providers import DEFAULT_USER_AGENT, GeocoderConfig
 from geo.parse import Limits
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -77,6 +78,22 @@ class Settings(BaseSettings):
     outbox_worker: bool = True
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
 
+    # --- geocoding (place names ⇄ points) ---
+    # Nominatim's public service asks for a real user agent naming the application and at most one request
+    # a second; for more load, run your own Nominatim (or Photon / Pelias) and point GEOCODER_DOMAIN at it.
+    geocoder: Literal["nominatim", "photon", "pelias", "arcgis", "google", "none"] = "nominatim"
+    geocoder_domain: str | None = Field(
+        default=None, description="host[:port][/path] of the service; empty: the provider's public one"
+    )
+    geocoder_scheme: Literal["https", "http"] = "https"
+    geocoder_user_agent: str = DEFAULT_USER_AGENT
+    geocoder_api_key: SecretStr | None = None  # Google (required), Pelias / geocode.earth
+    geocoder_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    geocoder_cache_s: float = Field(default=86_400.0, ge=0, description="how long answers are reused")
+    geocoder_min_interval_s: float = Field(default=1.0, ge=0, le=60, description="between two requests")
+    # ISO 3166-1 alpha-2 codes searches are limited or biased to ("sa, bh" in the environment).
+    geocoder_countries: Annotated[tuple[str, ...], NoDecode] = ("sa",)
+
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""
         targets = self.publish_destinations.get(slug) or PublishTargets()
@@ -88,6 +105,28 @@ class Settings(BaseSettings):
     def geometry_limits(self) -> Limits:
         """The size limits a closure's geometry must keep, in metres."""
         return Limits(max_line_m=self.max_line_km * 1000, max_area_m2=self.max_area_km2 * 1e6)
+
+    def geocoder_config(self) -> GeocoderConfig:
+        """The geocoder's plain configuration, for ``geo.geopy_providers.make_geocoder``."""
+        key = self.geocoder_api_key.get_secret_value() if self.geocoder_api_key else None
+        return GeocoderConfig(
+            kind=self.geocoder,
+            domain=self.geocoder_domain or None,
+            scheme=self.geocoder_scheme,
+            user_agent=self.geocoder_user_agent,
+            api_key=key,
+            timeout_s=self.geocoder_timeout_s,
+            cache_ttl_s=self.geocoder_cache_s,
+            min_interval_s=self.geocoder_min_interval_s,
+            countries=self.geocoder_countries,
+        )
+
+    @field_validator("geocoder_countries", mode="before")
+    @classmethod
+    def _split_countries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.replace(";", ",").split(",") if part.strip())
+        return value
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -39,3 +39,49 @@ class GeometryError(GeoError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+
+
+class GeocodingProblem(StrEnum):
+    """Why a place-name lookup (forward or reverse geocoding) gave no answer."""
+
+    OFF = "off"  # no geocoder is configured
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"  # down, refused the connection, a server error, an unreadable answer
+    REFUSED = "refused"  # credentials, quota or permissions: a matter for whoever configured the bot
+
+
+class GeocodingError(Exception):
+    """Base of the geocoding family: the service could not answer (an empty answer is not an error)."""
+
+    problem = GeocodingProblem.UNAVAILABLE
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(f"{self.problem.value}: {detail}" if detail else self.problem.value)
+
+
+class GeocoderOff(GeocodingError):
+    problem = GeocodingProblem.OFF
+
+
+class GeocoderTimeout(GeocodingError):
+    problem = GeocodingProblem.TIMEOUT
+
+
+class GeocoderRateLimited(GeocodingError):
+    """The service asked us to slow down; ``retry_after`` is its Retry-After in seconds, when it said."""
+
+    problem = GeocodingProblem.RATE_LIMITED
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(detail)
+
+
+class GeocoderUnavailable(GeocodingError):
+    problem = GeocodingProblem.UNAVAILABLE
+
+
+class GeocoderRefused(GeocodingError):
+    problem = GeocodingProblem.REFUSED
