@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+import shapely
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -21,7 +24,11 @@ from closures.queries import ClosureQueries
 from closures.service import ClosureService
 from closures.staff import StaffDirectory
 from closures.store import make_engine, session_scope
+from geo.geocoding import Geocoder
+from geo.geopy_providers import make_geocoder
 from geo.routing import Router, StraightLineRouter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Services:
     clock: Clock
     zones: dict[int, ZoneInfo] = field(default_factory=dict)
     flood: FloodControl = field(default_factory=FloodControl)
+    geocoder: Geocoder | None = None  # None: place names are not looked up (GEOCODER=none)
 
     @classmethod
     def build(
@@ -62,6 +70,7 @@ class Services:
             ),
             router=router or StraightLineRouter(),
             clock=clock,
+            geocoder=geocoder_from(settings),
         )
 
     @cached_property
@@ -79,13 +88,37 @@ class Services:
         """Closures as staff list them."""
         return ClosureListing(self.engine, clock=self.clock)
 
+    @cached_property
+    def geocoding_pool(self) -> ThreadPoolExecutor:
+        """Threads of their own for geocoder calls: a lookup waiting its turn under the service's rate limit
+        must not hold up the database work that shares the default worker threads."""
+        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="geocoder")
+
     def load_zones(self) -> None:
         """Read each municipality's time zone (blocking; called at start-up from a worker thread)."""
         with session_scope(self.engine) as session:
             self.zones = {m.id: ZoneInfo(m.timezone) for m in session.exec(select(Municipality)) if m.id}
 
+    def municipality_boxes(self) -> dict[int, tuple[float, float, float, float]]:
+        """Each municipality's boundary box (min_lon, min_lat, max_lon, max_lat), read now (blocking): place
+        searches lean towards them. A handful of rows, next to a geocoding request that takes far longer."""
+        with session_scope(self.engine) as session:
+            rows = session.exec(select(Municipality.id, Municipality.boundary_geojson)).all()
+        return {mid: shapely.from_geojson(boundary).bounds for mid, boundary in rows if mid}
+
     def zone(self, municipality_id: int) -> ZoneInfo:
         return self.zones.get(municipality_id) or ZoneInfo("Asia/Riyadh")
 
     def close(self) -> None:
+        if "geocoding_pool" in self.__dict__:
+            self.geocoding_pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
+
+
+def geocoder_from(settings: Settings) -> Geocoder | None:
+    """The configured geocoder; a misconfigured one is logged and left out, so the bot still runs."""
+    try:
+        return make_geocoder(settings.geocoder_config())
+    except ValueError as exc:
+        log.error("geocoding is off: %s", exc)
+        return None

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot import render
-from bot.handlers import route
+from bot.handlers import place_search, route
 from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
 from closures.queries import Found
@@ -44,7 +44,7 @@ async def on_location(update: Update, context: BotContext) -> None:
 
 
 async def on_text(update: Update, context: BotContext) -> None:
-    """Typed text: a place name being saved, else coordinates or a map link."""
+    """Typed text: a place name being saved, else coordinates or a map link, else a place to look up."""
     message = update.effective_message
     assert message is not None
     me = await driver_of(update, context)
@@ -60,9 +60,14 @@ async def on_text(update: Update, context: BotContext) -> None:
         await reply(message, me.tr.t(f"geo.{exc.reason.value}"))
         return
     if point is None:
-        await reply(message, me.tr.t("input.unreadable"))
+        await place_search.on_place_query(update, context, me, text, on_point)
         return
     await on_point(update, context, point, me=me)
+
+
+async def on_place_pick(update: Update, context: BotContext) -> None:
+    """A button under "Which place did you mean?"."""
+    await place_search.on_pick(update, context, on_point)
 
 
 async def on_point(update: Update, context: BotContext, point: Point, *, me: Driver | None = None) -> None:
@@ -217,4 +222,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         MessageHandler(private & still & ~filters.StatusUpdate.ALL, on_other),
         CallbackQueryHandler(on_more, pattern=r"^more:\d+$"),
         CallbackQueryHandler(on_pin, pattern=r"^pin:\d+$"),
+        CallbackQueryHandler(on_place_pick, pattern=place_search.PICK_PATTERN),
     ]

@@ -57,6 +57,8 @@ def load_sample_data(services: Services) -> None:
 
 
 def bot_settings(api: LocalBotApi, database: Path, **overrides: Any) -> Settings:
+    """Settings for a bot on the local Bot API; no geocoder unless given (tests stay on 127.0.0.1)."""
+    overrides = {"geocoder": "none", **overrides}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite:///{database}",
@@ -68,12 +70,22 @@ def bot_settings(api: LocalBotApi, database: Path, **overrides: Any) -> Settings
 
 
 @pytest.fixture
+def bot_overrides() -> dict[str, Any]:
+    """Settings the bot fixtures run with beyond the defaults; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
 async def running_bot(
-    bot_api: LocalBotApi, tmp_path: Path, sqlite_template: Path, clock: FakeClock
+    bot_api: LocalBotApi,
+    tmp_path: Path,
+    sqlite_template: Path,
+    clock: FakeClock,
+    bot_overrides: dict[str, Any],
 ) -> AsyncIterator[RunningBot]:
     database = tmp_path / "bot.sqlite"
     shutil.copyfile(sqlite_template, database)
-    services = Services.build(bot_settings(bot_api, database), clock=clock)
+    services = Services.build(bot_settings(bot_api, database, **bot_overrides), clock=clock)
     load_sample_data(services)
     app = build_application(services, rate_limit=False)
     await app.initialize()

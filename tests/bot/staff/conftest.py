@@ -119,11 +119,15 @@ async def _start(bot: StaffBot) -> None:
 
 @pytest.fixture
 async def staff_bot(
-    bot_api: LocalBotApi, tmp_path: Path, sqlite_template: Path, clock: FakeClock
+    bot_api: LocalBotApi,
+    tmp_path: Path,
+    sqlite_template: Path,
+    clock: FakeClock,
+    bot_overrides: dict[str, Any],
 ) -> AsyncIterator[StaffBot]:
     database = tmp_path / "bot.sqlite"
     shutil.copyfile(sqlite_template, database)
-    settings = bot_settings(bot_api, database, admin_user_ids=(ADMIN.id,))
+    settings = bot_settings(bot_api, database, admin_user_ids=(ADMIN.id,), **bot_overrides)
     services = _services(settings, clock)
     load_sample_data(services)
     system = Actor.system("test")
