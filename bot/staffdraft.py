@@ -37,6 +37,8 @@ class Draft:
     editing: bool = False  # a field is being changed from the preview: return there after it
     past_ok: bool = False  # the operator confirmed a start more than an hour ago
     pending_start: str | None = None  # a start in the past, awaiting that confirmation
+    streets: dict[str, str] = field(default_factory=dict)  # the street at the closure, by language
+    places: list[list[Any]] = field(default_factory=list)  # place-name candidates offered: [lon, lat, label]
 
     @classmethod
     def load(cls, data: dict[str, Any] | None) -> Draft:

@@ -5,6 +5,7 @@ preview's buttons and the write are in ``staff_new``.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -13,7 +14,7 @@ from telegram.ext import ConversationHandler
 from bot import staff_render
 from bot.handlers.common import reply
 from bot.handlers.staff_auth import Operator, operator_of
-from bot.i18n import Translator, get_translator
+from bot.i18n import FSI, PDI, Translator, get_translator
 from bot.staffdraft import Draft
 from bot.timeinput import TimeInputError
 from closures.errors import ValidationError
@@ -58,6 +59,7 @@ GROUPS = {
     "title": TITLE_AR,
 }
 _ORDER = list(GROUPS)
+_OTHER_SCRIPT = {"ar": re.compile("[A-Za-z]"), "en": re.compile("[\u0590-\u08ff]")}
 _FIELD_STATE = {
     "radius_m": GEOMETRY, "lanes_ar": LANES, "lanes_en": LANES, "heading": HEADING,
     "title_ar": TITLE_AR, "title_en": TITLE_EN, "detour_ar": DETOUR, "detour_en": DETOUR,
@@ -122,7 +124,7 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Draft,
     if state == PREVIEW:
         await show_preview(message, context, op, draft)
         return state
-    text, rows = _question(state, op, draft)
+    text, rows = _question(state, op, draft, geocoding=context.services.geocoder is not None)
     markup = InlineKeyboardMarkup(rows) if rows else None
     await reply(message, text, reply_markup=markup)
     return state
@@ -146,11 +148,14 @@ async def show_preview(message: Message, context: BotContext, op: Operator, draf
     await reply(message, text, reply_markup=InlineKeyboardMarkup(rows))
 
 
-def _question(state: str, op: Operator, draft: Draft) -> tuple[str, list[list[InlineKeyboardButton]]]:
+def _question(
+    state: str, op: Operator, draft: Draft, *, geocoding: bool
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
     t = op.tr.t
     match state:
         case "geometry":
-            return f"{t('staff.ask.geometry')}\n\n{t('staff.ask.no_geocoder')}", []
+            names = t("staff.ask.place_name") if geocoding else t("staff.ask.no_geocoder")
+            return f"{t('staff.ask.geometry')}\n\n{names}", []
         case "reason":
             return t("staff.ask.reason"), _pairs(
                 [_button(op, f"reason.{r.value}", f"sr:{r.value}") for r in Reason]
@@ -185,8 +190,16 @@ def _question(state: str, op: Operator, draft: Draft) -> tuple[str, list[list[In
 
 
 def proposal(draft: Draft, lang: str) -> str:
-    """A title proposed from the reason (with the street name, once reverse geocoding is configured)."""
-    return get_translator(lang).t(f"reason.{draft.get('reason') or 'other'}")
+    """A title proposed from the reason, on the street found by reverse geocoding the closure when known."""
+    tr = get_translator(lang)
+    reason = tr.t(f"reason.{draft.get('reason') or 'other'}")
+    street = draft.streets.get(lang)
+    if not street:
+        return reason
+    title = tr.t("staff.title.on_street", reason=reason, street=street)
+    # The title is stored and posted: drop the direction isolates where every part is in the title's own
+    # script (they only matter around a street name in the other script, kept as the geocoder gave it).
+    return title if _OTHER_SCRIPT[lang].search(street) else title.replace(FSI, "").replace(PDI, "")
 
 
 def _button(op: Operator, key: str, data: str) -> InlineKeyboardButton:

@@ -3,11 +3,14 @@
 One shared location is a point (the operator picks its radius); more make a line through them (along the
 roads when a road router is configured, else straight segments) or, with "Done as area", an area. Pasted
 GeoJSON or WKT, typed coordinates, a map link, or an uploaded GeoJSON / KML / GPX file work too. Each shape
-is checked at once: valid, not too large, inside one of the operator's municipalities.
+is checked at once: valid, not too large, inside one of the operator's municipalities. With a geocoder, a
+typed place name is looked up inside those municipalities and becomes a point, and the street at the chosen
+shape is looked up (in Arabic and English) for the title the conversation proposes.
 """
 
 from __future__ import annotations
 
+import html
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -15,13 +18,14 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot import geocode
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator
 from bot.handlers.staff_flow import END_CONVERSATION, GEOMETRY, RADII_M, State, done, keep, problem, step
 from bot.staffdraft import Draft
 from closures.errors import ValidationError
 from closures.staff import Membership
-from geo.errors import GeometryError
+from geo.errors import GeocodingError, GeometryError, Reason
 from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
 from geo.parse import parse_geometry
 from geo.routing import Router
@@ -45,19 +49,66 @@ async def on_location(update: Update, context: BotContext) -> State:
 
 
 async def on_text(update: Update, context: BotContext) -> State:
-    """GeoJSON, WKT, coordinates or a map link; a place name needs a geocoder, and none is configured."""
+    """GeoJSON, WKT, coordinates or a map link; else a place name, when a geocoder is configured."""
     got = await step(update, context)
     if got is None:
         return END_CONVERSATION
     op, message, draft = got
-    limits = context.services.closures.limits
+    services = context.services
     try:
-        geometry = await blocking(parse_geometry, message.text or "", limits=limits)
+        geometry = await blocking(parse_geometry, message.text or "", limits=services.closures.limits)
     except GeometryError as exc:
-        extra = f"\n\n{op.tr.t('staff.ask.no_geocoder')}" if exc.reason.value == "unrecognised" else ""
+        unrecognised = exc.reason is Reason.UNRECOGNISED
+        if unrecognised and services.geocoder is not None:
+            return await _place_name(message, context, op, draft, message.text or "")
+        extra = f"\n\n{op.tr.t('staff.ask.no_geocoder')}" if unrecognised else ""
         await reply(message, problem(exc, op.tr) + extra)
         return GEOMETRY
     return await _shape(message, context, op, draft, geometry)
+
+
+async def _place_name(message: Message, context: BotContext, op: Operator, draft: Draft, text: str) -> State:
+    """Look the name up inside the operator's municipalities: one place is a point, several are buttons."""
+    services = context.services
+    editing = draft.closure_id is not None and draft.municipality_id is not None
+    within = [draft.municipality_id] if editing else op.municipality_ids()
+    try:
+        bias = await geocode.bias_within(services, within)  # type: ignore[arg-type]
+        found = await geocode.find(services, text, bias=bias, language=op.tr.lang)
+    except GeocodingError as exc:
+        await reply(message, geocode.problem_text(exc, op.tr))
+        return GEOMETRY
+    if not found:
+        await reply(message, op.tr.t("geocode.not_found", query=html.escape(text.strip())))
+        return GEOMETRY
+    if len(found) == 1:
+        return await _found(message, context, op, draft, geocode.label(found[0]), found[0].point)
+    draft.places = [[p.point.x, p.point.y, geocode.label(p)] for p in found]
+    keep(context, draft)
+    rows = [[InlineKeyboardButton(c[2], callback_data=f"sg:p:{i}")] for i, c in enumerate(draft.places)]
+    await reply(message, op.tr.t("geocode.choose"), reply_markup=InlineKeyboardMarkup(rows))
+    return GEOMETRY
+
+
+async def on_place_pick(update: Update, context: BotContext) -> State:
+    """A candidate's button under "Which place did you mean?": that place is the next point."""
+    got = await step(update, context)
+    if got is None:
+        return END_CONVERSATION
+    op, message, draft = got
+    index = int((update.callback_query.data or "").rsplit(":", 1)[1])  # type: ignore[union-attr]
+    if index >= len(draft.places):
+        return GEOMETRY  # an old list, already used
+    lon, lat, name = draft.places[index]
+    draft.places = []
+    return await _found(message, context, op, draft, name, Point(lon, lat))
+
+
+async def _found(
+    message: Message, context: BotContext, op: Operator, draft: Draft, name: str, point: Point
+) -> State:
+    await reply(message, op.tr.t("geocode.found", name=html.escape(name)))
+    return await add_point(message, context, op, draft, point)
 
 
 async def on_document(update: Update, context: BotContext) -> State:
@@ -152,6 +203,7 @@ async def finish(
     draft.set("geometry", geometry)
     draft.set("radius_m", radius)
     draft.municipality_id, draft.points = membership.municipality_id, []
+    draft.streets = await geocode.street_names(context.services, geometry)  # for the proposed titles
     return await done(message, context, op, draft, "geometry")
 
 

@@ -200,6 +200,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             MessageHandler(text, g.on_text),
             button(g.on_radius, r"^sg:r:\d+$"),
             button(g.on_done, r"^sg:(line|area)$"),
+            button(g.on_place_pick, r"^sg:p:\d$"),
         ],
         REASON: [button(f.on_reason, r"^sr:[a-z]+$")],
         SEVERITY: [button(f.on_severity, r"^ss:(full|partial)$")],
