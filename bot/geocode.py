@@ -15,7 +15,6 @@ from functools import partial
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from bot.handlers.common import blocking
 from bot.i18n import LANGUAGES, Translator
 from bot.services import Services
 from geo.errors import GeocoderOff, GeocodingError, GeocodingProblem
@@ -89,7 +88,7 @@ def middle_of(geometry: BaseGeometry) -> Point:
 
 async def bias_near(services: Services, point: Point | None) -> Bias:
     """Towards the municipality containing ``point``; without one, every municipality the bot covers."""
-    boxes = await blocking(services.municipality_boxes)
+    boxes = await asyncio.to_thread(services.municipality_boxes)
     if point is not None:
         for box in boxes.values():
             if box[0] <= point.x <= box[2] and box[1] <= point.y <= box[3]:
@@ -101,7 +100,7 @@ async def bias_near(services: Services, point: Point | None) -> Bias:
 
 async def bias_within(services: Services, municipality_ids: Iterable[int]) -> Bias:
     """Only inside these municipalities (their boxes together)."""
-    boxes = await blocking(services.municipality_boxes)
+    boxes = await asyncio.to_thread(services.municipality_boxes)
     return Bias(_union(boxes[i] for i in municipality_ids if i in boxes), bounded=True)
 
 

@@ -14,7 +14,7 @@ from bot.localapi import ApiCall, FakeUser
 from tests.bot.conftest import RunningBot
 from tests.bot.test_nearby import KINGDOM_CENTRE, buttons, listed
 from tests.bot.test_route import ask_route
-from tests.fakes.nominatim import GAZETTEER, Entry, GeocodingServer
+from tests.fakes.nominatim import GAZETTEER, Entry, GeocodingServer, bot_geocoder_settings
 
 LANGS = pytest.mark.parametrize("lang", ["ar", "en"])
 MALAZ = next(e for e in GAZETTEER if e.name_en == "Al Malaz")
@@ -24,14 +24,8 @@ TAHLIA_RIYADH, TAHLIA_JEDDAH = (e for e in GAZETTEER if e.name_en == "Tahlia Str
 
 @pytest.fixture
 def bot_overrides(geocoding_server: GeocodingServer) -> dict[str, Any]:
-    """The bot's geocoder is the local Nominatim, with no spacing between requests and a short timeout."""
-    return {
-        "geocoder": "nominatim",
-        "geocoder_domain": geocoding_server.domain,
-        "geocoder_scheme": "http",
-        "geocoder_min_interval_s": 0.0,
-        "geocoder_timeout_s": 1.0,
-    }
+    """The bot's geocoder is the local Nominatim."""
+    return bot_geocoder_settings(geocoding_server)
 
 
 async def say(bot: RunningBot, user: FakeUser, text: str, count: int = 1) -> list[ApiCall]:

@@ -258,6 +258,17 @@ class GeocodingServer:
             self._httpd.server_close()
 
 
+def bot_geocoder_settings(server: GeocodingServer) -> dict[str, Any]:
+    """Settings for a bot whose geocoder is this server: no spacing between requests, a short timeout."""
+    return {
+        "geocoder": "nominatim",
+        "geocoder_domain": server.domain,
+        "geocoder_scheme": "http",
+        "geocoder_min_interval_s": 0.0,
+        "geocoder_timeout_s": 1.0,
+    }
+
+
 @pytest.fixture
 def geocoding_server() -> Iterator[GeocodingServer]:
     """A running local Nominatim/Photon on 127.0.0.1 (a free port), stopped after the test."""

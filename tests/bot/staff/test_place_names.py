@@ -13,7 +13,7 @@ from shapely.geometry import Point
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser
 from tests.bot.staff.conftest import ADMIN, BESIDE, JEDDAH, KING_FAHD, RIYADH, RIYADH_EN, StaffBot
-from tests.fakes.nominatim import GAZETTEER, GeocodingServer
+from tests.fakes.nominatim import GAZETTEER, GeocodingServer, bot_geocoder_settings
 
 ROAD = next(e for e in GAZETTEER if e.name_en == "King Fahd Road")
 TAHLIA_RIYADH, TAHLIA_JEDDAH = (e for e in GAZETTEER if e.name_en == "Tahlia Street")
@@ -21,13 +21,8 @@ TAHLIA_RIYADH, TAHLIA_JEDDAH = (e for e in GAZETTEER if e.name_en == "Tahlia Str
 
 @pytest.fixture
 def bot_overrides(geocoding_server: GeocodingServer) -> dict[str, Any]:
-    return {
-        "geocoder": "nominatim",
-        "geocoder_domain": geocoding_server.domain,
-        "geocoder_scheme": "http",
-        "geocoder_min_interval_s": 0.0,
-        "geocoder_timeout_s": 1.0,
-    }
+    """The bot's geocoder is the local Nominatim."""
+    return bot_geocoder_settings(geocoding_server)
 
 
 async def say_for(bot: StaffBot, user: FakeUser, text: str, count: int) -> list[ApiCall]:
