@@ -194,3 +194,25 @@ async def test_route_between_two_place_names(running_bot: RunningBot, lang: str)
     reference = await ask_route(running_bot, other, (KINGDOM.lat, KINGDOM.lon), (MALAZ.lat, MALAZ.lon))
     assert route.text == reference.text
     assert tr.t("button.save_route") in [text for text, _ in buttons(route)]
+
+
+async def test_a_route_start_picked_among_several_places_asks_for_the_destination(
+    running_bot: RunningBot,
+) -> None:
+    tr = get_translator("en")
+    user = FakeUser(714, language_code="en")
+    await running_bot.ask(user, "/route")
+
+    (choose,) = await say(running_bot, user, "Tahlia Street")
+    found, ask = await press_for(running_bot, user, choose, "gp:0", 2)
+
+    assert found.text == tr.t("geocode.found", name=TAHLIA_RIYADH.display_name("en"))
+    assert ask.text == tr.t("route.ask_destination")
+    found, route = await say(running_bot, user, "Al Malaz", count=2)
+    reference = await ask_route(
+        running_bot,
+        FakeUser(715, language_code="en"),
+        (TAHLIA_RIYADH.lat, TAHLIA_RIYADH.lon),
+        (MALAZ.lat, MALAZ.lon),
+    )
+    assert route.text == reference.text

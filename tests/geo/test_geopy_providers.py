@@ -103,3 +103,21 @@ def test_the_default_is_nominatim_with_the_projects_user_agent() -> None:
     )
     assert config.user_agent.startswith("road-closure-bot")
     assert config.countries == ("sa",)
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["json", "jsonv2"])
+def test_nominatim_answers_read_alike_in_json_and_jsonv2(v2: bool) -> None:
+    from geopy.location import Location
+
+    from geo.geopy_providers import NominatimProvider
+    from tests.fakes.nominatim import nominatim_json
+
+    road = next(e for e in GAZETTEER if e.name_en == "King Fahd Road")
+    raw = nominatim_json(road, "en", v2=v2, details=True)
+    location = Location(raw["display_name"], (float(raw["lat"]), float(raw["lon"])), raw)
+
+    place = NominatimProvider().read(location)
+
+    assert place is not None
+    assert (place.name, place.street, place.kind) == ("King Fahd Road", "King Fahd Road", "highway/primary")
+    assert (place.point.x, place.point.y) == (road.lon, road.lat)
