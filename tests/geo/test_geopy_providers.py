@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from geopy.location import Location
 from pydantic import SecretStr
 from shapely.geometry import Point
 
 from bot.config import Settings
 from geo.geocoding import Bias
-from geo.geopy_providers import GeocoderConfig, make_geocoder
-from tests.fakes.nominatim import GAZETTEER, GeocodingServer
+from geo.geopy_providers import GeocoderConfig, NominatimProvider, make_geocoder
+from tests.fakes.nominatim import GAZETTEER, GeocodingServer, nominatim_json
 
 RIYADH_BOX = (46.4, 24.4, 47.0, 25.0)
 
@@ -107,11 +108,6 @@ def test_the_default_is_nominatim_with_the_projects_user_agent() -> None:
 
 @pytest.mark.parametrize("v2", [False, True], ids=["json", "jsonv2"])
 def test_nominatim_answers_read_alike_in_json_and_jsonv2(v2: bool) -> None:
-    from geopy.location import Location
-
-    from geo.geopy_providers import NominatimProvider
-    from tests.fakes.nominatim import nominatim_json
-
     road = next(e for e in GAZETTEER if e.name_en == "King Fahd Road")
     raw = nominatim_json(road, "en", v2=v2, details=True)
     location = Location(raw["display_name"], (float(raw["lat"]), float(raw["lon"])), raw)
