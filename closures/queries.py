@@ -79,6 +79,15 @@ class Found:
 
 
 @dataclass(frozen=True, slots=True)
+class Relevant:
+    """Every closure a driver may hear of at one moment, and the index snapshot it was read from."""
+
+    counter: int  # the store's change counter the snapshot was built at
+    built_at: datetime
+    found: list[Found]  # active ones and those starting within the horizon; distance 0, no direction
+
+
+@dataclass(frozen=True, slots=True)
 class _Snapshot:
     counter: int
     built_at: datetime
@@ -185,6 +194,18 @@ class ClosureQueries:
         ]
         found.sort(key=lambda f: (f.position_m, f.distance_m, f.closure.id))
         return found
+
+    def relevant(self, *, at: datetime | None = None) -> Relevant:
+        """Every active closure and every one starting within the horizon, soonest first (for lists, maps)."""
+        at = at or self._clock()
+        snap = self._current(at)
+        found = [
+            Found(view, phase_at(view, at), 0.0, None)
+            for view in snap.views.values()
+            if is_relevant(view, at, self.horizon)
+        ]
+        found.sort(key=lambda f: (f.closure.starts_at, f.closure.id))
+        return Relevant(snap.counter, snap.built_at, found)
 
     def refresh(self) -> None:
         """Rebuild the index from the store now."""
