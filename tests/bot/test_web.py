@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from shapely.geometry import LineString
 from sqlmodel import select
 
+from bot.config import Settings
 from bot.i18n import get_translator
 from bot.services import Services
 from bot.web import build_web_app
 from bot.webserver import WebServer
 from closures.models import Closure, OutboxItem
 from closures.service import Actor
-from closures.store import session_scope
+from closures.store import make_engine, session_scope, upgrade
+from tests.bot.conftest import load_sample_data
 from tests.closures.conftest import draft_factory
 from tests.conftest import FakeClock
 
@@ -190,6 +195,51 @@ async def test_health_is_503_when_the_database_is_unreadable(sample_services: Se
     assert "Traceback" not in response.text
     families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
     assert families["roadbot_database_up"].samples[0].value == 0
+
+
+@pytest.fixture
+def doomed_postgres(postgres_database: str) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A migrated PostgreSQL database of its own, and a function that drops it under whoever uses it."""
+    server = sa.make_url(postgres_database)
+    name = f"roadbot_doomed_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(server.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    yield url, drop
+    drop()
+    admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_health_is_503_when_postgresql_goes_away(
+    doomed_postgres: tuple[str, Callable[[], None]], serve_asgi: Serve, clock: FakeClock
+):
+    url, drop = doomed_postgres
+    services = Services.build(Settings(_env_file=None, database_url=url), clock=clock)  # type: ignore[call-arg]
+    load_sample_data(services)
+    try:
+        server = await serve_asgi(build_web_app(services))
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            up = await client.get("/health")
+            await asyncio.to_thread(drop)
+            down = await client.get("/health")
+            page = await client.get("/")
+    finally:
+        services.close()
+
+    assert up.status_code == 200
+    assert down.status_code == 503
+    assert down.json()["database"].startswith("unreachable: ")
+    assert page.status_code == 200  # the page itself needs no database; its script says when data fails
 
 
 async def test_metrics_carry_the_closures_backlog_and_requests_by_route(
