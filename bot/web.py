@@ -8,10 +8,12 @@ day, which relative times depend on) and then answered from memory, or with 304 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,30 +38,46 @@ from closures.store import session_scope
 STATIC = Path(__file__).with_name("static")
 
 
+@dataclass(frozen=True, slots=True)
+class MapBody:
+    etag: str
+    json: bytes
+    gzip: bytes  # compressed once per version, not per request
+
+
 class MapData:
     """The map's JSON per language, rebuilt only when what it shows may have changed."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._cache: dict[str, tuple[tuple[Any, ...], str, bytes]] = {}  # lang → (key, etag, body)
+        self._cache: dict[str, tuple[tuple[Any, ...], MapBody]] = {}  # lang → (key, body)
 
-    def get(self, lang: str) -> tuple[str, bytes]:
-        """(ETag, body) of the closures in ``lang`` now (blocking: reads the store's counter)."""
+    def get(self, lang: str) -> MapBody:
+        """The closures in ``lang`` now (blocking: may read the store's counter and rebuild)."""
         services = self._services
         now = services.clock()
         relevant = services.queries.relevant(at=now)
         # What the texts depend on: the closures and their phases, and each zone's date ("tomorrow").
         days = tuple(now.astimezone(zone).date() for _, zone in sorted(services.zones.items()))
-        phases = tuple((f.closure.id, f.phase) for f in relevant.found)
-        key = (relevant.counter, relevant.built_at, days, phases)
+        key = (relevant.counter, relevant.built_at, relevant.since, days)
         cached = self._cache.get(lang)
         if cached is not None and cached[0] == key:
-            return cached[1], cached[2]
+            return cached[1]
         collection = closures_collection(relevant.found, get_translator(lang), services.zones, now)
-        body = json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode()
+        body = _dumps(collection)
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        self._cache[lang] = (key, etag, body)
-        return etag, body
+        made = MapBody(etag, body, gzip.compress(body, compresslevel=6, mtime=0))
+        self._cache[lang] = (key, made)
+        return made
+
+
+def _dumps(collection: dict[str, Any]) -> bytes:
+    # Feature by feature: one json.dumps call holds the GIL throughout, and thousands of features in one
+    # call would stall the event loop's thread for that long.
+    features = collection.pop("features")
+    head = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))[:-1]
+    parts = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    return f'{head},"features":[{",".join(parts)}]}}'.encode()
 
 
 def municipality_boundaries(services: Services, lang: str) -> bytes:
@@ -113,11 +131,14 @@ def build_web_app(
     async def closures_json(request: Request) -> Response:
         """Active and upcoming closures with their texts; 304 when the page already has this version."""
         lang = language(request)
-        etag, body = await asyncio.to_thread(map_data.get, lang)
-        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
-        if _etags(request.headers.get("if-none-match")) & {etag, "*"}:
+        body = await asyncio.to_thread(map_data.get, lang)
+        headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Language, Accept-Encoding"}
+        if _etags(request.headers.get("if-none-match")) & {body.etag, "*"}:
             return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(body.gzip, media_type="application/json", headers=headers)
+        return Response(body.json, media_type="application/json", headers=headers)
 
     async def boundaries_json(request: Request) -> Response:
         """The municipalities' boundaries, drawn under the closures."""
