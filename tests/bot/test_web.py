@@ -284,3 +284,32 @@ async def test_two_apps_in_one_process_count_their_own_requests(sample_services:
         text = (await client.get(f"{two.url}/metrics")).text
 
     assert 'route="/health"' not in text  # no module-level registry shared between apps
+
+
+async def test_map_json_is_gzipped_for_clients_that_accept_it(sample_services: Services, serve_asgi: Serve):
+    async with await client_for(sample_services, serve_asgi) as client:
+        zipped = await client.get("/map/closures.json?lang=en", headers={"Accept-Encoding": "gzip"})
+        plain = await client.get("/map/closures.json?lang=en", headers={"Accept-Encoding": "identity"})
+
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json()  # httpx undid the gzip
+    assert zipped.headers["etag"] == plain.headers["etag"]
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"]) / 3
+
+
+@pytest.mark.parametrize(
+    ("lang", "names"),
+    [
+        ("en", ["Riyadh Municipality", "Jeddah Municipality"]),
+        ("ar", ["أمانة منطقة الرياض", "أمانة محافظة جدة"]),
+    ],
+)
+async def test_boundaries_name_each_municipality_in_the_asked_language(
+    sample_services: Services, serve_asgi: Serve, lang: str, names: list[str]
+):
+    async with await client_for(sample_services, serve_asgi) as client:
+        data = (await client.get(f"/map/boundaries.json?lang={lang}")).json()
+
+    assert [f["properties"]["name"] for f in data["features"]] == names
+    assert {f["geometry"]["type"] for f in data["features"]} <= {"Polygon", "MultiPolygon"}
