@@ -11,12 +11,14 @@ import asyncio
 import gzip
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -36,6 +38,7 @@ from closures.models import Municipality
 from closures.store import session_scope
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,11 @@ def build_web_app(
     async def closures_json(request: Request) -> Response:
         """Active and upcoming closures with their texts; 304 when the page already has this version."""
         lang = language(request)
-        body = await asyncio.to_thread(map_data.get, lang)
+        try:
+            body = await asyncio.to_thread(map_data.get, lang)
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # the page keeps what it has and says so
+            log.warning("map: the closures cannot be read: %s", type(exc).__name__)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers={"Retry-After": "30"})
         headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Language, Accept-Encoding"}
         if _etags(request.headers.get("if-none-match")) & {body.etag, "*"}:
             return Response(status_code=304, headers=headers)
@@ -142,7 +149,11 @@ def build_web_app(
 
     async def boundaries_json(request: Request) -> Response:
         """The municipalities' boundaries, drawn under the closures."""
-        body = await asyncio.to_thread(municipality_boundaries, services, language(request))
+        try:
+            body = await asyncio.to_thread(municipality_boundaries, services, language(request))
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning("map: the boundaries cannot be read: %s", type(exc).__name__)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers={"Retry-After": "30"})
         return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})
 
     async def health(request: Request) -> Response:

@@ -22,6 +22,7 @@ from bot.services import Services
 from bot.web import build_web_app
 from bot.webserver import WebServer
 from closures.models import Closure, OutboxItem
+from closures.queries import ClosureQueries
 from closures.service import Actor
 from closures.store import make_engine, session_scope, upgrade
 from tests.bot.conftest import load_sample_data
@@ -177,7 +178,11 @@ async def test_health_reports_the_index_and_the_outbox_backlog(
     assert body["index_age_s"] == 0.0  # built at the fake clock's now
 
 
-async def test_health_is_503_when_the_database_is_unreadable(sample_services: Services, serve_asgi: Serve):
+async def test_health_and_map_data_are_503_when_the_database_is_unreadable(
+    sample_services: Services, serve_asgi: Serve, clock: FakeClock
+):
+    # Reading the store's counter before every query, the map notices at once (by default within 0.5 s).
+    sample_services.queries = ClosureQueries(sample_services.engine, clock=clock, check_interval=timedelta(0))
     async with await client_for(sample_services, serve_asgi) as client:
         assert (await client.get("/health")).status_code == 200
         database = sample_services.engine.url.database
@@ -186,7 +191,10 @@ async def test_health_is_503_when_the_database_is_unreadable(sample_services: Se
         overwrite(Path(database), b"this is not a database any more" * 4)
         response = await client.get("/health")
         metrics = await client.get("/metrics")
+        closures = await client.get("/map/closures.json?lang=ar")
 
+    assert closures.status_code == 503
+    assert closures.json() == {"error": "unavailable"}
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
