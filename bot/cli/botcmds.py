@@ -90,7 +90,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         services = Services.build(settings)
 
         def announce(started: Started) -> None:
-            how = f"webhook {started.webhook_url}" if started.webhook_url else "long polling"
+            # The path is a secret too: logs name only the public address.
+            how = f"webhook at {webhook}/telegram/…" if started.webhook_url else "long polling"
             log.info("answering as @%s (%s) through %s", username, how, settings.telegram_base_url)
             if started.web_url:
                 log.info("the map of closures is at %s/", started.web_url)

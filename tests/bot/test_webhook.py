@@ -180,4 +180,6 @@ async def test_roadbot_run_webhook_registers_it_answers_and_stops_on_sigterm(
     assert out == b""
     assert "Traceback" not in err.decode()
     assert f"the map of closures is at {base}/" in err.decode()
+    assert secrets.path not in err.decode()
+    assert secrets.secret_token not in err.decode()
     assert bot_api.webhook["url"] == call.params["url"]  # left for the other processes behind the address
