@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.geopy_providers import DEFAULT_USER_AGENT, GeocoderConfig
@@ -94,6 +95,18 @@ class Settings(BaseSettings):
     # ISO 3166-1 alpha-2 codes searches are limited or biased to ("sa, bh" in the environment).
     geocoder_countries: Annotated[tuple[str, ...], NoDecode] = ("sa",)
 
+    # --- web server (map page, /health, /metrics, Telegram webhook) ---
+    web_host: str = Field(default="127.0.0.1", description="address the web server listens on")
+    web_port: int = Field(default=8080, ge=0, le=65_535, description="its port (0: any free one)")
+    map_refresh_s: float = Field(default=60.0, ge=1, le=3_600, description="how often the map page reloads")
+    # The public URL Telegram posts updates to (behind a load balancer: its address), e.g.
+    # https://roads.example.org; `roadbot run --webhook URL` overrides it. Unset: long polling.
+    webhook_url: str | None = None
+    # Telegram sends this secret in X-Telegram-Bot-Api-Secret-Token, and posts to /telegram/<path>. Unset,
+    # both are derived from the bot token, so every process of one bot agrees and restarts keep them.
+    webhook_secret_token: SecretStr | None = None  # 1-256 of A-Z a-z 0-9 _ - (Telegram's rule)
+    webhook_path: SecretStr | None = None  # 16-256 of the same
+
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""
         targets = self.publish_destinations.get(slug) or PublishTargets()
@@ -126,6 +139,15 @@ class Settings(BaseSettings):
     def _split_countries(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_secret_token", "webhook_path")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        shortest = 16 if info.field_name == "webhook_path" else 1
+        text = value.get_secret_value() if value is not None else None
+        if text is not None and not re.fullmatch(rf"[A-Za-z0-9_-]{{{shortest},256}}", text):
+            raise ValueError(f"{shortest} to 256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("admin_user_ids", mode="before")

@@ -126,7 +126,21 @@ def none_nearby(tr: Translator, radius_m: float, nearest: Found | None) -> str:
 # --- one closure ---
 
 
-def _closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, where: str) -> str:
+@dataclass(frozen=True, slots=True)
+class ClosureParts:
+    """One closure's facts as sentences of one language, each Telegram-HTML-safe (user text escaped)."""
+
+    title: str
+    reason_code: str
+    reason: str
+    severity: str
+    direction: str
+    timing: str
+    detour: str | None
+
+
+def closure_parts(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> ClosureParts:
+    """Title, reason, severity, direction, time and detour of a closure, as a list item shows them."""
     c = found.closure
     title = _user_text(_in_language(tr, c.title_ar, c.title_en) or "", _TITLE_MAX)
     if tr.lang != "ar":
@@ -134,15 +148,28 @@ def _closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, w
         # clients still find its first strong (Arabic) letter and lay the paragraph out right to left.
         title = tr.embed(title)
     reason = _reason(c)
-    lines = [
-        f"<b>{title}</b>",
-        f"{_REASON_ICON[reason]} {tr.t(f'reason.{reason.value}')} · {where}",
-        f"{_severity(c, tr)} · {_direction(c, tr)}",
-        f"🕒 {_timing(found, tr, tz, now)}",
-    ]
     detour = _in_language(tr, c.detour_ar, c.detour_en)
-    if detour:
-        lines.append(f"🔀 {tr.t('closure.detour', detour=_user_text(detour, _DETOUR_MAX))}")
+    return ClosureParts(
+        title=title,
+        reason_code=reason.value,
+        reason=tr.t(f"reason.{reason.value}"),
+        severity=_severity(c, tr),
+        direction=_direction(c, tr),
+        timing=_timing(found, tr, tz, now),
+        detour=tr.t("closure.detour", detour=_user_text(detour, _DETOUR_MAX)) if detour else None,
+    )
+
+
+def _closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, where: str) -> str:
+    parts = closure_parts(found, tr, tz, now)
+    lines = [
+        f"<b>{parts.title}</b>",
+        f"{_REASON_ICON[Reason(parts.reason_code)]} {parts.reason} · {where}",
+        f"{parts.severity} · {parts.direction}",
+        f"🕒 {parts.timing}",
+    ]
+    if parts.detour:
+        lines.append(f"🔀 {parts.detour}")
     return "\n".join(lines)
 
 

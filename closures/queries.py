@@ -79,6 +79,21 @@ class Found:
 
 
 @dataclass(frozen=True, slots=True)
+class Relevant:
+    """Every closure a driver may hear of from ``since`` until ``until``, and the snapshot it was read from.
+
+    The same object is returned while neither the snapshot nor any closure's phase changes, so a caller
+    can cache what it derives from it by identity (``since`` and ``counter`` tell two apart).
+    """
+
+    counter: int  # the store's change counter the snapshot was built at
+    built_at: datetime
+    since: datetime
+    until: datetime  # the next start, end, or entry into the horizon: the list may change then
+    found: list[Found]  # active ones and those starting within the horizon; distance 0, no direction
+
+
+@dataclass(frozen=True, slots=True)
 class _Snapshot:
     counter: int
     built_at: datetime
@@ -125,6 +140,7 @@ class ClosureQueries:
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._checked: _Checked | None = None
+        self._relevant: Relevant | None = None
 
     def is_current(self, at: datetime | None = None) -> bool:
         """Whether a query for ``at`` can be answered without reading the database (no I/O itself).
@@ -185,6 +201,30 @@ class ClosureQueries:
         ]
         found.sort(key=lambda f: (f.position_m, f.distance_m, f.closure.id))
         return found
+
+    def relevant(self, *, at: datetime | None = None) -> Relevant:
+        """Every active closure and every one starting within the horizon, soonest first (for lists, maps)."""
+        at = at or self._clock()
+        snap = self._current(at)
+        last = self._relevant
+        same_snapshot = last is not None and (last.counter, last.built_at) == (snap.counter, snap.built_at)
+        if last is not None and same_snapshot and last.since <= at < last.until:
+            return last
+        found = [
+            Found(view, phase_at(view, at), 0.0, None)
+            for view in snap.views.values()
+            if is_relevant(view, at, self.horizon)
+        ]
+        found.sort(key=lambda f: (f.closure.starts_at, f.closure.id))
+        moments = (
+            moment
+            for view in snap.views.values()
+            for moment in (view.starts_at - self.horizon, view.starts_at, view.ends_at)
+            if moment is not None and moment > at
+        )
+        until = min(moments, default=datetime.max.replace(tzinfo=at.tzinfo))
+        self._relevant = Relevant(snap.counter, snap.built_at, at, until, found)
+        return self._relevant
 
     def refresh(self) -> None:
         """Rebuild the index from the store now."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pydantic
 import sqlalchemy.exc
 
-from bot.cli import admin, botcmds, demo, exchange, records
+from bot.cli import admin, botcmds, demo, exchange, records, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
 from bot.config import Settings
 from bot.timeinput import TimeInputError
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     exchange.register(commands)
     demo.register(commands)
     botcmds.register(commands)
+    webcmds.register(commands)
     return parser
 
 

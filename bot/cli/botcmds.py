@@ -13,14 +13,15 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, Update
+from telegram import Bot
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application
 from bot.cli.common import Context
 from bot.cli.demo import load_sample_database
 from bot.cli.playground import chat_session
+from bot.cli.webcmds import add_listen_options, listen_of, until_signalled
 from bot.config import Settings
+from bot.runner import Started, run_bot
 from bot.services import Services
 
 EXIT_REFUSED, EXIT_USAGE = 1, 2
@@ -32,13 +33,23 @@ log = logging.getLogger("roadbot")  # one INFO line per HTTP request is noise
 def register(commands: Any) -> None:
     cmd = commands.add_parser(
         "run",
-        help="run the Telegram bot (long polling; needs TELEGRAM_BOT_TOKEN)",
-        description="Answer drivers on Telegram until Ctrl-C or SIGTERM: long polling of the Bot API at "
-        "TELEGRAM_BASE_URL (default: Telegram's) with TELEGRAM_BOT_TOKEN. Logs go to stderr.",
+        help="run the Telegram bot and its web pages (long polling or webhook; needs TELEGRAM_BOT_TOKEN)",
+        description="Answer drivers on Telegram until Ctrl-C or SIGTERM, with TELEGRAM_BOT_TOKEN against "
+        "the Bot API at TELEGRAM_BASE_URL (default: Telegram's): by long polling, or with --webhook by "
+        "Telegram posting to this server. The same server shows the live map, /health and /metrics. "
+        "Logs go to stderr.",
     )
     cmd.add_argument(  # also accepted here, after the command; SUPPRESS keeps `roadbot --database-url X run`
         "--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL (default: $DATABASE_URL)"
     )
+    cmd.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="public base URL Telegram should post to, e.g. https://roads.example.org (default: "
+        "$WEBHOOK_URL; unset: long polling); updates arrive at URL/telegram/<secret path>",
+    )
+    add_listen_options(cmd)
+    cmd.add_argument("--no-web", action="store_true", help="long polling without the web server")
     cmd.set_defaults(handler=run)
     cmd = commands.add_parser(
         "chat",
@@ -58,26 +69,42 @@ def register(commands: Any) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    """Poll Telegram until Ctrl-C (or SIGTERM); the stop is clean and exits 0."""
+    """Serve Telegram (and the web pages) until Ctrl-C or SIGTERM; the stop is clean and exits 0."""
     settings = ctx.settings
     if settings.telegram_bot_token is None:
         print(f"roadbot: {NO_TOKEN}", file=sys.stderr)
         return EXIT_USAGE
+    webhook = args.webhook or settings.webhook_url
+    if webhook and args.no_web:
+        print("roadbot: --webhook needs the web server; drop --no-web", file=sys.stderr)
+        return EXIT_USAGE
+    if webhook and not webhook.startswith(("https://", "http://")):
+        print(f"roadbot: bad input: --webhook must be an https:// URL, not {webhook!r}", file=sys.stderr)
+        return EXIT_USAGE
+    listen = None if args.no_web else listen_of(ctx, args)
     ctx.ready_engine().dispose()  # NotInitialised → exit 3, before anything is started
     try:
         # Ask once before starting, so a wrong token or an unreachable server is one line, not a traceback.
         username = asyncio.run(_get_me(settings))
         _log_to_stderr(verbose=args.verbose)
-        log.info("answering as @%s, long polling %s", username, settings.telegram_base_url)
-        application = build_application(Services.build(settings))
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        services = Services.build(settings)
+
+        def announce(started: Started) -> None:
+            # The path is a secret too: logs name only the public address.
+            how = f"webhook at {webhook}/telegram/…" if started.webhook_url else "long polling"
+            log.info("answering as @%s (%s) through %s", username, how, settings.telegram_base_url)
+            if started.web_url:
+                log.info("the map of closures is at %s/", started.web_url)
+
+        return until_signalled(
+            lambda stop: run_bot(services, stop, listen=listen, webhook_base=webhook, started=announce)
+        )
     except InvalidToken:
         print("roadbot: bad configuration: the Bot API refused TELEGRAM_BOT_TOKEN", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as exc:
         print(f"roadbot: cannot reach the Bot API at {settings.telegram_base_url}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    return 0
 
 
 async def _get_me(settings: Settings) -> str:

@@ -78,6 +78,7 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
             return
         self._closing = True
         self._updates_event.set()
+        await self.stop_delivery()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 

@@ -1,20 +1,24 @@
 """A running bot for the driver tests: the real Application, long-polling the local Bot API over HTTP,
-on a SQLite copy with the sample municipalities and closures, and an injected clock."""
+on a SQLite copy with the sample municipalities and closures, and an injected clock. Also: the sample
+services without a bot, and ``serve_asgi`` to run a web app under uvicorn on a free port."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp
 
 from bot.app import BotApplication, build_application
 from bot.config import Settings
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
+from bot.webserver import WebServer
 from closures.formats.geojson import read_closures, read_municipalities
 from closures.models import Municipality
 from closures.service import Actor
@@ -98,3 +102,26 @@ async def running_bot(
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+@pytest.fixture
+def sample_services(tmp_path: Path, sqlite_template: Path, clock: FakeClock) -> Iterator[Services]:
+    """Services (no bot token) on a SQLite copy with the sample data, times relative to ``clock``."""
+    database = tmp_path / "web.sqlite"
+    shutil.copyfile(sqlite_template, database)
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{database}")  # type: ignore[call-arg]
+    services = Services.build(settings, clock=clock)
+    load_sample_data(services)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+async def serve_asgi() -> AsyncIterator[Callable[[ASGIApp], Awaitable[WebServer]]]:
+    """``await serve_asgi(app)``: the app under uvicorn on 127.0.0.1 (a free port), ready; stopped after."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(app: ASGIApp) -> WebServer:
+            return await stack.enter_async_context(WebServer(app, "127.0.0.1", 0))
+
+        yield start

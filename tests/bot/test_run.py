@@ -18,7 +18,13 @@ from bot.i18n import get_translator
 from bot.localapi import FakeUser, LocalBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS_VARS = ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL")
+SETTINGS_VARS = (
+    "DATABASE_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_BASE_URL",
+    "TELEGRAM_BASE_FILE_URL",
+    "WEBHOOK_URL",
+)
 
 
 @pytest.fixture
@@ -70,6 +76,7 @@ async def test_run_answers_a_driver_and_stops_cleanly_on_ctrl_c(
         "TELEGRAM_BOT_TOKEN": bot_api.token,
         "TELEGRAM_BASE_URL": bot_api.base_url,
         "TELEGRAM_BASE_FILE_URL": bot_api.base_file_url,
+        "WEB_PORT": "0",  # the map server on a free port: tests run side by side
     }
     bot_api.user_sends_location(driver, 24.7114, 46.6744)  # waits on the server until the bot polls
 

@@ -1,0 +1,202 @@
+"""Benchmark: the map page's JSON for 10,000 closures — built, cached, and served over HTTP.
+
+    .venv/bin/python bench/webmap.py [--quick] [--closures N]
+
+On a fresh SQLite file with N open closures in Riyadh (half active, half starting within the horizon), it
+times, in the same run:
+
+* building the map JSON after a change (index rebuild + texts + JSON) against answering it from the cache
+  (the closures did not change): ``cache_speedup`` is their ratio;
+* requests per second over real HTTP (uvicorn on 127.0.0.1, 8 in flight) for the full body against an
+  ``If-None-Match`` hit answered 304: ``etag_speedup``;
+* the event loop's worst delay while a rebuild is being served (it runs in a worker thread, so other
+  requests keep being answered): ``loop_lag_during_rebuild_ms``.
+
+The last stdout line is one JSON object with every figure. The exit status is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import numpy as np
+import shapely
+
+from bot.config import DATA_DIR, Settings
+from bot.services import Services
+from bot.web import MapData, build_web_app
+from bot.webserver import WebServer
+from closures.formats.geojson import read_municipalities
+from closures.models import Closure, Municipality
+from closures.store import bump_change_counter, session_scope, upgrade
+
+IN_FLIGHT = 8
+
+
+def seed(services: Services, n: int, now: datetime, rng: np.random.Generator) -> None:
+    """N closures straight into the table (the service's checks and audit are not what is measured)."""
+    with session_scope(services.engine, write=True) as session:
+        for item in read_municipalities((DATA_DIR / "municipalities.geojson").read_text(encoding="utf-8")):
+            session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+        session.flush()
+        lon, lat = rng.uniform(46.55, 46.85, n), rng.uniform(24.55, 24.85, n)
+        for i in range(n):
+            end = (lon[i] + 0.01, lat[i] + 0.005)
+            line = shapely.LineString([(lon[i], lat[i]), end])
+            starts = now - timedelta(hours=2) if i % 2 else now + timedelta(hours=1 + i % 20)
+            session.add(
+                Closure(
+                    municipality_id=1,
+                    ref=f"bench-{i}",
+                    geometry_geojson=shapely.to_geojson(line),
+                    kind="line",
+                    min_lon=lon[i],
+                    min_lat=lat[i],
+                    max_lon=end[0],
+                    max_lat=end[1],
+                    reason="roadworks",
+                    starts_at=starts,
+                    ends_at=now + timedelta(days=3),
+                    title_ar=f"إغلاق رقم {i}",
+                    title_en=f"Closure number {i}",
+                    detour_en="Use the service road",
+                    created_by="bench",
+                )
+            )
+        bump_change_counter(session)
+
+
+def touch(services: Services) -> None:
+    """Move the change counter, as an edit would: the next map request must rebuild."""
+    with session_scope(services.engine, write=True) as session:
+        bump_change_counter(session)
+
+
+def timed_ms(func: Any, *args: Any) -> float:
+    started = time.perf_counter()
+    func(*args)
+    return (time.perf_counter() - started) * 1000
+
+
+async def requests_per_s(client: httpx.AsyncClient, total: int, headers: dict[str, str]) -> tuple[float, int]:
+    """Requests per second for ``total`` GETs of the map JSON, IN_FLIGHT at a time; and the status seen."""
+    statuses: set[int] = set()
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            response = await client.get("/map/closures.json?lang=ar", headers=headers)
+            statuses.add(response.status_code)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    elapsed = time.perf_counter() - started
+    assert len(statuses) == 1, statuses
+    return total / elapsed, statuses.pop()
+
+
+async def loop_lag_during(client: httpx.AsyncClient, services: Services) -> tuple[float, float]:
+    """The event loop's worst delay (ms) while a rebuild is served, and how long that request took (ms)."""
+    touch(services)
+    worst, done = 0.0, asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)  # the bench's own probe: how late does a 5 ms timer fire?
+            worst = max(worst, (time.perf_counter() - before - 0.005) * 1000)
+
+    probe = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await client.get("/map/closures.json?lang=en")
+    request_ms = (time.perf_counter() - started) * 1000
+    done.set()
+    await probe
+    return worst, request_ms
+
+
+async def run(n: int, requests: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}")  # type: ignore[call-arg]
+        services = Services.build(settings)
+        upgrade(services.engine)
+        seed(services, n, datetime.now(UTC), np.random.default_rng(7))
+        services.load_zones()
+        data = MapData(services)
+        builds = []
+        for _ in range(3):
+            touch(services)
+            builds.append(timed_ms(data.get, "ar"))
+        cached = [timed_ms(data.get, "ar") for _ in range(20)]
+        made = data.get("ar")
+        etag, body = made.etag, made.json
+        async with (
+            WebServer(build_web_app(services)) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+        ):
+            await client.get("/map/closures.json?lang=ar")  # warm
+            full_rps, full_status = await requests_per_s(client, requests, {})
+            hit_rps, hit_status = await requests_per_s(client, requests, {"If-None-Match": etag})
+            lag_ms, rebuild_request_ms = await loop_lag_during(client, services)
+        services.close()
+    build_ms, cached_ms = statistics.median(builds), statistics.median(cached)
+    return {
+        "bench": "webmap",
+        "closures": n,
+        "shown": len(json.loads(body)["features"]),
+        "body_kb": round(len(body) / 1024, 1),
+        "gzip_kb": round(len(made.gzip) / 1024, 1),
+        "build_ms": round(build_ms, 2),
+        "cached_us": round(cached_ms * 1000, 1),
+        "cache_speedup": round(build_ms / cached_ms, 1),
+        "full_rps": round(full_rps, 1),
+        "etag_hit_rps": round(hit_rps, 1),
+        "etag_speedup": round(hit_rps / full_rps, 2),
+        "statuses": [full_status, hit_status],
+        "rebuild_request_ms": round(rebuild_request_ms, 1),
+        "loop_lag_during_rebuild_ms": round(lag_ms, 1),
+    }
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Ends with one JSON line.")
+    parser.add_argument(
+        "--quick", action="store_true", help="500 closures and 50 requests, not 10,000 and 400"
+    )
+    parser.add_argument("--closures", type=int, default=None, help="how many closures (overrides --quick)")
+    args = parser.parse_args(argv)
+    n = args.closures or (500 if args.quick else 10_000)
+    report = asyncio.run(run(n, 50 if args.quick else 400))
+    r = report
+    print(
+        f"map JSON of {r['shown']} closures ({r['body_kb']} kB, {r['gzip_kb']} kB gzipped): built in "
+        f"{r['build_ms']:.0f} ms, from the cache in {r['cached_us']:.0f} µs "
+        f"({r['cache_speedup']:.0f}× faster)",
+        file=stdout,
+    )
+    print(
+        f"over HTTP: {r['full_rps']:.0f} req/s with the body, {r['etag_hit_rps']:.0f} req/s answered 304 "
+        f"({r['etag_speedup']:.1f}×); the event loop lagged at most {r['loop_lag_during_rebuild_ms']:.1f} ms "
+        "while a rebuild was served",
+        file=stdout,
+    )
+    print(json.dumps(report), file=stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

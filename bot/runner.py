@@ -1,0 +1,121 @@
+"""The bot as a long-running process: the Telegram Application and the web server in one event loop.
+
+Start order: the Application (its post_init warms the services and starts the outbox worker), then the web
+server, then updates: long polling, or registering the webhook once the server already listens. Stop order
+is the reverse: no new updates, the web server drains, the Application finishes what it has, the services
+close. A webhook is left registered on stop, since other processes behind the same address may still serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute
+from telegram import Update
+
+from bot.app import BotApplication, build_application
+from bot.services import Services
+from bot.web import build_web_app
+from bot.webhook import WebhookSecrets, register_webhook
+from bot.webserver import WebServer
+
+log = logging.getLogger("roadbot")
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What a running bot serves: the web server's URL (None without one), the webhook URL registered."""
+
+    web_url: str | None
+    webhook_url: str | None
+
+
+async def run_bot(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    listen: Listen | None,
+    webhook_base: str | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    started: Callable[[Started], None] | None = None,
+    rate_limit: bool = True,
+) -> None:
+    """Answer Telegram until ``stop`` is set: by webhook at ``webhook_base`` or by long polling.
+
+    ``listen`` None runs no web server (polling only). ``started`` is told once everything runs.
+    """
+    if webhook_base and listen is None:
+        raise ValueError("webhook mode needs the web server (a listen address)")
+    application = build_application(services, rate_limit=rate_limit)
+    secrets = WebhookSecrets.from_settings(services.settings) if webhook_base else None
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            await _serve(application, services, stop, listen, webhook_base, secrets, extra_routes, started)
+        finally:
+            await application.stop()
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+async def _serve(
+    application: BotApplication,
+    services: Services,
+    stop: asyncio.Event,
+    listen: Listen | None,
+    webhook_base: str | None,
+    secrets: WebhookSecrets | None,
+    extra_routes: Sequence[BaseRoute],
+    started: Callable[[Started], None] | None,
+) -> None:
+    server = None
+    if listen is not None:
+        app = build_web_app(services, application=application, webhook=secrets, extra_routes=extra_routes)
+        server = WebServer(app, listen.host, listen.port)
+        await server.start()
+    updater = application.updater
+    try:
+        webhook_url = None
+        if webhook_base and secrets is not None:
+            webhook_url = await register_webhook(application, webhook_base, secrets)
+        else:
+            assert updater is not None
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        if started is not None:
+            started(Started(server.url if server else None, webhook_url))
+        await stop.wait()
+    finally:
+        if updater is not None and updater.running:
+            await updater.stop()
+        if server is not None:
+            await server.stop()
+
+
+async def serve_web(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    listen: Listen,
+    extra_routes: Sequence[BaseRoute] = (),
+    started: Callable[[Started], None] | None = None,
+) -> None:
+    """Serve the map page and the feeds (no Telegram) until ``stop`` is set."""
+    app = build_web_app(services, extra_routes=extra_routes)
+    async with WebServer(app, listen.host, listen.port) as server:
+        if started is not None:
+            started(Started(server.url, None))
+        await stop.wait()

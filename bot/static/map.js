@@ -1,0 +1,126 @@
+// The map page: draws the closures the server sends (texts already in the reader's language) and keeps
+// them fresh. Every word shown comes from the server; this script only places it, always as text.
+(() => {
+  "use strict";
+  const config = JSON.parse(document.getElementById("map-config").textContent);
+  const colours = { active: "#c62828", upcoming: "#e08a00" };
+  const map = L.map("map", { worldCopyJump: true });
+  map.fitWorld();
+  if (config.tiles) {
+    L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 }).addTo(map);
+  }
+  const boundaries = L.geoJSON(null, {
+    interactive: false,
+    style: { color: "#5c6b7a", weight: 1.5, fillColor: "#dfe7ee", fillOpacity: 0.6 },
+  }).addTo(map);
+  const closures = L.layerGroup().addTo(map);
+  const list = document.getElementById("closures");
+  const summary = document.getElementById("summary");
+  const layers = new Map();
+  let etag = null;
+  let fitted = false;
+
+  const element = (tag, className, text) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  };
+
+  const details = (p, box) => {
+    box.append(element("strong", "title", p.title));
+    box.append(element("div", `status ${p.phase}`, `${p.status} · ${p.timing}`));
+    box.append(element("div", "reason", `${p.reason} · ${p.severity}`));
+    box.append(element("div", "direction", p.direction));
+    if (p.detour) box.append(element("div", "detour", p.detour));
+    return box;
+  };
+
+  const layerFor = (feature) => {
+    const p = feature.properties;
+    const style = { color: colours[p.phase], weight: 5, opacity: 0.9, fillOpacity: 0.35 };
+    return L.geoJSON(feature, {
+      style: () => style,
+      pointToLayer: (_, latlng) =>
+        p.radius_m ? L.circle(latlng, { ...style, radius: p.radius_m }) : L.circleMarker(latlng, { ...style, radius: 8 }),
+    });
+  };
+
+  const mark = (layer, id) => {
+    layer.eachLayer((part) => {
+      if (part.eachLayer) return mark(part, id);
+      const node = part.getElement && part.getElement();
+      if (node) node.setAttribute("data-closure-id", String(id));
+    });
+  };
+
+  const draw = (data) => {
+    closures.clearLayers();
+    layers.clear();
+    list.replaceChildren();
+    for (const feature of data.features) {
+      const id = feature.properties.id;
+      const layer = layerFor(feature);
+      layer.bindPopup(() => {
+        const box = element("div", "popup");
+        box.dir = document.documentElement.dir;  // the map itself is laid out left to right
+        return details(feature.properties, box);
+      });
+      layer.addTo(closures);
+      mark(layer, id);
+      layers.set(id, layer);
+      const item = details(feature.properties, element("li", `closure ${feature.properties.phase}`));
+      item.dataset.closureId = String(id);
+      item.tabIndex = 0;
+      const show = () => {
+        map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [24, 24] });
+        layer.openPopup();
+      };
+      item.addEventListener("click", show);
+      item.addEventListener("keydown", (event) => event.key === "Enter" && show());
+      list.append(item);
+    }
+    summary.textContent = data.features.length ? data.summary : config.text.empty;
+    if (!fitted) fit();
+    document.body.dataset.closures = String(data.features.length);
+    document.body.dataset.state = "ready";
+  };
+
+  const fit = () => {
+    const shown = L.featureGroup([...layers.values()]);
+    const bounds = layers.size ? shown.getBounds() : boundaries.getBounds();
+    if (bounds.isValid()) {
+      map.fitBounds(bounds, { padding: [16, 16] });
+      fitted = true;
+    }
+  };
+
+  const refresh = async () => {
+    try {
+      const headers = etag ? { "If-None-Match": etag } : {};
+      const response = await fetch(config.closuresUrl, { headers, cache: "no-store" });
+      if (response.status !== 304) {
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        etag = response.headers.get("ETag");
+        draw(data);
+      }
+      document.body.classList.remove("stale");
+    } catch (error) {
+      summary.textContent = config.text.unavailable;
+      document.body.classList.add("stale");
+      console.warn("closures could not be refreshed", error);
+    } finally {
+      setTimeout(refresh, config.refreshMs);
+    }
+  };
+
+  fetch(config.boundariesUrl)
+    .then((response) => (response.ok ? response.json() : null))
+    .then((data) => {
+      if (data) boundaries.addData(data);
+      if (!fitted) fit();
+    })
+    .catch((error) => console.warn("boundaries could not be loaded", error))
+    .finally(refresh);
+})();
