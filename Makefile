@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
-#   make run    create .venv (Python 3.12), install, run the demo on a local SQLite file, then a short
-#               scripted chat with the real bot offline (`roadbot chat`: no token needed)
+#   make run    create .venv (Python 3.12), install, run the demo on a local SQLite file, a short scripted
+#               chat with the real bot offline (`roadbot chat`: no token needed), then serve the live map of
+#               the sample closures at http://127.0.0.1:8080/ until Ctrl-C
 #   make test   create .venv, install with the test extras, lint, and run the whole test suite
 PYTHON ?= python3.12
 VENV   ?= .venv
@@ -29,6 +30,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/roadbot demo
 	printf '/start\n24.7114,46.6744\npress 1\nquit\n' | $(BIN)/roadbot chat --lang en
+	$(BIN)/roadbot --database-url sqlite:///var/demo.sqlite serve
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check .
