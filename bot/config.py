@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     map_tile_attribution: str = "© OpenStreetMap contributors"
     outbox_worker: bool = True
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+
+    # --- routing ---
+    # The road engine behind /route, detours and road snapping: "none" (a labelled straight line),
+    # "valhalla" (embedded, on tiles built by `roadbot routing build`), "valhalla-http" or "osrm-http" (a
+    # deployed server at routing_url). Whenever the engine fails or times out, the straight line stands in.
+    routing_engine: Literal["none", "valhalla", "valhalla-http", "osrm-http"] = "none"
+    routing_tiles_dir: Path = Field(
+        default=Path("var/valhalla_tiles"), description="Valhalla tiles and config"
+    )
+    routing_url: str | None = Field(default=None, description="e.g. http://valhalla:8002 or http://osrm:5000")
+    routing_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.profiles import ProfileLoader
+from bot.routing import router_from_settings
 from bot.throttle import FloodControl
 from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
@@ -21,7 +22,7 @@ from closures.queries import ClosureQueries
 from closures.service import ClosureService
 from closures.staff import StaffDirectory
 from closures.store import make_engine, session_scope
-from geo.routing import Router, StraightLineRouter
+from geo.routing import Router
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Services:
             drivers=DriverDirectory(
                 engine, clock=clock, cache_ttl=timedelta(seconds=settings.profile_cache_s)
             ),
-            router=router or StraightLineRouter(),
+            router=router or router_from_settings(settings),
             clock=clock,
         )
 
@@ -89,3 +90,6 @@ class Services:
 
     def close(self) -> None:
         self.engine.dispose()
+        close_router = getattr(self.router, "close", None)  # an engine's worker threads or HTTP client
+        if close_router is not None:
+            close_router()

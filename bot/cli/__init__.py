@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import pydantic
 import sqlalchemy.exc
 
-from bot.cli import admin, botcmds, demo, exchange, records
+from bot.cli import admin, botcmds, demo, exchange, records, routing
 from bot.cli.common import CliError, Context, NotInitialised
+from bot.cli.routing import RoutingFailed
 from bot.config import Settings
 from bot.timeinput import TimeInputError
 from closures.errors import ConflictError, NotFound, ValidationError
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     exchange.register(commands)
     demo.register(commands)
     botcmds.register(commands)
+    routing.register(commands)
     return parser
 
 
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"bad configuration: {where}: {error['msg']}", EXIT_USAGE)
     except NotInitialised as exc:  # before CliError, of which it is a kind
         return _fail(args, f"database problem: {exc}", EXIT_DATABASE)
+    except RoutingFailed as exc:  # before CliError, of which it is a kind
+        return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
     except (GeometryError, TimeInputError, CliError) as exc:
         return _fail(args, f"bad input: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, NotFound) as exc:
