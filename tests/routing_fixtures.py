@@ -39,12 +39,17 @@ def helsinki_pbf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def helsinki_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory of Valhalla tiles (and its valhalla.json) for central Helsinki, built once."""
+def helsinki_extract() -> Path:
+    """The Helsinki extract, once pyvalhalla's tools are known to be there to build tiles from it."""
     if importlib.util.find_spec("valhalla") is None:
         _missing("pyvalhalla is not installed")
-    pbf = helsinki_pbf()
-    return build_tiles(pbf, tmp_path_factory.mktemp("valhalla") / "tiles").tiles_dir
+    return helsinki_pbf()
+
+
+@pytest.fixture(scope="session")
+def helsinki_tiles(helsinki_extract: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of Valhalla tiles (and its valhalla.json) for central Helsinki, built once."""
+    return build_tiles(helsinki_extract, tmp_path_factory.mktemp("valhalla") / "tiles").tiles_dir
 
 
 @pytest.fixture(scope="session")
