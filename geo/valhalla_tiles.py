@@ -11,12 +11,16 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from geo.valhalla import CONFIG_NAME
 
@@ -120,6 +124,46 @@ def write_config(tiles_dir: Path, *, logging: bool) -> Path:
         target.read_text(encoding="utf-8")
     )  # a config Valhalla cannot read is a failure now, not later
     return target
+
+
+@contextmanager
+def local_service(tiles_dir: Path, run_dir: Path, *, workers: int = 1) -> Iterator[str]:
+    """The wheel's valhalla_service on a free port of 127.0.0.1 over ``tiles_dir``; yields its base URL.
+
+    For tests and benchmarks; a deployment runs valhalla_service (or its Docker image) on its own.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = json.loads((tiles_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    config["httpd"]["service"].update(
+        listen=f"tcp://127.0.0.1:{port}",
+        loopback=f"ipc://{run_dir}/loopback",  # not the shared /tmp defaults: two services must not collide
+        interrupt=f"ipc://{run_dir}/interrupt",
+        drain_seconds=0,  # stop at once when terminated
+        shutdown_seconds=0,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG_NAME).write_text(json.dumps(config), encoding="utf-8")
+    process = subprocess.Popen(
+        [str(valhalla_bin_dir() / "valhalla_service"), str(run_dir / CONFIG_NAME), str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # The service says nothing when it starts listening: the transport retries refused connections
+        # (with backoff) until one is accepted.
+        with httpx.Client(transport=httpx.HTTPTransport(retries=8), timeout=10) as client:
+            client.get(f"{url}/status").raise_for_status()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _swap(staging: Path, tiles_dir: Path) -> None:

@@ -7,18 +7,14 @@ they fail instead, so the routing tests can never silently not run there.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from geo.valhalla import ValhallaEmbedded
-from geo.valhalla_tiles import build_tiles, valhalla_bin_dir
+from geo.valhalla_tiles import build_tiles, local_service
 
 
 def _missing(what: str) -> None:
@@ -63,35 +59,5 @@ def valhalla(helsinki_tiles: Path) -> Iterator[ValhallaEmbedded]:
 @pytest.fixture(scope="session")
 def valhalla_service(helsinki_tiles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The wheel's valhalla_service on 127.0.0.1 over the Helsinki tiles; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    run = tmp_path_factory.mktemp("valhalla_service")
-    config = json.loads((helsinki_tiles / "valhalla.json").read_text(encoding="utf-8"))
-    config["httpd"]["service"].update(
-        listen=f"tcp://127.0.0.1:{port}",
-        loopback=f"ipc://{run}/loopback",  # not the shared /tmp defaults: two services must not collide
-        interrupt=f"ipc://{run}/interrupt",
-        drain_seconds=0,  # stop at once when terminated
-        shutdown_seconds=0,
-    )
-    (run / "valhalla.json").write_text(json.dumps(config), encoding="utf-8")
-    process = subprocess.Popen(
-        [str(valhalla_bin_dir() / "valhalla_service"), str(run / "valhalla.json"), "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # The service prints nothing when it starts listening: the transport retries refused connections
-        # (with backoff) until it accepts one.
-        with httpx.Client(transport=httpx.HTTPTransport(retries=8), timeout=5) as client:
-            assert client.get(f"{url}/status").status_code == 200
+    with local_service(helsinki_tiles, tmp_path_factory.mktemp("valhalla_service")) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
