@@ -1,10 +1,10 @@
 """A local routing engine on 127.0.0.1 speaking Valhalla's and OSRM's route APIs, with fault switches.
 
-Its routes bend through a point east of the midpoint (so they are not the straight line), are encoded as
-polyline6 like the real engines', and carry street names. ``mode`` injects faults: "ok", "no_route" (Valhalla
-error 442 / OSRM NoRoute, HTTP 400), "bad_request" (a 400 for a malformed request), "error" (500),
-"garbage" (200 with a body that is not JSON), "hold" (the request waits until ``release`` is set or the
-server stops).
+Its routes bend through a point ``bend_deg`` east of the midpoint (so they are not the straight line; a
+large bend makes a road wildly longer than the straight way), are encoded as polyline6 like the real
+engines', and carry street names. ``mode`` injects faults: "ok", "no_route" (Valhalla error 442 / OSRM
+NoRoute, HTTP 400), "bad_request" (a 400 for a malformed request), "error" (500), "garbage" (200 with a body
+that is not JSON), "hold" (the request waits until ``release`` is set or the server stops).
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ _GEOD = Geod(ellps="WGS84")
 _OSRM_PATH = re.compile(r"^/route/v1/(\w+)/([-\d.]+),([-\d.]+);([-\d.]+),([-\d.]+)(\?.*)?$")
 
 
-def bent_line(a: tuple[float, float], b: tuple[float, float]) -> list[tuple[float, float]]:
-    """(lon, lat) from ``a`` to ``b`` through a point 0.001° east of their midpoint."""
-    return [a, ((a[0] + b[0]) / 2 + 0.001, (a[1] + b[1]) / 2), b]
+def bent_line(
+    a: tuple[float, float], b: tuple[float, float], bend_deg: float = 0.001
+) -> list[tuple[float, float]]:
+    """(lon, lat) from ``a`` to ``b`` through a point ``bend_deg`` east of their midpoint."""
+    return [a, ((a[0] + b[0]) / 2 + bend_deg, (a[1] + b[1]) / 2), b]
 
 
 def line_length_m(coords: list[tuple[float, float]]) -> float:
@@ -37,8 +39,10 @@ def line_length_m(coords: list[tuple[float, float]]) -> float:
     return float(_GEOD.line_length(lons, lats))
 
 
-def valhalla_answer(a: tuple[float, float], b: tuple[float, float]) -> dict[str, Any]:
-    coords = bent_line(a, b)
+def valhalla_answer(
+    a: tuple[float, float], b: tuple[float, float], bend_deg: float = 0.001
+) -> dict[str, Any]:
+    coords = bent_line(a, b, bend_deg)
     km = line_length_m(coords) / 1000
     summary = {"length": round(km, 3), "time": round(km * 120, 3), "min_lat": min(a[1], b[1])}
     maneuvers = [
@@ -63,8 +67,8 @@ def valhalla_answer(a: tuple[float, float], b: tuple[float, float]) -> dict[str,
     }
 
 
-def osrm_answer(a: tuple[float, float], b: tuple[float, float]) -> dict[str, Any]:
-    coords = bent_line(a, b)
+def osrm_answer(a: tuple[float, float], b: tuple[float, float], bend_deg: float = 0.001) -> dict[str, Any]:
+    coords = bent_line(a, b, bend_deg)
     metres = line_length_m(coords)
     steps = [
         {"name": STREETS[0], "distance": metres / 2, "duration": metres / 20, "maneuver": {"type": "depart"}},
@@ -103,6 +107,7 @@ class RoutingServer:
     def __init__(self) -> None:
         self.requests: list[tuple[str, Any]] = []
         self.mode = "ok"
+        self.bend_deg = 0.001  # how far east of the midpoint each route bends (a long way round when large)
         self.release = threading.Event()
         self.received = threading.Event()
         server = self
@@ -115,7 +120,7 @@ class RoutingServer:
                 if self._faulted("valhalla"):
                     return
                 a, b = ((loc["lon"], loc["lat"]) for loc in body["locations"])
-                self._json(200, valhalla_answer(a, b))
+                self._json(200, valhalla_answer(a, b, server.bend_deg))
 
             def do_GET(self) -> None:  # OSRM: GET /route/v1/driving/lon,lat;lon,lat?…
                 server._record(self.path, None)
@@ -126,7 +131,7 @@ class RoutingServer:
                 if self._faulted("osrm"):
                     return
                 lon1, lat1, lon2, lat2 = (float(v) for v in match.groups()[1:5])
-                self._json(200, osrm_answer((lon1, lat1), (lon2, lat2)))
+                self._json(200, osrm_answer((lon1, lat1), (lon2, lat2), server.bend_deg))
 
             def _faulted(self, engine: str) -> bool:
                 mode = server.mode
