@@ -21,6 +21,7 @@ from typing import Any
 from pyproj import Geod
 
 from geo import polyline
+from geo.errors import BadAnswer, NoRoute, RoutingError, RoutingTimeout, RoutingUnavailable
 
 STREETS = ("Fake Street", "Test Road")
 _GEOD = Geod(ellps="WGS84")
@@ -93,6 +94,16 @@ def osrm_answer(a: tuple[float, float], b: tuple[float, float], bend_deg: float 
     }
     waypoints = [{"hint": "", "distance": 1.0, "name": STREETS[0], "location": list(a)}]
     return {"code": "Ok", "routes": [route], "waypoints": waypoints}
+
+
+# Each fault mode and the typed error an adapter must turn it into.
+FAULTS: dict[str, type[RoutingError]] = {
+    "no_route": NoRoute,
+    "bad_request": BadAnswer,
+    "error": RoutingUnavailable,
+    "garbage": BadAnswer,
+    "hold": RoutingTimeout,
+}
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from geo.errors import BadAnswer, NoRoute, RoutingTimeout, RoutingUnavailable
+from geo.errors import BadAnswer
 from geo.osrm import OsrmHttp
 from geo.routing import FallbackRouter, StraightLineRouter
-from tests.fakes.routing import STREETS, RoutingServer, bent_line, line_length_m
+from tests.fakes.routing import FAULTS, STREETS, RoutingServer, bent_line, line_length_m
 from tests.geo.helsinki import ETELAESPLANADI, LASIPALATSI, YLIOPISTONKATU
 
 A = (LASIPALATSI.x, LASIPALATSI.y)
@@ -55,16 +55,7 @@ def test_osrm_cannot_avoid_closures_so_its_route_is_no_detour(osrm: OsrmHttp) ->
     assert not route.approximate
 
 
-@pytest.mark.parametrize(
-    ("mode", "error"),
-    [
-        ("no_route", NoRoute),
-        ("bad_request", BadAnswer),
-        ("error", RoutingUnavailable),
-        ("garbage", BadAnswer),
-        ("hold", RoutingTimeout),
-    ],
-)
+@pytest.mark.parametrize(("mode", "error"), FAULTS.items())
 def test_osrm_faults_become_typed_errors_and_fall_back_to_the_labelled_straight_line(
     server: RoutingServer, osrm: OsrmHttp, mode: str, error: type[Exception], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from geo.errors import BadAnswer, NoRoute, RoutingTimeout, RoutingUnavailable
+from geo.errors import NoRoute, RoutingTimeout, RoutingUnavailable
 from geo.routing import FallbackRouter, StraightLineRouter
 from geo.valhalla import (
     MAX_EXCLUDE_PERIMETER_M,
@@ -18,7 +18,7 @@ from geo.valhalla import (
     exclusion_rings,
     within_budget,
 )
-from tests.fakes.routing import STREETS, RoutingServer, bent_line, line_length_m
+from tests.fakes.routing import FAULTS, STREETS, RoutingServer, bent_line, line_length_m
 from tests.geo.helsinki import BULEVARDI, ETELAESPLANADI, LASIPALATSI, YLIOPISTONKATU, length_m, metres_apart
 
 ON_IT_M = 5.0  # a route this close to a closed street uses it
@@ -167,15 +167,7 @@ def test_valhalla_http_reads_the_route_answer_and_sends_the_exclusions(server: R
     http.close()
 
 
-@pytest.mark.parametrize(
-    ("mode", "error"),
-    [
-        ("no_route", NoRoute),
-        ("bad_request", BadAnswer),
-        ("error", RoutingUnavailable),
-        ("garbage", BadAnswer),
-    ],
-)
+@pytest.mark.parametrize(("mode", "error"), [(m, e) for m, e in FAULTS.items() if m != "hold"])
 def test_valhalla_http_faults_become_typed_errors_and_fall_back(
     server: RoutingServer, mode: str, error: type[Exception], caplog: pytest.LogCaptureFixture
 ) -> None:
