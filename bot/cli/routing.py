@@ -60,12 +60,12 @@ def build_command(ctx: Context, args: argparse.Namespace) -> int:
     try:
         built = build_tiles(args.pbf, tiles_dir, on_stage=stages.done, threads=args.threads)
     except TilesError as exc:
+        stages.close()
         if "no such file" in str(exc) or "not installed" in str(exc) or "holds other files" in str(exc):
             raise CliError(str(exc)) from exc
         print(f"roadbot: build failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        stages.close()
+    stages.close()
     summary = {
         "tiles_dir": str(built.tiles_dir),
         "config": str(built.config),
@@ -124,14 +124,17 @@ def _point(text: str) -> Point:
 
 
 class _Stages:
-    """Drives the progress bar from the builder's stage callbacks (the bar pulls, the builder pushes)."""
+    """Drives the progress bar from the builder's stage callbacks (the bar pulls, the builder pushes).
+
+    ``progress`` draws "k done" when asked for item k + 1, so one item is taken ahead at the start.
+    """
 
     def __init__(self) -> None:
-        self._bar: Iterator[int] = progress(self._count(), total=len(STAGES), label="building tiles")
+        self._bar: Iterator[int] = progress(
+            iter(range(len(STAGES))), total=len(STAGES), label="building tiles"
+        )
+        next(self._bar, None)
         self._reached = 0
-
-    def _count(self) -> Iterator[int]:
-        yield from range(len(STAGES))
 
     def done(self, count: int, stage: str) -> None:
         while self._reached < count:
@@ -139,4 +142,8 @@ class _Stages:
             self._reached += 1
 
     def close(self) -> None:
-        self.done(len(STAGES), "")
+        """End the bar: drawn full and closed with a newline when every stage ran, else cut short."""
+        if self._reached == len(STAGES):
+            next(self._bar, None)  # the generator's end writes the newline
+        elif sys.stderr.isatty():
+            print(file=sys.stderr)
