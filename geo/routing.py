@@ -79,13 +79,26 @@ class FallbackRouter:
         try:
             return self.engine.route(origin, destination, avoid=avoid)
         except RoutingError as exc:
-            log.warning(
-                "routing with %s failed (%s: %s); using the straight line",
-                exc.engine,
-                type(exc).__name__,
-                exc.detail,
-            )
-            return self.fallback.route(origin, destination, avoid=avoid)
+            return self._fall_back(exc, origin, destination, avoid)
+
+    def follow(self, origin: Point, destination: Point) -> Route:
+        """The engine's road between two tapped points (``geo.snapping``), or the straight line."""
+        follow = getattr(self.engine, "follow", None) or self.engine.route
+        try:
+            return follow(origin, destination)  # type: ignore[no-any-return]
+        except RoutingError as exc:
+            return self._fall_back(exc, origin, destination, ())
+
+    def _fall_back(
+        self, exc: RoutingError, origin: Point, destination: Point, avoid: Sequence[BaseGeometry]
+    ) -> Route:
+        log.warning(
+            "routing with %s failed (%s: %s); using the straight line",
+            exc.engine,
+            type(exc).__name__,
+            exc.detail,
+        )
+        return self.fallback.route(origin, destination, avoid=avoid)
 
     def close(self) -> None:
         """Release the engine's threads or connections."""

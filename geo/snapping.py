@@ -1,6 +1,7 @@
 """Road snapping: the points an operator tapped along a road become the road between them.
 
-Each pair of consecutive taps is routed on the roads and the legs joined. A leg that is wildly longer than the
+Each pair of consecutive taps is routed on the roads and the legs joined (with a router's ``follow`` when it
+has one: the road in either direction, one-way streets ignored). A leg that is wildly longer than the
 straight distance between its taps means the router took another way (a one-way street against the taps, a
 tap on the wrong carriageway, a gap in the map): then the whole line keeps straight segments, and the caller
 tells the operator, rather than registering a closure on roads the operator never meant.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Protocol, runtime_checkable
 
 from shapely.geometry import LineString, Point
 
@@ -19,6 +21,20 @@ from geo.routing import Route
 
 MAX_STRETCH = 1.5  # a leg along the roads may be this many times the straight distance between its taps …
 SLACK_M = 100.0  # … plus this much, so that short legs round a corner are not refused
+
+
+@runtime_checkable
+class RoadFollower(Protocol):
+    def follow(self, origin: Point, destination: Point) -> Route:
+        """The road between two points whichever way its traffic runs."""
+        ...
+
+
+def leg_router(router: object) -> Callable[[Point, Point], Route]:
+    """What routes one leg of tapped points: the router's ``follow`` if it has one, else its ``route``."""
+    if isinstance(router, RoadFollower):
+        return router.follow
+    return router.route  # type: ignore[attr-defined, no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

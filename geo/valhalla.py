@@ -57,6 +57,17 @@ class _Valhalla:
             body["exclude_polygons"] = within_budget(rings, MAX_EXCLUDE_PERIMETER_M)
         return self._read(self._call("route", body))
 
+    def follow(self, origin: Point, destination: Point) -> Route:
+        """The road from origin to destination in either direction: for drawing a closure along it.
+
+        A closure covers the road whichever way its traffic runs, and an operator taps in any order, so
+        one-way streets and turn restrictions are ignored (else taps against a one-way street would go
+        round the block).
+        """
+        body = route_request(origin, destination)
+        body["costing_options"] = {"auto": {"ignore_oneways": True, "ignore_restrictions": True}}
+        return self._read(self._call("route", body))
+
     def _call(self, action: str, body: dict[str, Any]) -> Any:
         raise NotImplementedError
 

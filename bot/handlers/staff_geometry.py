@@ -24,7 +24,7 @@ from geo.errors import GeometryError
 from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
 from geo.parse import parse_geometry
 from geo.routing import Router
-from geo.snapping import Snapped, snap_line
+from geo.snapping import Snapped, leg_router, snap_line
 
 if TYPE_CHECKING:
     from bot.app import BotContext
@@ -157,7 +157,7 @@ async def finish(
 
 def line_through(points: list[Point], router: Router) -> Snapped:
     """The line through the points: along the roads when the router follows them sensibly, else straight."""
-    return snap_line(points, router.route)
+    return snap_line(points, leg_router(router))
 
 
 async def _shape(

@@ -9,8 +9,8 @@ import pytest
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from geo.routing import Route, StraightLineRouter
-from geo.snapping import MAX_STRETCH, SLACK_M, plausible, snap_line
+from geo.routing import FallbackRouter, Route, StraightLineRouter
+from geo.snapping import MAX_STRETCH, SLACK_M, leg_router, plausible, snap_line
 from geo.valhalla import ValhallaEmbedded
 from tests.geo.helsinki import ETELAESPLANADI, PROJECTION, length_m, metres_apart
 
@@ -107,3 +107,25 @@ def test_a_road_may_be_half_as_long_again_as_the_taps_plus_a_hundred_metres(
 def test_fewer_than_two_taps_are_no_line() -> None:
     with pytest.raises(ValueError, match="at least two points"):
         snap_line(TAPS[:1], StraightLineRouter().route)
+
+
+# Eteläesplanadi from Kasarmikatu west to Fabianinkatu: tapped against its one-way traffic.
+AGAINST_ONE_WAY = [Point(24.94826, 60.16719), Point(24.94646, 60.16715), Point(24.94471, 60.16699)]
+
+
+def test_taps_against_a_one_way_street_still_follow_that_street(
+    valhalla: ValhallaEmbedded, helsinki_tiles: Path
+) -> None:
+    driving = snap_line(AGAINST_ONE_WAY, valhalla.route)
+    assert driving.refused  # a car must go round the block: far longer than the taps
+
+    for router in (valhalla, FallbackRouter(valhalla)):
+        snapped = snap_line(AGAINST_ONE_WAY, leg_router(router))
+        assert snapped.on_roads
+        assert length_m(snapped.line) < 1.1 * length_m(LineString(AGAINST_ONE_WAY))
+        assert farthest_from_roads(snapped.line, helsinki_tiles) < 6
+
+
+def test_a_router_without_follow_routes_each_leg() -> None:
+    router = StraightLineRouter()
+    assert leg_router(router) == router.route

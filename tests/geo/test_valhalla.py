@@ -164,6 +164,11 @@ def test_valhalla_http_reads_the_route_answer_and_sends_the_exclusions(server: R
     assert body["locations"] == [{"lat": a[1], "lon": a[0]}, {"lat": b[1], "lon": b[0]}]
     (ring,) = body["exclude_polygons"]
     assert Polygon(ring).contains(ETELAESPLANADI)
+    assert "costing_options" not in body  # a driver's route keeps to one-way streets
+
+    assert http.follow(LASIPALATSI, YLIOPISTONKATU).street_names == STREETS
+    _, leg = server.requests[-1]
+    assert leg["costing_options"] == {"auto": {"ignore_oneways": True, "ignore_restrictions": True}}
     http.close()
 
 
@@ -177,9 +182,11 @@ def test_valhalla_http_faults_become_typed_errors_and_fall_back(
         http.route(LASIPALATSI, YLIOPISTONKATU)
 
     route = FallbackRouter(http).route(LASIPALATSI, YLIOPISTONKATU)
+    leg = FallbackRouter(http).follow(LASIPALATSI, YLIOPISTONKATU)  # a leg of an operator's taps
 
     assert route.approximate
     assert route.engine == "straight-line"
+    assert leg == route
     assert f"routing with valhalla-http failed ({error.__name__}" in caplog.text
     http.close()
 
