@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     webhook_secret_token: SecretStr | None = None  # 1-256 of A-Z a-z 0-9 _ - (Telegram's rule)
     webhook_path: SecretStr | None = None  # 16-256 of the same
 
+    # --- routing ---
+    # The road engine behind /route, detours and road snapping: "none" (a labelled straight line),
+    # "valhalla" (embedded, on tiles built by `roadbot routing build`), "valhalla-http" or "osrm-http" (a
+    # deployed server at routing_url). Whenever the engine fails or times out, the straight line stands in.
+    routing_engine: Literal["none", "valhalla", "valhalla-http", "osrm-http"] = "none"
+    routing_tiles_dir: Path = Field(
+        default=Path("var/valhalla_tiles"), description="Valhalla tiles and config"
+    )
+    routing_url: str | None = Field(default=None, description="e.g. http://valhalla:8002 or http://osrm:5000")
+    routing_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""
         targets = self.publish_destinations.get(slug) or PublishTargets()

@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.profiles import ProfileLoader
+from bot.routing import router_from_settings
 from bot.throttle import FloodControl
 from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
@@ -26,7 +27,7 @@ from closures.staff import StaffDirectory
 from closures.store import make_engine, session_scope
 from geo.geocoding import Geocoder
 from geo.geopy_providers import make_geocoder
-from geo.routing import Router, StraightLineRouter
+from geo.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Services:
             drivers=DriverDirectory(
                 engine, clock=clock, cache_ttl=timedelta(seconds=settings.profile_cache_s)
             ),
-            router=router or StraightLineRouter(),
+            router=router or router_from_settings(settings),
             clock=clock,
             geocoder=geocoder_from(settings),
         )
@@ -113,6 +114,9 @@ class Services:
         if "geocoding_pool" in self.__dict__:
             self.geocoding_pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
+        close_router = getattr(self.router, "close", None)  # an engine's worker threads or HTTP client
+        if close_router is not None:
+            close_router()
 
 
 def geocoder_from(settings: Settings) -> Geocoder | None:

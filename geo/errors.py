@@ -85,3 +85,28 @@ class GeocoderUnavailable(GeocodingError):
 
 class GeocoderRefused(GeocodingError):
     problem = GeocodingProblem.REFUSED
+
+
+class RoutingError(Exception):
+    """Base of every routing failure; ``engine`` names the router, ``detail`` is for logs."""
+
+    def __init__(self, engine: str, detail: str = "") -> None:
+        self.engine = engine
+        self.detail = detail
+        super().__init__(f"{engine}: {detail}" if detail else engine)
+
+
+class RoutingUnavailable(RoutingError):
+    """The engine cannot be reached or started (no server, no tiles, a 5xx answer)."""
+
+
+class RoutingTimeout(RoutingError):
+    """The engine did not answer within the configured time."""
+
+
+class NoRoute(RoutingError):
+    """The engine answered that no route joins the points (off the road network, or every way excluded)."""
+
+
+class BadAnswer(RoutingError):
+    """The engine answered something we cannot read, or refused our request as malformed."""

@@ -24,7 +24,7 @@ from closures.formats.geojson import read_municipalities
 from closures.models import Municipality
 from closures.store import make_engine, session_scope, upgrade
 
-pytest_plugins = ["tests.fakes.telegram", "tests.fakes.nominatim"]
+pytest_plugins = ["tests.fakes.telegram", "tests.fakes.nominatim", "tests.routing_fixtures"]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 PG_URL_VAR = "ROADBOT_TEST_POSTGRES_URL"

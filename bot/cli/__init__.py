@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import pydantic
 import sqlalchemy.exc
 
-from bot.cli import admin, botcmds, demo, exchange, records, webcmds
+from bot.cli import admin, botcmds, demo, exchange, records, routing, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
+from bot.cli.routing import RoutingFailed
 from bot.config import Settings
 from bot.timeinput import TimeInputError
 from closures.errors import ConflictError, NotFound, ValidationError
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     botcmds.register(commands)
     webcmds.register(commands)
+    routing.register(commands)
     return parser
 
 
@@ -65,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"bad configuration: {where}: {error['msg']}", EXIT_USAGE)
     except NotInitialised as exc:  # before CliError, of which it is a kind
         return _fail(args, f"database problem: {exc}", EXIT_DATABASE)
+    except RoutingFailed as exc:  # before CliError, of which it is a kind
+        return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
     except (GeometryError, TimeInputError, CliError) as exc:
         return _fail(args, f"bad input: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, NotFound) as exc:

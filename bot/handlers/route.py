@@ -2,11 +2,13 @@
 
 The route comes from the configured Router (a labelled straight line until a road engine is set up); the
 closures within the corridor are listed in the order the driver meets them. When a full closure active now
-blocks the route and the router follows real roads, a route avoiding it is offered with its extra length.
+blocks the route and the router follows real roads, a route avoiding it (``bot.detours``) is offered with its
+extra length and time, or the driver is told that no way around is known.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
@@ -14,15 +16,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import render
+from bot.detours import Detour, blocks, find_detour
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
-from closures.lifecycle import Phase
-from closures.models import Severity
-from closures.queries import Found
 
 if TYPE_CHECKING:
     from bot.app import BotContext
-
-BLOCKING_DISTANCE_M = 15.0  # a full closure this close to the route line is on it, not beside it
 
 
 async def route_command(update: Update, context: BotContext) -> None:
@@ -62,41 +60,39 @@ async def answer_route(
     """Route, closures along it in order, whether one blocks it, and the way around when there is one."""
     services = context.services
     now = services.clock()
+    corridor = services.settings.route_corridor_m
     route = await blocking(services.router.route, origin, destination)
-    found = await blocking(services.queries.along, route.line, services.settings.route_corridor_m, at=now)
-    blockers = [f for f in found if _blocks(f)]
+    found = await blocking(services.queries.along, route.line, corridor, at=now)
+    blocked = any(blocks(f) for f in found)
     text = render.route_message(
-        found,
-        me.tr,
-        services.zones,
-        now,
-        route.length_m,
-        approximate=route.approximate,
-        blocked=bool(blockers),
+        found, me.tr, services.zones, now, route.length_m, approximate=route.approximate, blocked=blocked
     )
-    if blockers and not route.approximate:
+    if blocked and not route.approximate:
         detour = await blocking(
-            services.router.route, origin, destination, avoid=[f.closure.geometry for f in blockers]
+            find_detour,
+            services.router,
+            origin,
+            destination,
+            route,
+            found,
+            lambda line: services.queries.along(line, corridor, at=now),
         )
-        if detour.approximate:
-            text += "\n\n" + me.tr.t("route.no_detour")
-        else:
-            extra = max(0.0, detour.length_m - route.length_m)
-            text += "\n\n" + me.tr.t(
-                "route.detour", length=me.tr.distance(detour.length_m), extra=me.tr.distance(extra)
-            )
+        text += "\n\n" + _detour_note(me, detour)
     if context.user_data is not None:
         context.user_data["last_route"] = list(route.line.coords)
     save = InlineKeyboardButton(me.tr.t("button.save_route"), callback_data="save:route")
     await reply(message, text, reply_markup=InlineKeyboardMarkup([[save]]))
 
 
-def _blocks(found: Found) -> bool:
-    closure = found.closure
-    return (
-        found.phase is Phase.ACTIVE
-        and closure.severity == Severity.FULL
-        and found.distance_m <= BLOCKING_DISTANCE_M
+def _detour_note(me: Driver, detour: Detour | None) -> str:
+    if detour is None:
+        return me.tr.t("route.no_detour")
+    minutes = math.ceil(detour.extra_s / 60) if detour.extra_s >= 1 else 0
+    return me.tr.t(
+        "route.detour",
+        length=me.tr.distance(detour.route.length_m),
+        extra=me.tr.distance(detour.extra_m),
+        extra_time=me.tr.n("route.minutes", minutes),
     )
 
 

@@ -11,10 +11,9 @@ shape is looked up (in Arabic and English) for the title the conversation propos
 from __future__ import annotations
 
 import html
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
@@ -29,6 +28,7 @@ from geo.errors import GeocodingError, GeometryError, Reason
 from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
 from geo.parse import parse_geometry
 from geo.routing import Router
+from geo.snapping import Snapped, leg_router, snap_line
 
 if TYPE_CHECKING:
     from bot.app import BotContext
@@ -155,12 +155,12 @@ async def on_done(update: Update, context: BotContext) -> State:
         await reply(message, op.tr.t("staff.points.too_few"))
         return GEOMETRY
     points = [Point(p) for p in draft.points]
-    shape = (
-        Polygon([(p.x, p.y) for p in points])
-        if area
-        else await blocking(line_through, points, context.services.router)
-    )
-    return await finish(message, context, op, draft, shape, None)
+    if area:
+        return await finish(message, context, op, draft, Polygon([(p.x, p.y) for p in points]), None)
+    snapped = await blocking(line_through, points, context.services.router)
+    if snapped.refused:
+        await reply(message, op.tr.t("staff.points.kept_straight"))
+    return await finish(message, context, op, draft, snapped.line, None)
 
 
 async def add_point(message: Message, context: BotContext, op: Operator, draft: Draft, point: Point) -> State:
@@ -207,15 +207,9 @@ async def finish(
     return await done(message, context, op, draft, "geometry")
 
 
-def line_through(points: list[Point], router: Router) -> LineString:
-    """The line through the points: along the roads when the router follows them, else straight."""
-    routes = [router.route(a, b) for a, b in pairwise(points)]
-    if any(route.approximate for route in routes):
-        return LineString([(p.x, p.y) for p in points])
-    coords = list(routes[0].line.coords)
-    for route in routes[1:]:
-        coords.extend(route.line.coords[1:])
-    return LineString(coords)
+def line_through(points: list[Point], router: Router) -> Snapped:
+    """The line through the points: along the roads when the router follows them sensibly, else straight."""
+    return snap_line(points, leg_router(router))
 
 
 async def _shape(

@@ -20,3 +20,10 @@ def test_straight_line_route_cannot_avoid_closures() -> None:
     closed = Polygon([(46.64, 24.69), (46.66, 24.69), (46.66, 24.71), (46.64, 24.71)])
     route = StraightLineRouter().route(origin, destination, avoid=[closed])
     assert route.line.intersects(closed)
+
+
+def test_the_straight_line_says_it_kept_out_of_nothing_it_was_asked_to_avoid() -> None:
+    origin, destination = Point(46.60, 24.70), Point(46.70, 24.70)
+    closed = Polygon([(46.64, 24.69), (46.66, 24.69), (46.66, 24.71), (46.64, 24.71)])
+    assert StraightLineRouter().route(origin, destination).avoided is True
+    assert StraightLineRouter().route(origin, destination, avoid=[closed]).avoided is False

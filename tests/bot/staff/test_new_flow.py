@@ -339,7 +339,7 @@ class RoadRouter:
 
 def test_a_line_follows_the_roads_when_a_road_router_is_configured_else_is_straight() -> None:
     points = [Point(46.68, 24.70), Point(46.675, 24.71), Point(46.67, 24.715)]
-    roads = line_through(points, RoadRouter())
+    roads = line_through(points, RoadRouter()).line
     expected = [(46.68, 24.70), (46.6785, 24.705), (46.675, 24.71), (46.6735, 24.7125), (46.67, 24.715)]
     assert list(roads.coords) == [pytest.approx(xy) for xy in expected]
-    assert list(line_through(points, StraightLineRouter()).coords) == [(p.x, p.y) for p in points]
+    assert list(line_through(points, StraightLineRouter()).line.coords) == [(p.x, p.y) for p in points]
