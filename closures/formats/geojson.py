@@ -16,7 +16,8 @@ from typing import Any
 import shapely
 
 from closures.errors import Refusal, ValidationError
-from closures.models import Closure, Municipality
+from closures.formats.common import stable_ref
+from closures.models import Closure, Municipality, Status
 from closures.rules import ClosureDraft
 from geo.parse import Limits, parse_geojson_features
 
@@ -32,10 +33,12 @@ _CHOICE_FIELDS = ("reason", "severity", "direction", "heading")
 
 @dataclass(frozen=True, slots=True)
 class ImportedClosure:
-    """One feature read from a file: which municipality it names (if any) and the draft it makes."""
+    """One feature read from a file: which municipality it names (if any), the draft it makes, and what
+    was decided about it (``open``, or ``lifted``/``cancelled`` for a closure that is over)."""
 
     municipality: str | None
     draft: ClosureDraft
+    status: str = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,13 @@ def closure_feature(closure: Closure, municipality_slug: str | None = None) -> d
     }
 
 
+def exported_feature(closure: Closure, slug: str) -> dict[str, Any]:
+    """The closure's feature with a ``ref`` even when it was registered without one (see ``stable_ref``)."""
+    feature = closure_feature(closure, slug)
+    feature["properties"]["ref"] = stable_ref(closure, slug)
+    return feature
+
+
 def feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features)}
 
@@ -93,7 +103,10 @@ def read_closures(text: str, *, now: datetime, source: str = "geojson") -> list[
             **{"reason": "other", "title_ar": "", **values},
         )
         muni = props.get("municipality")
-        out.append(ImportedClosure(str(muni) if muni else None, draft))
+        status = props.get("status") or Status.OPEN.value
+        if status not in {s.value for s in Status}:
+            raise ValidationError(Refusal.BAD_VALUE, field="status", detail=repr(status))
+        out.append(ImportedClosure(str(muni) if muni else None, draft, status=str(status)))
     return out
 
 
