@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+import sqlalchemy.exc
 
 from bot.config import PartnerFeed, Settings
 from closures.errors import ClosureError
@@ -137,6 +138,9 @@ class PartnerPoller:
             return self._failed(feed, source, str(exc))
         except (ClosureError, GeometryError) as exc:
             return self._failed(feed, source, f"{feed.url}: unreadable feed: {exc}")
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # the next poll tries again; the feed is still there
+            first = str(exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc).splitlines()[0]
+            return self._failed(feed, source, f"{feed.url}: database problem: {first}")
         for rejected in report.rejected:
             log.warning("partner feed %s: event %s refused: %s", feed.url, rejected["ref"], rejected["error"])
         if report.changed:

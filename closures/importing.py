@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import sqlalchemy.exc
 from sqlmodel import select
 
 from closures.errors import ClosureError, Refusal, ValidationError
@@ -89,6 +90,9 @@ def apply_import(
             _apply_one(service, slug, draft, item.status, actor, report, only_source=prune_source)
         except (ClosureError, GeometryError) as exc:
             report.rejected.append({"ref": ref, "error": str(exc)})
+        except sqlalchemy.exc.IntegrityError:
+            # another process registered the same ref a moment ago (two pollers over one database)
+            report.rejected.append({"ref": ref, "error": "registered meanwhile by another process"})
     if prune_source is not None:
         for slug in {municipality} if municipality else set(seen) | ({default_municipality} - {None}):
             _prune(service, slug, prune_source, seen.get(slug, set()), actor, report)

@@ -17,7 +17,7 @@ from bot.partners import PartnerPoller, PollResult
 from closures.formats.cifs import cifs_xml
 from closures.models import Closure, ClosureEvent
 from closures.service import ClosureService
-from closures.store import session_scope
+from closures.store import make_engine, session_scope
 from tests.closures.conftest import KING_FAHD, counts
 from tests.closures.feeds_support import load_variety, snapshot_of
 from tests.fakes.partner_feed import PartnerFeedServer
@@ -208,3 +208,13 @@ def test_partner_feeds_come_from_json_in_the_environment(monkeypatch):
     monkeypatch.setenv("PARTNER_FEEDS", '[{"url": "ftp://x", "format": "wzdx", "municipality": "riyadh"}]')
     with pytest.raises(ValueError, match="url"):
         Settings()
+
+
+async def test_a_database_problem_is_a_failed_poll_not_a_crash(server, tmp_path, clock, caplog):
+    broken = ClosureService(make_engine(f"sqlite:///{tmp_path}"), clock=clock)  # a directory: cannot open
+    server.body = wzdx(A)
+    with caplog.at_level(logging.WARNING, logger="bot.partners"):
+        [result] = await poller(server, broken).poll_all()
+    assert result.report is None
+    assert "database problem: unable to open database file" in result.error
+    assert any("nothing changed" in r.getMessage() for r in caplog.records)
