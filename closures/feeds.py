@@ -13,6 +13,7 @@ as ``ClosureQueries`` does. Blocking: the web endpoints call ``get`` from a work
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
@@ -82,6 +83,12 @@ class Built:
     body: bytes
     etag: str  # a strong validator, quoted: the hash of the body
     as_of: datetime
+    gzipped: bytes  # the body compressed once, for clients that accept gzip (feeds run to megabytes)
+
+    @property
+    def gzip_etag(self) -> str:
+        """The gzip representation's own strong validator (RFC 9110: one per representation)."""
+        return f'{self.etag[:-1]}-gz"'
 
 
 Builder = Callable[[FeedSnapshot], bytes]
@@ -135,7 +142,8 @@ class FeedCache:
                 if built is None:
                     body = build(state.snapshot)
                     digest = hashlib.sha256(body).hexdigest()[:32]
-                    built = Built(body, f'"{digest}"', state.snapshot.as_of)
+                    zipped = gzip.compress(body, compresslevel=6, mtime=0)  # mtime 0: same bytes everywhere
+                    built = Built(body, f'"{digest}"', state.snapshot.as_of, zipped)
                     self.builds += 1
                     if len(state.bodies) < self._max_keys:
                         state.bodies[key] = built

@@ -175,3 +175,19 @@ async def test_an_unreachable_database_is_a_503_not_a_traceback(tmp_path: Path, 
     assert response.json() == {"error": "database unavailable"}
     assert response.headers["retry-after"] == "5"
     assert json.dumps(response.json()).isascii()
+
+
+async def test_gzip_is_sent_to_clients_that_accept_it_each_with_its_own_etag(client):
+    plain = await client.get("/feeds/wzdx.json", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/feeds/wzdx.json", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"]) / 3
+    assert zipped.content == plain.content  # httpx decoded it: the same feed
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.headers["etag"] == plain.headers["etag"][:-1] + '-gz"'
+    for etag in (plain.headers["etag"], zipped.headers["etag"]):
+        again = await client.get(
+            "/feeds/wzdx.json", headers={"If-None-Match": etag, "Accept-Encoding": "gzip"}
+        )
+        assert again.status_code == 304
