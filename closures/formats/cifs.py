@@ -26,7 +26,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from defusedxml import ElementTree as SafeET
@@ -41,6 +41,7 @@ from closures.formats.common import (
     local_iso,
     oriented,
     path_of,
+    read_instant,
     utc_z,
 )
 from closures.formats.geojson import ImportedClosure
@@ -192,14 +193,13 @@ def _read(record: dict[str, Any], *, source: str) -> ImportedClosure:
     lines = [ln.strip() for ln in str(record.get("description") or "").splitlines() if ln.strip()]
     arabic = "\n".join(ln for ln in lines if has_arabic(ln) and ln != street)
     other = "\n".join(ln for ln in lines if not has_arabic(ln))
-    starts_at = _time(record, "starttime")
-    if starts_at is None:
-        raise ValidationError(Refusal.MISSING_FIELD, field="starttime")
+    starts_at = read_instant(record, "starttime")
+    assert starts_at is not None  # required: read_instant raised otherwise
     draft = ClosureDraft(
         geometry=geometry_from_path(path),
         reason=(_REASON_OF.get(subtype) or _REASON_OF.get(kind) or Reason.OTHER).value,
         starts_at=starts_at,
-        ends_at=_time(record, "endtime"),
+        ends_at=read_instant(record, "endtime", required=False),
         title_ar=street,
         severity=Severity.FULL.value if kind == "ROAD_CLOSED" else Severity.PARTIAL.value,
         direction=Direction.ONE.value if heading else Direction.BOTH.value,
@@ -223,16 +223,3 @@ def _polyline(value: Any) -> list[tuple[float, float]]:
     if len(values) < 2 or len(values) % 2:
         raise ValidationError(Refusal.BAD_VALUE, field="polyline", detail="not pairs of lat lon")
     return [(values[i + 1], values[i]) for i in range(0, len(values), 2)]
-
-
-def _time(record: dict[str, Any], name: str) -> datetime | None:
-    value = record.get(name)
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail=str(value)) from None
-    if when.tzinfo is None:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail="time without a time zone")
-    return when.astimezone(UTC)

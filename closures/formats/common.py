@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from closures.errors import Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
 from closures.models import Closure
 from geo.measure import COMPASS_CODES, bearing_deg, compass_code
@@ -132,3 +135,19 @@ def geometry_from_path(path: list[tuple[float, float]]) -> BaseGeometry:
     if len(path) >= 4 and path[0] == path[-1]:
         return Polygon(path)
     return LineString(path)
+
+
+def read_instant(record: Mapping[str, Any], name: str, *, required: bool = True) -> datetime | None:
+    """An ISO 8601 time with a zone (``Z`` too) from ``record[name]``, in UTC; a typed error otherwise."""
+    value = record.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError(Refusal.MISSING_FIELD, field=name)
+        return None
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(Refusal.BAD_VALUE, field=name, detail=str(value)) from None
+    if when.tzinfo is None:
+        raise ValidationError(Refusal.BAD_VALUE, field=name, detail="time without a time zone")
+    return when.astimezone(UTC)

@@ -16,7 +16,7 @@ from typing import Any
 import shapely
 
 from closures.errors import Refusal, ValidationError
-from closures.formats.common import stable_ref
+from closures.formats.common import read_instant, stable_ref
 from closures.models import Closure, Municipality, Status
 from closures.rules import ClosureDraft
 from geo.parse import Limits, parse_geojson_features
@@ -150,9 +150,9 @@ def municipality_feature(muni: Municipality) -> dict[str, Any]:
 
 def _times(props: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None]:
     if props.get("starts_at") is not None:
-        starts_at = _instant(props, "starts_at")
-        ends_at = _instant(props, "ends_at") if props.get("ends_at") is not None else None
-        return starts_at, ends_at
+        starts_at = read_instant(props, "starts_at")
+        assert starts_at is not None  # present: checked above
+        return starts_at, read_instant(props, "ends_at", required=False)
     if props.get("start_offset_h") is None:
         raise ValidationError(Refusal.MISSING_FIELD, field="starts_at")
     # From the top of the hour, so that a demo's times read naturally ("until 18:00", not "until 18:07").
@@ -160,16 +160,6 @@ def _times(props: dict[str, Any], now: datetime) -> tuple[datetime, datetime | N
     starts_at = base + timedelta(hours=_number(props, "start_offset_h") or 0.0)
     duration = _number(props, "duration_h")
     return starts_at, (starts_at + timedelta(hours=duration) if duration is not None else None)
-
-
-def _instant(props: dict[str, Any], name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(str(props[name]).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail=str(props[name])) from exc
-    if value.tzinfo is None:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail="time without a time zone")
-    return value.astimezone(UTC)
 
 
 def _number(props: dict[str, Any], name: str) -> float | None:

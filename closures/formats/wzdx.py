@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import LineString, Point
@@ -47,6 +47,7 @@ from closures.formats.common import (
     geometry_from_path,
     has_arabic,
     path_of,
+    read_instant,
     utc_z,
 )
 from closures.formats.geojson import ImportedClosure
@@ -189,8 +190,8 @@ def _read_event(feature: Any, *, now: datetime, source: str) -> ImportedClosure 
     draft = ClosureDraft(
         geometry=_read_geometry(feature.get("geometry")),
         reason="roadworks" if core.get("event_type", "work-zone") == "work-zone" else "other",
-        starts_at=_date(props, "start_date"),
-        ends_at=_date(props, "end_date") if props.get("end_date") else None,
+        starts_at=_start(props, "start_date"),
+        ends_at=read_instant(props, "end_date", required=False),
         title_ar=title_ar or title_en or "",
         title_en=title_en if title_ar else None,
         severity=Severity.FULL.value if impact == "all-lanes-closed" else Severity.PARTIAL.value,
@@ -227,14 +228,7 @@ def _read_geometry(geometry: Any) -> BaseGeometry:
     return geometry_from_path(path)
 
 
-def _date(props: dict[str, Any], name: str) -> datetime:
-    value = props.get(name)
-    if not isinstance(value, str):
-        raise ValidationError(Refusal.MISSING_FIELD, field=name)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail=value) from None
-    if when.tzinfo is None:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail="time without a time zone")
-    return when.astimezone(UTC)
+def _start(props: dict[str, Any], name: str) -> datetime:
+    start = read_instant(props, name)
+    assert start is not None  # required: read_instant raised otherwise
+    return start
