@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -67,7 +68,10 @@ def feed_snapshot(engine: Engine, now: datetime) -> FeedSnapshot:
                 sa.func.max(sa.case((Closure.starts_at <= now, Closure.starts_at))),
             )
         ).one()
-    items = [FeedItem(row, munis[row.municipality_id]) for row in rows]
+    shapes = shapely.from_geojson([row.geometry_geojson for row in rows]) if rows else []  # one call for all
+    items = [
+        FeedItem(row, munis[row.municipality_id], shape) for row, shape in zip(rows, shapes, strict=True)
+    ]
     moments = [m for m in (last_write, last_end, last_start) if m is not None]
     as_of = max((_utc(m) for m in moments), default=EPOCH)
     upcoming = [t for item in items if (t := next_transition(item.closure, now)) is not None]

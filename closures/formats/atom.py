@@ -14,9 +14,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
 
+from shapely.geometry.base import BaseGeometry
+
 from closures.formats.common import EXPORT_REFS, FeedItem, path_of, utc_z
 from closures.models import Closure
-from closures.rules import geometry_of
 
 ATOM = "http://www.w3.org/2005/Atom"
 GEORSS = "http://www.georss.org/georss"
@@ -77,11 +78,10 @@ def _entry(feed: ET.Element, item: FeedItem, *, lang: str, page_url: str) -> Non
         block = ET.SubElement(wrapper, f"{{{XHTML}}}div", {"lang": code, "dir": direction})
         for text in [t for t in texts if t] + [times]:
             ET.SubElement(block, f"{{{XHTML}}}p").text = text
-    _georss(entry, c)
+    _georss(entry, c, item.geometry)
 
 
-def _georss(entry: ET.Element, closure: Closure) -> None:
-    geometry = geometry_of(closure)
+def _georss(entry: ET.Element, closure: Closure, geometry: BaseGeometry) -> None:
     path = path_of(geometry)
     kind = {"Point": "point", "Polygon": "polygon"}.get(geometry.geom_type, "line")
     if kind == "line" and len(path) < 2:

@@ -46,7 +46,7 @@ from closures.formats.common import (
 )
 from closures.formats.geojson import ImportedClosure
 from closures.models import Direction, Reason, Severity
-from closures.rules import ClosureDraft, geometry_of
+from closures.rules import ClosureDraft
 
 _FULL_SUBTYPE = {
     Reason.ROADWORKS: "ROAD_CLOSED_CONSTRUCTION",
@@ -86,7 +86,7 @@ def incident(item: FeedItem) -> dict[str, Any]:
         kind, subtype = "ROAD_CLOSED", _FULL_SUBTYPE.get(Reason(c.reason))
     else:
         kind, subtype = _PARTIAL_TYPE.get(Reason(c.reason), ("HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED"))
-    path = oriented(path_of(geometry_of(c)), c.heading if c.direction == Direction.ONE else None)
+    path = oriented(path_of(item.geometry), c.heading if c.direction == Direction.ONE else None)
     if len(path) == 1:
         path = path * 2
     street = c.title_ar if len(c.title_ar) >= 2 else f"{c.title_ar} {item.ref}"

@@ -38,10 +38,12 @@ class FeedMunicipality:
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """One closure in a feed, with the municipality it belongs to (rows are detached: safe across threads)."""
+    """One closure in a feed, with the municipality it belongs to and its geometry, parsed once for every
+    format (rows are detached: safe across threads)."""
 
     closure: Closure
     municipality: FeedMunicipality
+    geometry: BaseGeometry
 
     @property
     def ref(self) -> str:
@@ -93,9 +95,9 @@ def path_of(geometry: BaseGeometry) -> list[tuple[float, float]]:
         case Point():
             return [(geometry.x, geometry.y)]
         case LineString():
-            return [(x, y) for x, y, *_ in geometry.coords]
+            return _pairs(geometry)
         case Polygon():
-            return [(x, y) for x, y, *_ in geometry.exterior.coords]
+            return _pairs(geometry.exterior)
         case MultiLineString():
             merged = shapely.line_merge(geometry)
             parts = merged.geoms if isinstance(merged, MultiLineString) else [merged]
@@ -105,6 +107,10 @@ def path_of(geometry: BaseGeometry) -> list[tuple[float, float]]:
         case MultiPoint():
             return [(p.x, p.y) for p in geometry.geoms]
     raise ValueError(f"no path for a {geometry.geom_type}")
+
+
+def _pairs(geometry: BaseGeometry) -> list[tuple[float, float]]:
+    return [(x, y) for x, y in shapely.get_coordinates(geometry).tolist()]
 
 
 def oriented(path: list[tuple[float, float]], heading: str | None) -> list[tuple[float, float]]:

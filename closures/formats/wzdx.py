@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -53,7 +54,7 @@ from closures.formats.common import (
 from closures.formats.geojson import ImportedClosure
 from closures.lifecycle import Phase
 from closures.models import Direction, Severity, Status
-from closures.rules import ClosureDraft, geometry_of
+from closures.rules import ClosureDraft
 from geo.measure import COMPASS_CODES
 
 VERSION = "4.2"
@@ -130,10 +131,11 @@ def road_event(item: FeedItem, *, as_of: datetime) -> dict[str, Any]:
 
 
 def _geometry(item: FeedItem) -> dict[str, Any]:
-    path = [(round(x, 7), round(y, 7)) for x, y in path_of(geometry_of(item.closure))]
+    path = path_of(item.geometry)
     if len(path) == 1:
-        return {"type": "MultiPoint", "coordinates": [list(path[0]), list(path[0])]}
-    return {"type": "LineString", "coordinates": [list(p) for p in path]}
+        point = [round(path[0][0], 7), round(path[0][1], 7)]
+        return {"type": "MultiPoint", "coordinates": [point, point]}
+    return {"type": "LineString", "coordinates": numpy.round(path, 7).tolist()}
 
 
 def _direction(direction: str, heading: str | None) -> str:
