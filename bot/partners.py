@@ -179,3 +179,9 @@ class PartnerPoller:
             source=source,
             prune_source=source,
         )
+
+
+async def poll_partners(settings: Settings, service: ClosureService, stop: asyncio.Event) -> None:
+    """What a long-running process (the bot, the web server) runs as a task: every partner feed on its
+    interval until ``stop`` is set; returns at once when none is configured."""
+    await PartnerPoller(settings, service).run(stop)

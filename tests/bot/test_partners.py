@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.partners import PartnerPoller, PollResult
+from bot.partners import PartnerPoller, PollResult, poll_partners
 from closures.formats.cifs import cifs_xml
 from closures.models import Closure, ClosureEvent
 from closures.service import ClosureService
@@ -218,3 +218,12 @@ async def test_a_database_problem_is_a_failed_poll_not_a_crash(server, tmp_path,
     assert result.report is None
     assert "database problem: unable to open database file" in result.error
     assert any("nothing changed" in r.getMessage() for r in caplog.records)
+
+
+async def test_poll_partners_returns_at_once_without_feeds_and_stops_when_told(server, service):
+    await asyncio.wait_for(poll_partners(Settings(partner_feeds=[]), service, asyncio.Event()), timeout=10)
+    stop = asyncio.Event()
+    stop.set()
+    settings = Settings(partner_feeds=[{"url": server.url(), "format": "wzdx", "municipality": "riyadh"}])
+    await asyncio.wait_for(poll_partners(settings, service, stop), timeout=10)
+    assert server.requests == [], "stopped before the first poll"
