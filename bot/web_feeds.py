@@ -122,7 +122,7 @@ def feed_routes(services: Services) -> list[BaseRoute]:
                         status_code=503,
                         headers={**CORS, "Retry-After": "5", "Cache-Control": "no-store"},
                     )
-            zipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+            zipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
             headers = {
                 **CORS,
                 "ETag": built.gzip_etag if zipped else built.etag,
@@ -151,3 +151,17 @@ def _matches(header: str | None, built: Built) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or built.etag in tags or built.gzip_etag in tags
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Does ``Accept-Encoding`` allow gzip (named or ``*``, with a weight above zero)?"""
+    for part in header.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() not in ("gzip", "*"):
+            continue
+        weight = params.strip().removeprefix("q=")
+        try:
+            return not params.strip() or float(weight) > 0
+        except ValueError:
+            return False
+    return False

@@ -191,3 +191,14 @@ async def test_gzip_is_sent_to_clients_that_accept_it_each_with_its_own_etag(cli
             "/feeds/wzdx.json", headers={"If-None-Match": etag, "Accept-Encoding": "gzip"}
         )
         assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [("gzip", True), ("br, gzip;q=0.5", True), ("*", True), ("gzip;q=0", False), ("gzip;q=0.0", False),
+     ("deflate", False), ("", False)],
+)  # fmt: skip
+async def test_gzip_only_when_the_client_accepts_it(client, accept, gzipped):
+    response = await client.get("/feeds/waze.json", headers={"Accept-Encoding": accept})
+    assert (response.headers.get("content-encoding") == "gzip") is gzipped
+    assert response.json()["incidents"]
