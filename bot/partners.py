@@ -3,7 +3,8 @@
 ``fetch_feed`` reads a URL with a timeout and a size limit and turns every failure (an HTTP error status,
 a timeout, an unreachable host, a body too large or not text) into one ``FetchError`` with a plain
 message. ``PartnerPoller`` polls the feeds in ``Settings.partner_feeds``, each on its own interval: it
-fetches on the event loop (httpx, async) and applies the import in a worker thread. A failed poll is
+fetches on the event loop (httpx, async; a conditional GET with the ETag of the feed it last applied, so an
+unchanged feed costs a 304) and applies the import in a worker thread. A failed poll is
 logged and changes nothing (``closures.importing`` prunes only after reading a feed whole); the next poll
 runs as planned. A partner's removed event is lifted (or cancelled, if it had not started) on the next
 successful poll.
@@ -37,16 +38,30 @@ class FetchError(Exception):
     """A feed could not be fetched; the message says why in one line."""
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    text: str | None  # None: not modified since the ETag the caller gave
+    etag: str | None
+
+
 async def fetch_feed(
-    url: str, *, timeout_s: float, max_bytes: int, client: httpx.AsyncClient | None = None
-) -> str:
-    """The body of ``url`` as text (blocking nothing: async)."""
+    url: str,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    client: httpx.AsyncClient | None = None,
+    etag: str | None = None,
+) -> Fetched:
+    """The body of ``url`` as text (blocking nothing: async); with ``etag``, a conditional request."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"{url}: not an http(s) URL")
     own = client is None
     client = client or httpx.AsyncClient(follow_redirects=True, headers={"User-Agent": USER_AGENT})
+    headers = {"If-None-Match": etag} if etag else {}
     try:
-        async with client.stream("GET", url, timeout=timeout_s) as response:
+        async with client.stream("GET", url, timeout=timeout_s, headers=headers) as response:
+            if response.status_code == 304 and etag:
+                return Fetched(None, etag)
             if response.status_code != 200:
                 raise FetchError(f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
             declared = response.headers.get("content-length")
@@ -59,6 +74,7 @@ async def fetch_feed(
                     raise FetchError(f"{url}: larger than {_size(max_bytes)}")
                 chunks.append(chunk)
             encoding = response.charset_encoding or "utf-8"
+            new_etag = response.headers.get("etag")
     except httpx.TimeoutException:
         raise FetchError(f"{url}: no answer within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:
@@ -67,7 +83,7 @@ async def fetch_feed(
         if own:
             await client.aclose()
     try:
-        return b"".join(chunks).decode(encoding)
+        return Fetched(b"".join(chunks).decode(encoding), new_etag)
     except (UnicodeDecodeError, LookupError):
         raise FetchError(f"{url}: the body is not {encoding} text") from None
 
@@ -88,6 +104,7 @@ class PollResult:
     source: str
     report: ImportReport | None
     error: str | None
+    not_modified: bool = False  # the partner answered 304 to the ETag of the feed applied last time
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -95,6 +112,7 @@ class PollResult:
             "source": self.source,
             "ok": self.error is None,
             "error": self.error,
+            "not_modified": self.not_modified,
             **({"report": self.report.as_dict()} if self.report else {}),
         }
 
@@ -116,6 +134,7 @@ class PartnerPoller:
         self._client = client
         self._monotonic = monotonic
         self._on_result = on_result  # told of every poll's outcome (metrics, tests)
+        self._etags: dict[str, str] = {}  # per URL, the ETag of the last feed applied whole
 
     async def poll(self, feed: PartnerFeed) -> PollResult:
         """Fetch one feed and apply it; every failure is logged and returned, never raised."""
@@ -127,13 +146,16 @@ class PartnerPoller:
     async def _poll(self, feed: PartnerFeed) -> PollResult:
         source = feed.source or default_source(feed.format, feed.url)
         try:
-            text = await fetch_feed(
+            fetched = await fetch_feed(
                 feed.url,
                 timeout_s=self.settings.partner_timeout_s,
                 max_bytes=self.settings.partner_max_bytes,
                 client=self._client,
+                etag=self._etags.get(feed.url),
             )
-            report = await asyncio.to_thread(self._apply, feed, text, source)
+            if fetched.text is None:  # 304: the feed is what was applied last time
+                return PollResult(feed.url, source, ImportReport(), None, not_modified=True)
+            report = await asyncio.to_thread(self._apply, feed, fetched.text, source)
         except FetchError as exc:
             return self._failed(feed, source, str(exc))
         except (ClosureError, GeometryError) as exc:
@@ -145,6 +167,8 @@ class PartnerPoller:
             log.warning("partner feed %s: event %s refused: %s", feed.url, rejected["ref"], rejected["error"])
         if report.changed:
             log.info("partner feed %s: %s", feed.url, report.as_dict())
+        if fetched.etag:
+            self._etags[feed.url] = fetched.etag
         return PollResult(feed.url, source, report, None)
 
     async def poll_all(self) -> list[PollResult]:

@@ -63,13 +63,14 @@ def import_closures(ctx: Context, args: argparse.Namespace) -> int:
     is_url = args.file.startswith(("http://", "https://"))
     if is_url:
         settings = ctx.settings
-        text = asyncio.run(
+        fetched = asyncio.run(
             fetch_feed(
                 args.file,
                 timeout_s=settings.partner_timeout_s,
                 max_bytes=min(settings.partner_max_bytes, MAX_INPUT_BYTES),
             )
         )
+        text = fetched.text or ""
     else:
         text = read_text_arg(args.file)
     source = args.source
