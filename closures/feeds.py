@@ -167,11 +167,20 @@ class FeedCache:
             return state
         writes, checked_s = self._local_writes.value, self._monotonic()
         counter = change_counter(self._engine)
-        until = state.snapshot.valid_until if state else None
-        if state is None or state.snapshot.counter != counter or (until is not None and now >= until):
-            with self._lock:
-                state = _State(feed_snapshot(self._engine, now), writes, checked_s)
-        else:
+        if state is not None and self._holds(state, counter, now):
             state = _State(state.snapshot, writes, checked_s, state.bodies)
+        else:
+            with self._lock:
+                latest = self._state  # another request may have taken a new snapshot meanwhile
+                if latest is not None and latest is not state and self._holds(latest, counter, now):
+                    state = latest
+                else:
+                    state = _State(feed_snapshot(self._engine, now), writes, checked_s)
         self._state = state
         return state
+
+    @staticmethod
+    def _holds(state: _State, counter: int, now: datetime) -> bool:
+        """Is ``state`` the store as of ``counter``, with no closure started or ended since?"""
+        until = state.snapshot.valid_until
+        return state.snapshot.counter == counter and (until is None or now < until)
