@@ -33,6 +33,18 @@ class XKeys(BaseModel):
     access_token_secret: SecretStr
 
 
+class PartnerFeed(BaseModel):
+    """A neighbouring agency's feed, polled into one municipality's closures."""
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["wzdx", "cifs", "geojson"]
+    municipality: str
+    interval_s: float = Field(default=300.0, ge=10, le=86_400)
+    # what the closures' ``source`` says (default "<format>:<host>"); a feed's removed events are lifted
+    # only among the closures with this source
+    source: str | None = Field(default=None, max_length=64)
+
+
 class Settings(BaseSettings):
     """Everything configurable. Defaults run on a local SQLite file with no credentials."""
 
@@ -117,6 +129,17 @@ class Settings(BaseSettings):
     )
     routing_url: str | None = Field(default=None, description="e.g. http://valhalla:8002 or http://osrm:5000")
     routing_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    # --- feeds and partner imports ---
+    # The public feeds (/feeds/…): who publishes them (WZDx publisher, Atom author), and how long clients
+    # may keep one before asking again (Cache-Control max-age; they then revalidate with the ETag).
+    feed_publisher: str = Field(default="road-closure-bot", min_length=1, max_length=200)
+    feed_max_age_s: int = Field(default=60, ge=0, le=86_400)
+    # Partner feeds polled into the registry (JSON in the environment), e.g. [{"url":
+    # "https://partner.example/wzdx.json", "format": "wzdx", "municipality": "riyadh", "interval_s": 300}]
+    partner_feeds: list[PartnerFeed] = Field(default_factory=list)
+    partner_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    partner_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
 
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""

@@ -1,7 +1,8 @@
 """``roadbot``: the command line. ``main`` parses, dispatches, and turns every known failure into one line.
 
 Exit codes: 0 done; 1 refused (validation, conflict, not found); 2 bad usage or unreadable input;
-3 the database is unreachable or not initialised; 70 an unexpected internal error (a bug: please report).
+3 the database is unreachable or not initialised; 4 a remote feed could not be fetched; 70 an unexpected
+internal error (a bug: please report).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from bot.cli import admin, botcmds, demo, exchange, records, routing, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
 from bot.cli.routing import RoutingFailed
 from bot.config import Settings
+from bot.partners import FetchError
 from bot.timeinput import TimeInputError
 from closures.errors import ConflictError, NotFound, ValidationError
 from geo.errors import GeometryError
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
 log = logging.getLogger("roadbot")
 
@@ -32,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roadbot",
         description="Road closures for drivers, on Telegram and X. Manage the registry from the shell.",
-        epilog="Exit codes: 0 done, 1 refused, 2 bad usage or input, 3 database problem, 70 internal error.",
+        epilog="Exit codes: 0 done, 1 refused, 2 bad usage or input, 3 database problem, 4 remote feed "
+        "unreachable, 70 internal error.",
     )
     parser.add_argument(
         "--database-url", help="SQLAlchemy URL (default: $DATABASE_URL or sqlite:///roadbot.sqlite)"
@@ -73,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"bad input: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, NotFound) as exc:
         return _fail(args, f"refused: {exc}", EXIT_REFUSED)
+    except FetchError as exc:
+        return _fail(args, f"remote feed: {exc}", EXIT_REMOTE)
     except sqlalchemy.exc.OperationalError as exc:
         return _fail(args, f"database problem: {_first_line(exc.orig or exc)}", EXIT_DATABASE)
     except sqlalchemy.exc.SQLAlchemyError as exc:

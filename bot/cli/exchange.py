@@ -1,31 +1,51 @@
-"""``roadbot import`` and ``roadbot export``: closures in and out as GeoJSON."""
+"""``roadbot import``, ``roadbot export`` and ``roadbot poll``: closures in and out, partner feeds polled.
+
+Import reads GeoJSON, WZDx or Waze CIFS (JSON or XML) from a file, standard input or an http(s) URL, and
+applies it through ``closures.importing`` (idempotent by ``ref``; see there what each case does).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import uuid
-from dataclasses import fields
+import sys
 from typing import Any
 
-from sqlmodel import select
-
-from bot.cli.common import CliError, Context, print_json, read_text_arg
+from bot.cli.common import MAX_INPUT_BYTES, CliError, Context, print_json, read_text_arg
 from bot.cli.records import closures_in
+from bot.partners import PartnerPoller, default_source, fetch_feed
 from bot.progress import progress
-from closures.formats.geojson import closure_feature, feature_collection, read_closures
-from closures.models import Closure, Municipality, Status
-from closures.rules import ClosureDraft, geometry_of
+from closures.formats.geojson import exported_feature, feature_collection
+from closures.importing import FORMATS, READERS, ImportReport, apply_import
 from closures.service import Actor
-from closures.store import session_scope
 
 IMPORT_ACTOR = Actor.system("import")
+EXIT_REFUSED = 1
 
 
 def register(commands: Any) -> None:
-    cmd = commands.add_parser("import", help="import closures from a GeoJSON FeatureCollection")
-    cmd.add_argument("file", help="a file, or - for standard input")
-    cmd.add_argument("--municipality", metavar="SLUG", help="for features that name none")
+    cmd = commands.add_parser(
+        "import", help="import closures from a file or URL: GeoJSON, WZDx or Waze CIFS (JSON or XML)"
+    )
+    cmd.add_argument("file", help="a file, an http(s) URL, or - for standard input")
+    cmd.add_argument("--format", choices=FORMATS, default="geojson", help="default: %(default)s")
+    cmd.add_argument(
+        "--municipality",
+        metavar="SLUG",
+        help="geojson: for features that name none; wzdx/cifs: where every event goes (default: the "
+        "feed's data source / source reference)",
+    )
+    cmd.add_argument(
+        "--source",
+        help="what the closures' source says (default: FORMAT:HOST for a URL, FORMAT:file for a wzdx or "
+        "cifs file, a GeoJSON feature's own source)",
+    )
+    cmd.add_argument(
+        "--prune",
+        action="store_true",
+        help="lift (or cancel) open closures of this source that the feed no longer lists",
+    )
     cmd.add_argument("--json", action="store_true", help="print a JSON summary")
     cmd.set_defaults(handler=import_closures)
     cmd = commands.add_parser("export", help="export closures as a GeoJSON FeatureCollection")
@@ -33,44 +53,112 @@ def register(commands: Any) -> None:
     cmd.add_argument("--municipality", metavar="SLUG")
     cmd.add_argument("--all", action="store_true", help="include ended, lifted and cancelled closures")
     cmd.set_defaults(handler=export_closures)
+    cmd = commands.add_parser("poll", help="poll the partner feeds of PARTNER_FEEDS into the registry")
+    cmd.add_argument("--once", action="store_true", help="poll each feed once and stop")
+    cmd.add_argument("--json", action="store_true", help="with --once: print one JSON object")
+    cmd.set_defaults(handler=poll)
 
 
-def import_closures(ctx: Context, args: argparse.Namespace) -> None:
-    summary = import_file(ctx, read_text_arg(args.file), default_municipality=args.municipality)
-    if args.json:
-        print_json(summary)
-    else:
-        print(
-            f"imported {summary['added']} new, {summary['updated']} updated, {summary['unchanged']} unchanged"
+def import_closures(ctx: Context, args: argparse.Namespace) -> int:
+    is_url = args.file.startswith(("http://", "https://"))
+    if is_url:
+        settings = ctx.settings
+        fetched = asyncio.run(
+            fetch_feed(
+                args.file,
+                timeout_s=settings.partner_timeout_s,
+                max_bytes=min(settings.partner_max_bytes, MAX_INPUT_BYTES),
+            )
         )
+        text = fetched.text or ""
+    else:
+        text = read_text_arg(args.file)
+    source = args.source
+    if source is None and (is_url or args.format != "geojson" or args.prune):
+        source = default_source(args.format, args.file if is_url else None)
+    report = import_text(
+        ctx, text, fmt=args.format, municipality=args.municipality, source=source, prune=args.prune
+    )
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        over = (
+            f", {report.lifted} lifted, {report.cancelled} cancelled"
+            if report.lifted or report.cancelled
+            else ""
+        )
+        gone = f", {report.removed} no longer listed (lifted)" if args.prune else ""
+        print(
+            f"imported {report.added} new, {report.updated} updated, {report.unchanged} unchanged{over}{gone}"
+        )
+    for rejected in report.rejected:
+        print(f"roadbot: refused {rejected['ref'] or '(no ref)'}: {rejected['error']}", file=sys.stderr)
+    return EXIT_REFUSED if report.rejected else 0
 
 
-def import_file(ctx: Context, text: str, *, default_municipality: str | None) -> dict[str, int]:
-    """Register each feature; one whose ``ref`` is known updates that closure, so re-import is idempotent."""
-    items = read_closures(text, now=ctx.service.clock(), source="import")
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
-    for item in progress(items, total=len(items), label="importing"):
-        slug = item.municipality or default_municipality
-        if slug is None:
-            raise CliError("a feature names no municipality: pass --municipality SLUG")
-        existing = _by_ref(ctx, slug, item.draft.ref) if item.draft.ref else None
-        if existing is None:
-            ctx.service.register(slug, item.draft, IMPORT_ACTOR, allow_past_start=True)
-            counts["added"] += 1
-            continue
-        changes = {k: v for k, v in _draft_values(item.draft).items() if _differs(existing, k, v)}
-        if changes and existing.status == Status.OPEN:
-            ctx.service.update(existing.id, existing.version, changes, IMPORT_ACTOR, allow_past_start=True)
-            counts["updated"] += 1
-        else:
-            counts["unchanged"] += 1
-    return counts
+def import_text(
+    ctx: Context,
+    text: str,
+    *,
+    fmt: str = "geojson",
+    municipality: str | None = None,
+    source: str | None = None,
+    prune: bool = False,
+) -> ImportReport:
+    """Read ``text`` in ``fmt`` and apply it (see ``closures.importing.apply_import``)."""
+    if municipality is not None:
+        ctx.municipality(municipality)  # a clear error for an unknown slug before anything is read
+    items = READERS[fmt](text, now=ctx.service.clock(), source=source or "import")
+    if prune and not items and municipality is None:
+        raise CliError("--prune on an empty feed needs --municipality SLUG")
+    geojson = fmt == "geojson"
+    return apply_import(
+        ctx.service,
+        items,
+        IMPORT_ACTOR,
+        default_municipality=municipality if geojson else None,
+        municipality=None if geojson else municipality,
+        source=source,
+        prune_source=source if prune else None,
+        progress=lambda rows, n: progress(rows, total=n, label="importing"),
+    )
+
+
+def import_file(ctx: Context, text: str, *, default_municipality: str | None) -> dict[str, Any]:
+    """Import a GeoJSON FeatureCollection (the demo's sample data); the summary as a plain dict."""
+    return import_text(ctx, text, municipality=default_municipality).as_dict()
+
+
+def poll(ctx: Context, args: argparse.Namespace) -> int:
+    feeds = ctx.settings.partner_feeds
+    if not feeds:
+        raise CliError("no partner feeds configured: set PARTNER_FEEDS (a JSON list; see the README)")
+    poller = PartnerPoller(ctx.settings, ctx.service)
+    if not args.once:
+        print(f"polling {len(feeds)} partner feed(s); Ctrl-C stops", file=sys.stderr)
+        asyncio.run(poller.run(asyncio.Event()))
+        return 0
+    results = asyncio.run(poller.poll_all())
+    if args.json:
+        print_json({"feeds": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            if r.report is None:
+                print(f"{r.url}: failed: {r.error}")
+            else:
+                rep = r.report
+                print(
+                    f"{r.url}: {rep.added} new, {rep.updated} updated, {rep.unchanged} unchanged, "
+                    f"{rep.removed} no longer listed, {len(rep.rejected)} refused"
+                )
+    failed = any(r.error or (r.report and r.report.rejected) for r in results)
+    return EXIT_REFUSED if failed else 0
 
 
 def export_closures(ctx: Context, args: argparse.Namespace) -> None:
     rows = closures_in(ctx, args.municipality, include_all=args.all)
     text = json.dumps(
-        feature_collection(_exported(c, slug) for c, slug in rows), ensure_ascii=False, indent=1
+        feature_collection(exported_feature(c, slug) for c, slug in rows), ensure_ascii=False, indent=1
     )
     if args.output:
         try:
@@ -81,36 +169,3 @@ def export_closures(ctx: Context, args: argparse.Namespace) -> None:
         print(f"wrote {len(rows)} closures to {args.output}")
     else:
         print(text)
-
-
-def _exported(closure: Closure, slug: str) -> dict[str, Any]:
-    """The closure's feature, with a ``ref`` even when it was registered without one.
-
-    Import matches features to closures by ``ref``; without one, importing the same file twice would
-    register everything twice. The ref made here is stable (the same closure always gets the same one,
-    whatever it has become since) and unique across databases (it hashes the creation instant).
-    """
-    feature = closure_feature(closure, slug)
-    if feature["properties"]["ref"] is None:
-        identity = f"{slug}/{closure.id}/{closure.created_at.isoformat()}"
-        feature["properties"]["ref"] = f"{slug}-{uuid.uuid5(_EXPORT_REFS, identity).hex[:16]}"
-    return feature
-
-
-_EXPORT_REFS = uuid.UUID("5d0c1f4e-8a53-4c1e-9a57-2f6a0b3c7d91")  # namespace of refs made on export
-
-
-def _by_ref(ctx: Context, slug: str, ref: str) -> Closure | None:
-    with session_scope(ctx.ready_engine()) as session:
-        query = select(Closure).join(Municipality).where(Municipality.slug == slug, Closure.ref == ref)
-        return session.exec(query).first()
-
-
-def _draft_values(draft: ClosureDraft) -> dict[str, Any]:
-    return {f.name: getattr(draft, f.name) for f in fields(draft) if f.name not in ("ref", "source")}
-
-
-def _differs(closure: Closure, name: str, value: Any) -> bool:
-    if name == "geometry":
-        return not geometry_of(closure).equals_exact(value, 1e-9)
-    return getattr(closure, name) != value

@@ -16,7 +16,8 @@ from typing import Any
 import shapely
 
 from closures.errors import Refusal, ValidationError
-from closures.models import Closure, Municipality
+from closures.formats.common import read_instant, stable_ref
+from closures.models import Closure, Municipality, Status
 from closures.rules import ClosureDraft
 from geo.parse import Limits, parse_geojson_features
 
@@ -32,10 +33,12 @@ _CHOICE_FIELDS = ("reason", "severity", "direction", "heading")
 
 @dataclass(frozen=True, slots=True)
 class ImportedClosure:
-    """One feature read from a file: which municipality it names (if any) and the draft it makes."""
+    """One feature read from a file: which municipality it names (if any), the draft it makes, and what
+    was decided about it (``open``, or ``lifted``/``cancelled`` for a closure that is over)."""
 
     municipality: str | None
     draft: ClosureDraft
+    status: str = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,13 @@ def closure_feature(closure: Closure, municipality_slug: str | None = None) -> d
     }
 
 
+def exported_feature(closure: Closure, slug: str) -> dict[str, Any]:
+    """The closure's feature with a ``ref`` even when it was registered without one (see ``stable_ref``)."""
+    feature = closure_feature(closure, slug)
+    feature["properties"]["ref"] = stable_ref(closure, slug)
+    return feature
+
+
 def feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features)}
 
@@ -93,7 +103,10 @@ def read_closures(text: str, *, now: datetime, source: str = "geojson") -> list[
             **{"reason": "other", "title_ar": "", **values},
         )
         muni = props.get("municipality")
-        out.append(ImportedClosure(str(muni) if muni else None, draft))
+        status = props.get("status") or Status.OPEN.value
+        if status not in {s.value for s in Status}:
+            raise ValidationError(Refusal.BAD_VALUE, field="status", detail=repr(status))
+        out.append(ImportedClosure(str(muni) if muni else None, draft, status=str(status)))
     return out
 
 
@@ -137,9 +150,9 @@ def municipality_feature(muni: Municipality) -> dict[str, Any]:
 
 def _times(props: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None]:
     if props.get("starts_at") is not None:
-        starts_at = _instant(props, "starts_at")
-        ends_at = _instant(props, "ends_at") if props.get("ends_at") is not None else None
-        return starts_at, ends_at
+        starts_at = read_instant(props, "starts_at")
+        assert starts_at is not None  # present: checked above
+        return starts_at, read_instant(props, "ends_at", required=False)
     if props.get("start_offset_h") is None:
         raise ValidationError(Refusal.MISSING_FIELD, field="starts_at")
     # From the top of the hour, so that a demo's times read naturally ("until 18:00", not "until 18:07").
@@ -147,16 +160,6 @@ def _times(props: dict[str, Any], now: datetime) -> tuple[datetime, datetime | N
     starts_at = base + timedelta(hours=_number(props, "start_offset_h") or 0.0)
     duration = _number(props, "duration_h")
     return starts_at, (starts_at + timedelta(hours=duration) if duration is not None else None)
-
-
-def _instant(props: dict[str, Any], name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(str(props[name]).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail=str(props[name])) from exc
-    if value.tzinfo is None:
-        raise ValidationError(Refusal.BAD_VALUE, field=name, detail="time without a time zone")
-    return value.astimezone(UTC)
 
 
 def _number(props: dict[str, Any], name: str) -> float | None:

@@ -254,7 +254,8 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_closures_and_re
 
     other = migrated(workdir / "other.sqlite", sqlite_template, capsys)
     first = other("import", str(exported), "--json").json()
-    assert first == {"added": 3, "updated": 0, "unchanged": 0}
+    nothing = {"lifted": 0, "cancelled": 0, "skipped": 0, "removed": 0, "rejected": []}
+    assert first == {"added": 3, "updated": 0, "unchanged": 0, **nothing}
     second = other("import", str(exported))
     assert second.ok() == "imported 0 new, 0 updated, 3 unchanged\n"
     assert second.err == "", "no progress bar when stderr is not a terminal"
@@ -284,7 +285,10 @@ def test_demo_loads_the_sample_closures_and_answers_each_spot_nearest_first(
     )
     report = result.json()
     assert report["database"] == str(database)
-    assert report["imported"] == {"added": 29, "updated": 0, "unchanged": 0}
+    assert report["imported"] == {
+        "added": 29, "updated": 0, "unchanged": 0, "lifted": 0, "cancelled": 0, "skipped": 0, "removed": 0,
+        "rejected": [],
+    }  # fmt: skip
     features = {
         f["properties"]["ref"]: f
         for f in json.loads((DATA / "sample_closures.geojson").read_text(encoding="utf-8"))["features"]

@@ -1,0 +1,332 @@
+"""Benchmark: the public feeds for N closures — build time, and requests/s served by uvicorn, with and
+without an ETag hit.
+
+    .venv/bin/python bench/feeds.py [--quick] [--n N] [--seconds S] [--concurrency C] [--json-only]
+
+N closures (10,000 by default; 300 with --quick) in Riyadh — 60 % lines, 25 % points, 15 % areas, a mix of
+full/partial, one/both directions, open ends — are written straight into a fresh SQLite file. Then:
+
+* *build*: one feed snapshot (the database read), and each format built from it (median of a few runs).
+  Baseline, in the same run: ``json.dumps`` of the same closures' stored columns, the least any feed of
+  them could cost. ``build_vs_json`` is the ratio.
+* *requests/s*: the feed routes and a trivial ``/ping`` on one uvicorn server, a subprocess on
+  127.0.0.1 (so the load generator does not share its interpreter), hit for S seconds by C concurrent
+  clients (httpx) asking for each feed in full (200 with the body), then with the current ETag (304, no
+  body). Baseline: ``/ping`` on the same server. ``etag_vs_ping`` near 1 means a 304 costs no more than an
+  empty endpoint; ``etag_vs_full`` is what the ETag saves a client.
+
+The last stdout line is one JSON object with every figure. Exit status 0 when every ETag request got a 304
+and every full request a 200, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import LineString, Point, Polygon
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bot.config import Settings
+from bot.services import Services
+from bot.web_feeds import CONTENT_TYPES, feed_builders, feed_routes
+from closures.feeds import feed_snapshot
+from closures.formats.atom import atom_feed
+from closures.formats.geojson import read_municipalities
+from closures.models import Closure, Municipality
+from closures.store import bump_change_counter, make_engine, session_scope, upgrade
+from geo.measure import COMPASS_CODES
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+RIYADH = (46.55, 46.85, 24.60, 24.85)  # lon min, lon max, lat min, lat max: well inside the boundary
+M_PER_DEG = 111_320.0  # only to lay out synthetic closures
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_factory() -> Starlette:
+    """The server under test (uvicorn ``--factory``): the feed routes and a trivial ``/ping``."""
+    settings = Settings(database_url=os.environ["BENCH_FEEDS_DATABASE_URL"])
+    services = Services.build(settings)
+
+    async def ping(_request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[*feed_routes(services), Route("/ping", ping)])
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+
+def make_closures(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
+    """N closure rows in Riyadh, ready for a bulk insert."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        lon, lat = rng.uniform(*RIYADH[:2]), rng.uniform(*RIYADH[2:])
+        pick = rng.random()
+        if pick < 0.6:
+            heading, metres = rng.uniform(0, 2 * math.pi), rng.uniform(200, 3000)
+            steps = rng.randint(2, 8)
+            geometry = LineString(
+                [
+                    (lon + k * metres / steps * math.sin(heading) / (M_PER_DEG * math.cos(math.radians(lat))),
+                     lat + k * metres / steps * math.cos(heading) / M_PER_DEG)
+                    for k in range(steps + 1)
+                ]
+            )  # fmt: skip
+        elif pick < 0.85:
+            geometry = Point(lon, lat)
+        else:
+            r = rng.uniform(100, 600) / M_PER_DEG
+            geometry = Polygon([(lon + r * math.cos(a), lat + r * math.sin(a)) for a in (0, 1.6, 3.2, 4.7)])
+        one_way = rng.random() < 0.4
+        start = now + timedelta(hours=rng.uniform(-24, 48))
+        minx, miny, maxx, maxy = geometry.bounds
+        rows.append(
+            {
+                "municipality_id": 1, "ref": f"bench-{i}", "source": "bench",
+                "geometry_geojson": shapely.to_geojson(geometry), "kind": _kind(geometry),
+                "radius_m": 100.0 if geometry.geom_type == "Point" else None,
+                "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
+                "reason": rng.choice(["roadworks", "event", "flood", "accident", "maintenance"]),
+                "severity": "partial" if rng.random() < 0.5 else "full",
+                "direction": "one" if one_way else "both",
+                "heading": rng.choice(COMPASS_CODES) if one_way else None,
+                "starts_at": start,
+                "ends_at": None if rng.random() < 0.2 else start + timedelta(hours=rng.uniform(1, 24 * 30)),
+                "title_ar": f"إغلاق رقم {i} على طريق الملك فهد", "title_en": f"Closure {i} on King Fahd Rd",
+                "description_ar": "أعمال صيانة للطريق", "description_en": "Road maintenance works",
+                "lanes_en": "Right lane closed" if i % 2 else None,
+                "status": "open", "version": 1, "created_by": "bench", "created_at": now, "updated_at": now,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _kind(geometry: Any) -> str:
+    return {"Point": "point", "LineString": "line"}.get(geometry.geom_type, "area")
+
+
+def setup(url: str, n: int, seed: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(engine, write=True) as session:
+        for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
+            session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+        session.flush()
+        session.execute(sa.insert(Closure), make_closures(n, seed, datetime.now(UTC)))
+        bump_change_counter(session)
+    engine.dispose()
+
+
+# --- build time ----------------------------------------------------------------------------------------
+
+
+def _median_ms(call: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def measure_builds(url: str, repeats: int) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    settings = Settings(database_url=url)
+    services = Services.build(settings)
+    now = datetime.now(UTC)
+    snapshot_ms = _median_ms(lambda: feed_snapshot(services.engine, now), repeats)
+    snap = feed_snapshot(services.engine, now)
+    columns = [c.model_dump(mode="json") for c in (i.closure for i in snap.items)]
+    json_ms = _median_ms(lambda: json.dumps(columns, ensure_ascii=False), repeats)
+    builders = dict(feed_builders(services))
+    builders["closures.atom"] = lambda s: atom_feed(
+        s.items, as_of=s.as_of, title="Road closures", publisher="bench", self_url="/f", page_url="/"
+    )
+    out = {}
+    for name, build in builders.items():
+        ms = _median_ms(lambda build=build: build(snap), repeats)
+        out[name] = {
+            "build_ms": round(ms, 1),
+            "bytes": len(build(snap)),
+            "build_vs_json": round(ms / json_ms, 2),
+        }
+    services.close()
+    base = {
+        "closures_in_feed": len(snap.items),
+        "snapshot_ms": round(snapshot_ms, 1),
+        "json_dumps_ms": round(json_ms, 1),
+    }
+    return base, out
+
+
+# --- requests/s ----------------------------------------------------------------------------------------
+
+
+def start_server(url: str) -> tuple[subprocess.Popen[str], int]:
+    """uvicorn in a subprocess on a free port of 127.0.0.1, returned once it says it is serving.
+
+    (Not ``--fd`` with a socket bound here: uvicorn takes such a socket for a Unix one, so asyncio leaves
+    Nagle's algorithm on and every small answer waits ~40 ms for a delayed ACK.)
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "BENCH_FEEDS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "bench.feeds:app_factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "info", "--no-access-log"],
+        env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:  # blocks until uvicorn reports, or exits
+        if "Uvicorn running on" in line:
+            return process, port
+    process.wait()
+    raise RuntimeError(f"uvicorn did not start (exit status {process.returncode})")
+
+
+async def hammer(base: str, path: str, etag: str | None, seconds: float, concurrency: int) -> dict[str, Any]:
+    """Requests/s of ``path`` for ``seconds`` with ``concurrency`` clients; status counts."""
+    headers = {"If-None-Match": etag} if etag else {}
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        for _ in range(concurrency):  # warm: the body built and connections open before the clock starts
+            await client.get(path, headers=headers)
+        deadline = time.perf_counter() + seconds
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                response = await client.get(path, headers=headers)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    count = sum(statuses.values())
+    return {"requests": count, "rps": round(count / elapsed, 1), "statuses": statuses}
+
+
+async def measure_requests(
+    base: str, seconds: float, concurrency: int, say: Any
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    say("requests: /ping (baseline)")
+    ping = await hammer(base, "/ping", None, seconds, concurrency)
+    out: dict[str, dict[str, Any]] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        for name in CONTENT_TYPES:
+            path = f"/feeds/{name}"
+            etag = (await client.get(path)).headers["etag"]
+            say(f"requests: {name} in full, then with its ETag")
+            full = await hammer(base, path, None, seconds, concurrency)
+            hit = await hammer(base, path, etag, seconds, concurrency)
+            out[name] = {
+                "full_rps": full["rps"], "etag_rps": hit["rps"],
+                "etag_vs_full": round(hit["rps"] / full["rps"], 1) if full["rps"] else None,
+                "full_statuses": full["statuses"], "etag_statuses": hit["statuses"],
+            }  # fmt: skip
+    say("requests: /ping again (the machine may have got busier or quieter meanwhile)")
+    again = await hammer(base, "/ping", None, seconds, concurrency)
+    statuses = {
+        k: ping["statuses"].get(k, 0) + again["statuses"].get(k, 0)
+        for k in {*ping["statuses"], *again["statuses"]}
+    }
+    baseline = {"rps": round((ping["rps"] + again["rps"]) / 2, 1), "first_rps": ping["rps"],
+                "last_rps": again["rps"], "statuses": statuses}  # fmt: skip
+    for row in out.values():
+        row["etag_vs_ping"] = round(row["etag_rps"] / baseline["rps"], 2)
+    return baseline, out
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Ends with one JSON line.")
+    parser.add_argument("--quick", action="store_true", help="300 closures and short runs")
+    parser.add_argument("--n", type=int, default=None, help="closures (default 10,000; 300 with --quick)")
+    parser.add_argument("--seconds", type=float, default=None, help="per measurement (default 3; 0.3 quick)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    n = args.n or (300 if args.quick else 10_000)
+    seconds = args.seconds or (0.3 if args.quick else 3.0)
+    started = time.perf_counter()
+
+    def say(text: str) -> None:  # one line per stage: each takes seconds, not a bar's worth of steps
+        print(f"[bench] {time.perf_counter() - started:5.1f} s  {text}", file=stderr, flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        say(f"writing {n:,} closures")
+        setup(url, n, args.seed)
+        say("building each feed")
+        base, builds = measure_builds(url, 3 if args.quick else 5)
+        say("starting uvicorn")
+        process, port = start_server(url)
+        try:
+            where = f"http://127.0.0.1:{port}"
+            ping, served = asyncio.run(measure_requests(where, seconds, args.concurrency, say))
+        finally:
+            process.terminate()
+            process.communicate(timeout=30)
+    say("done")
+    results = [{"feed": name, **builds[name], **served[name]} for name in CONTENT_TYPES]
+    ok = all(set(r["etag_statuses"]) == {304} and set(r["full_statuses"]) == {200} for r in results) and set(
+        ping["statuses"]
+    ) == {200}
+    report = {
+        "bench": "feeds", "n": n, **base, "ping_rps": ping["rps"], "ping_first_rps": ping["first_rps"],
+        "ping_last_rps": ping["last_rps"], "seconds": seconds,
+        "concurrency": args.concurrency, "results": results, "all_ok": ok,
+        "server": "uvicorn (subprocess, 1 worker) on 127.0.0.1", "python": platform.python_version(),
+    }  # fmt: skip
+    if not args.json_only:
+        print(_table(report), file=stdout)
+    print(json.dumps(report), file=stdout)
+    return 0 if ok else 1
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['n']:,} closures ({report['closures_in_feed']:,} in the feeds); snapshot "
+        f"{report['snapshot_ms']:.0f} ms; json.dumps of the same rows {report['json_dumps_ms']:.0f} ms; "
+        f"/ping {report['ping_rps']:.0f} req/s",
+        f"{'feed':<18}{'build ms':>10}{'×json':>8}{'MB':>8}{'full req/s':>12}{'304 req/s':>11}"
+        f"{'304/ping':>10}{'304/full':>10}",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"{r['feed']:<18}{r['build_ms']:>10.1f}{r['build_vs_json']:>8.2f}{r['bytes'] / 1e6:>8.2f}"
+            f"{r['full_rps']:>12.1f}{r['etag_rps']:>11.1f}{r['etag_vs_ping']:>10.2f}"
+            f"{(r['etag_vs_full'] or 0):>10.1f}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

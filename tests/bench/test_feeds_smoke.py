@@ -1,0 +1,45 @@
+"""Smoke test of bench/feeds.py: a tiny run, uvicorn in a subprocess on 127.0.0.1, ends with one JSON line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from bench.feeds import main
+
+FEEDS = {"closures.geojson", "wzdx.json", "waze.json", "waze.xml", "closures.atom"}
+
+
+def test_tiny_run_serves_every_feed_and_ends_with_a_json_line_of_all_figures():
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["--quick", "--n", "60", "--seconds", "0.2", "--concurrency", "2"], stdout=out, stderr=err)
+
+    lines = out.getvalue().splitlines()
+    report = json.loads(lines[-1])
+    assert status == 0, report
+    assert report["bench"] == "feeds"
+    assert report["all_ok"] is True
+    assert report["n"] == 60
+    assert 0 < report["closures_in_feed"] <= 60
+    assert report["ping_rps"] > 0
+    assert {r["feed"] for r in report["results"]} == FEEDS
+    for row in report["results"]:
+        assert row["build_ms"] > 0
+        assert row["bytes"] > 0
+        assert row["build_vs_json"] > 0
+        assert set(row["etag_statuses"]) == {"304"}, "every request with the ETag was answered 304"
+        assert set(row["full_statuses"]) == {"200"}
+        assert row["etag_rps"] > 0
+        assert row["full_rps"] > 0
+        assert row["etag_vs_ping"] > 0
+    assert lines[0].startswith("60 closures")  # the table comes first
+    assert "[bench]" in err.getvalue()
+
+
+def test_json_only_prints_just_the_json_line():
+    out = io.StringIO()
+    main(["--quick", "--n", "20", "--seconds", "0.1", "--concurrency", "1", "--json-only"], stdout=out,
+         stderr=io.StringIO())  # fmt: skip
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["n"] == 20

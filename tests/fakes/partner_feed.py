@@ -1,0 +1,88 @@
+"""A neighbouring agency's feed server on 127.0.0.1: serves whatever body the test sets, with fault switches.
+
+``mode``: "ok" (200 with ``body``), "error" (500), "slow" (answers only at shutdown: the client times out),
+"huge" (declares and streams more bytes than any limit), "chunked-huge" (streams them with no length).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (a timeout or a size limit under test) is expected; anything else is not."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class PartnerFeedServer:
+    def __init__(self) -> None:
+        self.body = b""
+        self.content_type = "application/json"
+        self.mode = "ok"
+        self.requests: list[str] = []
+        self.stopping = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                if server.mode == "slow":
+                    server.stopping.wait()  # never answers while the test runs; ends at shutdown
+                    return
+                if server.mode == "error":
+                    self.send_error(500)
+                    return
+                if server.mode in ("huge", "chunked-huge"):
+                    self._huge(chunked=server.mode == "chunked-huge")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", server.content_type)
+                self.send_header("Content-Length", str(len(server.body)))
+                self.end_headers()
+                self.wfile.write(server.body)
+
+            def _huge(self, *, chunked: bool) -> None:
+                block = b" " * 65536
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(64 * len(block)))
+                self.end_headers()
+                for _ in range(64):
+                    if chunked:
+                        self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+                    else:
+                        self.wfile.write(block)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+
+    def url(self, path: str = "/feed") -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
+
+    @contextmanager
+    def running(self) -> Iterator[PartnerFeedServer]:
+        thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.stopping.set()
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            thread.join(timeout=5)
