@@ -9,14 +9,17 @@ close. A webhook is left registered on stop, since other processes behind the sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
 from telegram import Update
 
 from bot.app import BotApplication, build_application
+from bot.partners import poll_partners
 from bot.services import Services
 from bot.web import build_web_app
 from bot.webhook import WebhookSecrets, register_webhook
@@ -89,15 +92,16 @@ async def _serve(
         await server.start()
     updater = application.updater
     try:
-        webhook_url = None
-        if webhook_base and secrets is not None:
-            webhook_url = await register_webhook(application, webhook_base, secrets)
-        else:
-            assert updater is not None
-            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-        if started is not None:
-            started(Started(server.url if server else None, webhook_url))
-        await stop.wait()
+        async with _partner_polling(services, stop):
+            webhook_url = None
+            if webhook_base and secrets is not None:
+                webhook_url = await register_webhook(application, webhook_base, secrets)
+            else:
+                assert updater is not None
+                await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            if started is not None:
+                started(Started(server.url if server else None, webhook_url))
+            await stop.wait()
     finally:
         if updater is not None and updater.running:
             await updater.stop()
@@ -115,7 +119,21 @@ async def serve_web(
 ) -> None:
     """Serve the map page and the feeds (no Telegram) until ``stop`` is set."""
     app = build_web_app(services, extra_routes=extra_routes)
-    async with WebServer(app, listen.host, listen.port) as server:
+    async with WebServer(app, listen.host, listen.port) as server, _partner_polling(services, stop):
         if started is not None:
             started(Started(server.url, None))
         await stop.wait()
+
+
+@asynccontextmanager
+async def _partner_polling(services: Services, stop: asyncio.Event) -> AsyncIterator[None]:
+    """Poll the partner feeds of the settings (if any) while the body runs. On the way out a fetch in flight
+    is cancelled (nothing applied yet); an import already applying in its worker thread runs to its end."""
+    task = asyncio.create_task(poll_partners(services.settings, services.closures, stop), name="partners")
+    try:
+        yield
+    finally:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

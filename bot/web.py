@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from bot.app import BotApplication
 from bot.i18n import get_translator
 from bot.services import Services
+from bot.web_feeds import feed_routes
 from bot.webhealth import CountRequests, WebMetrics, read_health
 from bot.webhook import WebhookSecrets, webhook_route
 from bot.webmap import PageOptions, closures_collection, map_page, pick_language
@@ -181,6 +182,7 @@ def build_web_app(
     ]
     if application is not None and webhook is not None:
         routes.append(webhook_route(application, webhook, counted=metrics.webhook_counted))
+    routes.extend(feed_routes(services))
     routes.extend(extra_routes)
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CountRequests, metrics=metrics)])

@@ -130,6 +130,7 @@ def map_page(tr: Translator, options: PageOptions) -> str:
         other_name=e(tr.t(f"web.map.language_{other}")),
         legend_active=e(tr.t("web.phase.active")),
         legend_upcoming=e(tr.t("web.phase.upcoming")),
+        feeds_label=e(tr.t("web.map.feeds")),
         config=_script_json(config),
     )
 
@@ -164,6 +165,9 @@ _PAGE = """<!doctype html>
 <h2>{list_heading}</h2>
 <p id="summary" aria-live="polite">{loading}</p>
 <ol id="closures"></ol>
+<p class="feeds">{feeds_label} <a href="feeds/closures.geojson">GeoJSON</a>
+· <a href="feeds/wzdx.json">WZDx</a> · <a href="feeds/waze.xml">Waze CIFS</a>
+· <a href="feeds/closures.atom?lang={lang}">Atom</a></p>
 </aside>
 </main>
 <script type="application/json" id="map-config">{config}</script>

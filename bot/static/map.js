@@ -19,6 +19,7 @@
   const layers = new Map();
   let etag = null;
   let fitted = false;
+  let linked = location.hash.slice(1);  // "closure-<id>": open that one once it is drawn
 
   const element = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -58,6 +59,7 @@
     closures.clearLayers();
     layers.clear();
     list.replaceChildren();
+    const shows = new Map();
     for (const feature of data.features) {
       const id = feature.properties.id;
       const layer = layerFor(feature);
@@ -71,6 +73,7 @@
       layers.set(id, layer);
       const item = details(feature.properties, element("li", `closure ${feature.properties.phase}`));
       item.dataset.closureId = String(id);
+      item.id = `closure-${id}`;  // the Atom feed's entries link here
       item.tabIndex = 0;
       const show = () => {
         map.fitBounds(layer.getBounds(), { maxZoom: 16, padding: [24, 24] });
@@ -79,9 +82,14 @@
       item.addEventListener("click", show);
       item.addEventListener("keydown", (event) => event.key === "Enter" && show());
       list.append(item);
+      shows.set(item.id, show);
     }
     summary.textContent = data.features.length ? data.summary : config.text.empty;
-    if (!fitted) fit();
+    if (shows.has(linked)) {
+      shows.get(linked)();  // the page was opened from a link to this closure (e.g. in the Atom feed)
+      linked = "";
+      fitted = true;
+    } else if (!fitted) fit();
     document.body.dataset.closures = String(data.features.length);
     document.body.dataset.state = "ready";
   };

@@ -75,6 +75,9 @@ async def open_map(browser: Browser, url: str) -> tuple[Page, list[str]]:
     return page, requested
 
 
+FADED_IN = "getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"
+
+
 async def shown_ids(page: Page, selector: str) -> list[int]:
     values = await page.eval_on_selector_all(selector, "els => els.map(e => e.dataset.closureId)")
     return sorted(int(v) for v in values)
@@ -109,6 +112,7 @@ async def test_the_map_draws_one_layer_and_one_list_item_per_closure(
     assert await popup.text_content() == first["title"]
     assert await page.locator(".leaflet-popup-content .popup").get_attribute("dir") == direction
     assert all(url.startswith(server.url) for url in requested), requested  # nothing from a CDN
+    await page.wait_for_function(FADED_IN)  # the screenshot shows the popup, not its fade-in
     await page.screenshot(path=str(artifacts_dir() / f"map-{lang}-popup.png"))
 
 
@@ -130,3 +134,21 @@ async def test_the_map_refreshes_itself_when_a_closure_is_added(
     item = page.locator(f"#closures li[data-closure-id='{added.id}']")
     assert "upcoming" in (await item.get_attribute("class") or "")
     assert get_translator("en").t("web.phase.upcoming") in (await item.text_content() or "")
+
+
+async def test_a_link_to_one_closure_opens_the_map_on_it(
+    browser: Browser, sample_services: Services, serve_asgi: Serve
+):
+    server = await serve_asgi(build_web_app(sample_services))
+    async with httpx.AsyncClient() as client:
+        atom = (await client.get(f"{server.url}/feeds/closures.atom?lang=en")).text
+        data = (await client.get(f"{server.url}/map/closures.json?lang=en")).json()
+    wanted = data["features"][-1]
+    link = f"{server.url}/#closure-{wanted['id']}"
+    assert f'href="{link}"' in atom  # what a feed reader opens
+
+    page, _ = await open_map(browser, link)
+
+    popup = page.locator(".leaflet-popup-content .title")
+    await popup.wait_for()
+    assert await popup.text_content() == wanted["properties"]["title"]
