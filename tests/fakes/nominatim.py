@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.fakes.local_http import LocalHTTPServer, QuietHandler
 
 RETRY_AFTER_S = 7
 
@@ -137,13 +136,6 @@ def photon_feature(entry: Entry, lang: str) -> dict[str, Any]:
             "properties": props}  # fmt: skip
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (a timeout under test) is expected; anything else is still reported."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class Request:
     path: str
@@ -151,7 +143,7 @@ class Request:
     user_agent: str
 
 
-class GeocodingServer:
+class GeocodingServer(LocalHTTPServer):
     """``domain`` is "127.0.0.1:PORT" (scheme http); ``requests`` lists what was asked, in order."""
 
     def __init__(self) -> None:
@@ -159,10 +151,9 @@ class GeocodingServer:
         self.mode = "ok"
         self.release = threading.Event()  # "hold" lets a request go when set
         self.held = threading.Event()  # set when a request starts being held
-        self.stopping = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -193,15 +184,11 @@ class GeocodingServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        super().__init__(Handler)
 
     @property
     def domain(self) -> str:
-        return f"127.0.0.1:{self._httpd.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
     def searches(self) -> list[Request]:
         return [r for r in self.requests if r.path in ("/search", "/api")]
@@ -245,17 +232,6 @@ class GeocodingServer:
         roads = [(e, _metres(lat, lon, e.lat, e.lon)) for e in GAZETTEER if e.category == "highway"]
         best = min(roads, key=lambda r: r[1])
         return best[0] if best[1] <= within_m else None
-
-    @contextmanager
-    def running(self) -> Iterator[GeocodingServer]:
-        thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stopping.set()
-            self._httpd.shutdown()
-            self._httpd.server_close()
 
 
 def bot_geocoder_settings(server: GeocodingServer) -> dict[str, Any]:

@@ -6,30 +6,18 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.fakes.local_http import LocalHTTPServer, QuietHandler
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (a timeout or a size limit under test) is expected; anything else is not."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class PartnerFeedServer:
+class PartnerFeedServer(LocalHTTPServer):
     def __init__(self) -> None:
         self.body = b""
         self.content_type = "application/json"
         self.mode = "ok"
         self.requests: list[str] = []
-        self.stopping = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -66,23 +54,7 @@ class PartnerFeedServer:
                 if chunked:
                     self.wfile.write(b"0\r\n\r\n")
 
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        super().__init__(Handler)
 
     def url(self, path: str = "/feed") -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
-
-    @contextmanager
-    def running(self) -> Iterator[PartnerFeedServer]:
-        thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stopping.set()
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            thread.join(timeout=5)
+        return self.url_for(path)

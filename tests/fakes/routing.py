@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pyproj import Geod
 
 from geo import polyline
 from geo.errors import BadAnswer, NoRoute, RoutingError, RoutingTimeout, RoutingUnavailable
+from tests.fakes.local_http import LocalHTTPServer, QuietHandler
 
 STREETS = ("Fake Street", "Test Road")
 _GEOD = Geod(ellps="WGS84")
@@ -106,13 +103,7 @@ FAULTS: dict[str, type[RoutingError]] = {
 }
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up is expected
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class RoutingServer:
+class RoutingServer(LocalHTTPServer):
     """``url`` for geo.valhalla.ValhallaHttp and geo.osrm.OsrmHttp; ``requests`` records (path, body)."""
 
     def __init__(self) -> None:
@@ -123,7 +114,7 @@ class RoutingServer:
         self.received = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # Valhalla: POST /route with a JSON body
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null")
@@ -172,11 +163,7 @@ class RoutingServer:
                 except ConnectionError:
                     return  # the client gave up waiting (a timeout under test)
 
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        super().__init__(Handler)
 
     def _record(self, path: str, body: Any) -> None:
         self.requests.append((path, body))
@@ -184,18 +171,11 @@ class RoutingServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.url_for()
 
-    @contextmanager
-    def running(self) -> Iterator[RoutingServer]:
-        thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.release.set()
-            self._httpd.shutdown()
-            self._httpd.server_close()
+    def _release_held(self) -> None:
+        super()._release_held()
+        self.release.set()  # a "hold" waits on ``release``
 
 
 # The engines' own error bodies (Valhalla: error_code/error/status_code/status; OSRM: code/message).

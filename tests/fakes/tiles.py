@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import io
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image, ImageDraw
+
+from tests.fakes.local_http import LocalHTTPServer, QuietHandler
 
 TILE_COLOUR = (120, 170, 220)  # every tile is this blue, with a darker border and its z/x/y written on it
 
@@ -24,14 +21,7 @@ def tile_png(z: int, x: int, y: int) -> bytes:
     return out.getvalue()
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (a timeout under test) is expected; anything else is still reported."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class TileServer:
+class TileServer(LocalHTTPServer):
     """``url_template`` for geo.render; ``requests`` lists the tile paths asked for; ``mode`` injects faults:
     "ok", "error" (500), "garbage" (200 with bytes that are not a PNG), "slow" (answers after ``delay_s``)."""
 
@@ -39,10 +29,9 @@ class TileServer:
         self.requests: list[str] = []
         self.mode = "ok"
         self.delay_s = 2.0
-        self.stopping = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 if server.mode == "slow":
@@ -62,23 +51,8 @@ class TileServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        super().__init__(Handler)
 
     @property
     def url_template(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-
-    @contextmanager
-    def running(self) -> Iterator[TileServer]:
-        thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stopping.set()
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        return self.url_for("/{z}/{x}/{y}.png")
