@@ -86,6 +86,9 @@ def save_municipality(ctx: Context, item: ImportedMunicipality) -> str:
     return outcome
 
 
+MAX_SCALE_ERROR = 0.01  # 1 %: UTM stays within 0.1 % in its zone and 0.7 % one zone over
+
+
 def _check_zone_and_crs(item: ImportedMunicipality) -> None:
     """Refuse a zone or CRS that cannot be loaded: stored, it would break every later command."""
     try:
@@ -94,9 +97,18 @@ def _check_zone_and_crs(item: ImportedMunicipality) -> None:
         raise CliError(f"{item.slug}: unknown time zone {item.timezone!r} (e.g. Asia/Riyadh)") from None
     if item.epsg is not None:
         try:
-            Projection(item.epsg)
+            projection = Projection(item.epsg)
         except (ProjError, ValueError) as exc:
             raise CliError(f"{item.slug}: EPSG:{item.epsg} is not a metric projection ({exc})") from None
+        # Metric is not enough: every distance and radius is measured in this CRS, so it must be true to
+        # scale over the municipality (Web Mercator, say, is 10 % long in Riyadh).
+        error = projection.scale_error(shapely.from_geojson(item.boundary_geojson))
+        if error > MAX_SCALE_ERROR:
+            raise CliError(
+                f"{item.slug}: EPSG:{item.epsg} distorts distances by up to {error:.1%} over the "
+                f"municipality (at most {MAX_SCALE_ERROR:.0%}): leave --epsg out for the local UTM zone, "
+                "or choose a local CRS"
+            )
 
 
 def municipality_add(ctx: Context, args: argparse.Namespace) -> None:

@@ -89,6 +89,9 @@ REFUSALS: list[tuple[str, Argv, int, str]] = [
      "unknown time zone"),
     ("municipality with a CRS in degrees", lambda w: ["municipality", "add", "mecca", "--name-ar", "مكة",
      "--name-en", "Makkah", "--boundary", json.dumps(OLAYA_BLOCK), "--epsg", "4326"], 2, "EPSG:4326"),
+    ("municipality with Web Mercator", lambda w: ["municipality", "add", "mecca", "--name-ar", "مكة",
+     "--name-en", "Makkah", "--boundary", json.dumps(OLAYA_BLOCK), "--epsg", "3857"], 2,
+     "EPSG:3857 distorts distances by up to 10."),
     ("municipality boundary that is a line", lambda w: ["municipality", "add", "mecca", "--name-ar", "مكة",
      "--name-en", "Makkah", "--boundary", json.dumps(KING_FAHD)], 2, "must be a polygon"),
 ]  # fmt: skip

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point, Polygon, box
 
 from geo.projection import Projection, utm_epsg, utm_zone
 from tests.geo.oracle import geodesic, offset
@@ -172,3 +172,15 @@ def test_projected_crs_in_feet_is_rejected():
     # NAD83 / New York Long Island (US survey feet): projected, but its "metres" would be feet.
     with pytest.raises(ValueError, match="metre"):
         Projection(2263)
+
+
+def test_scale_error_of_web_mercator_is_ten_percent_in_riyadh_and_of_the_local_utm_zone_tiny():
+    riyadh = box(46.5, 24.5, 46.9, 24.9)
+    # Mercator's scale is 1 / cos(latitude): largest at the northern edge.
+    assert Projection(3857).scale_error(riyadh) == pytest.approx(
+        1 / math.cos(math.radians(24.9)) - 1, rel=1e-3
+    )
+    assert Projection(32638).scale_error(riyadh) < 0.001
+    jeddah = box(39.0, 21.3, 39.3, 21.8)  # in zone 37: zone 38 (one over) is off by under 1 %
+    assert 0.001 < Projection(32638).scale_error(jeddah) < 0.01
+    assert Projection(32637).scale_error(jeddah) < 0.001
