@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, TelegramError
@@ -167,7 +167,7 @@ async def stop_staff_menus(application: Application[Any, Any, Any, Any, Any, Any
 
 def staff_menus_task(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Task[MenuReport]:
     """The background round started by :func:`start_staff_menus` (for tests and the shutdown)."""
-    return application.bot_data[_TASK]  # type: ignore[no-any-return]
+    return cast("asyncio.Task[MenuReport]", application.bot_data[_TASK])
 
 
 def _log_crash(task: asyncio.Task[MenuReport]) -> None:
