@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from telegram import BotCommand
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -18,21 +17,10 @@ from telegram.ext import (
     ExtBot,
 )
 
-from bot.i18n import LANGUAGES, get_translator
+from bot import menus
 from bot.persistence import StorePersistence
 from bot.publish import runner as publishing
 from bot.services import Services
-
-# Telegram's menu: (command, catalogue key of its description).
-COMMANDS = (
-    ("start", "command.start"),
-    ("route", "command.route"),
-    ("radius", "command.radius"),
-    ("language", "command.language"),
-    ("places", "command.places"),
-    ("subscribe", "command.subscribe"),
-    ("forget", "command.forget"),
-)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -79,13 +67,12 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
-    for lang in LANGUAGES:
-        tr = get_translator(lang)
-        commands = [BotCommand(name, tr.t(key)) for name, key in COMMANDS]
-        await application.bot.set_my_commands(commands, language_code=None if lang == "ar" else lang)
+    await menus.set_driver_menus(application.bot)
+    menus.start_staff_menus(application)  # in the background: one call per staff member and language
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
+    await menus.stop_staff_menus(application)
     await publishing.stop(application)
     await asyncio.to_thread(services.close)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import staff_render
+from bot import menus, staff_render
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator, named_closure, operator_of, refuse
 from bot.handlers.staff_new import STAFF_BUTTONS
@@ -192,6 +192,7 @@ async def _change_staff(
         key = "staff.staff.usage" if exc.what == "municipality" else "staff.staff.not_member"
         await reply(message, op.tr.t(key, user=str(target), municipality=slug))
         return
+    await menus.refresh_menu(context.bot, directory, target)  # their commands follow their new role
     key = "staff.staff.added" if action == "add" else "staff.staff.removed"
     await reply(
         message, op.tr.t(key, user=str(target), role=op.tr.t(f"staff.role.{role}"), municipality=slug)

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import menus
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import LANGUAGES, get_translator
 from closures.drivers import RADIUS_RANGE_M
@@ -28,6 +29,7 @@ async def start(update: Update, context: BotContext) -> None:
     if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
         button = KeyboardButton(me.tr.t("button.share_location"), request_location=True)
         keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True)
+        await menus.greet_menu(context.bot, context.services.staff, me.user_id)
     text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}"
     await reply(update.effective_message, text, reply_markup=keyboard)
 

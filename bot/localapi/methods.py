@@ -31,9 +31,10 @@ class ChatMethods(ApiState):
         self._menu_buttons: dict[str, JSON] = {}
 
     # commands and menu ---------------------------------------------------------------------------
-    @staticmethod
-    def _commands_key(p: JSON) -> tuple[str, str]:
-        scope = p.get("scope") or {"type": "default"}
+    def _commands_key(self, p: JSON) -> tuple[str, str]:
+        scope = dict(p.get("scope") or {"type": "default"})
+        if "chat_id" in scope:  # a chat scope names a chat the bot knows, as on Telegram
+            scope["chat_id"] = self.known_chat(scope["chat_id"])["id"]
         return json.dumps(scope, sort_keys=True), str(p.get("language_code") or "")
 
     def _api_setMyCommands(self, p: JSON) -> bool:

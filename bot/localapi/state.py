@@ -115,6 +115,18 @@ class ApiState:
                 self.register_chat({"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"})
         return self._chats[chat_id]
 
+    def known_chat(self, chat_id: ChatId) -> JSON:
+        """The chat ``chat_id`` names if the bot has seen it (a user wrote to it, a channel was posted to).
+
+        Telegram answers 400 "chat not found" for a chat the bot has never been in, e.g. a person who
+        never opened a chat with it; ``chat_for`` is lenient and makes such chats up for sending.
+        """
+        key = self._aliases.get(chat_id) if isinstance(chat_id, str) and chat_id.startswith("@") else chat_id
+        try:
+            return self._chats[int(key)]  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            raise bad_request("chat not found") from None
+
     def register_chat(self, chat: JSON) -> JSON:
         self._chats[chat["id"]] = chat
         return chat

@@ -11,7 +11,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import (
     Application,
@@ -364,6 +373,25 @@ async def test_location_venue_and_commands_round_trip(bot_api: LocalBotApi, bot:
     assert await bot.set_my_commands(commands, language_code="ar")
     assert await bot.get_my_commands(language_code="ar") == tuple(commands)
     assert await bot.get_my_commands() == ()
+
+
+async def test_chat_scoped_commands_need_a_chat_the_bot_knows(
+    bot_api: LocalBotApi, bot: Bot, driver: FakeUser
+) -> None:
+    staff = [BotCommand("new", "New closure")]
+    with pytest.raises(BadRequest, match="hat not found"):
+        await bot.set_my_commands(staff, scope=BotCommandScopeChat(driver.id))
+    bot_api.user_sends_text(driver, "hello")  # now the bot has a chat with them
+    assert await bot.set_my_commands(staff, scope=BotCommandScopeChat(driver.id), language_code="en")
+    assert await bot.get_my_commands(scope=BotCommandScopeChat(str(driver.id)), language_code="en") == (
+        tuple(staff)
+    )
+    assert await bot.get_my_commands(scope=BotCommandScopeChat(driver.id)) == ()  # another language
+    assert await bot.get_my_commands(language_code="en") == ()  # the default scope is apart
+    assert await bot.delete_my_commands(scope=BotCommandScopeChat(driver.id), language_code="en")
+    assert await bot.get_my_commands(scope=BotCommandScopeChat(driver.id), language_code="en") == ()
+    with pytest.raises(BadRequest, match="hat not found"):
+        await bot.delete_my_commands(scope=BotCommandScopeChat(driver.id + 1))
 
 
 async def test_wait_for_times_out_listing_what_was_received(bot_api: LocalBotApi, bot: Bot) -> None:
