@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +31,7 @@ from geo.geopy_providers import make_geocoder
 from geo.routing import Router
 
 log = logging.getLogger(__name__)
+BOXES_TTL_S = 60.0
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Services:
     zones: dict[int, ZoneInfo] = field(default_factory=dict)
     flood: FloodControl = field(default_factory=FloodControl)
     geocoder: Geocoder | None = None  # None: place names are not looked up (GEOCODER=none)
+    _boxes: tuple[float, dict[int, tuple[float, float, float, float]]] | None = field(
+        default=None, init=False, repr=False
+    )  # (when read, boxes by municipality id)
 
     @classmethod
     def build(
@@ -101,11 +106,17 @@ class Services:
             self.zones = {m.id: ZoneInfo(m.timezone) for m in session.exec(select(Municipality)) if m.id}
 
     def municipality_boxes(self) -> dict[int, tuple[float, float, float, float]]:
-        """Each municipality's boundary box (min_lon, min_lat, max_lon, max_lat), read now (blocking): place
-        searches lean towards them. A handful of rows, next to a geocoding request that takes far longer."""
+        """Each municipality's boundary box (min_lon, min_lat, max_lon, max_lat): place searches lean towards
+        them. Blocking. Boundaries can be large and a flood brings many searches at once, so the boxes are
+        read at most once per BOXES_TTL_S; a new or moved boundary reaches place searches within it."""
+        cached = self._boxes
+        if cached is not None and time.monotonic() - cached[0] < BOXES_TTL_S:
+            return cached[1]
         with session_scope(self.engine) as session:
             rows = session.exec(select(Municipality.id, Municipality.boundary_geojson)).all()
-        return {mid: shapely.from_geojson(boundary).bounds for mid, boundary in rows if mid}
+        boxes = {mid: shapely.from_geojson(boundary).bounds for mid, boundary in rows if mid}
+        self._boxes = (time.monotonic(), boxes)
+        return boxes
 
     def zone(self, municipality_id: int) -> ZoneInfo:
         return self.zones.get(municipality_id) or ZoneInfo("Asia/Riyadh")
