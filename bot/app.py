@@ -1,4 +1,4 @@
-"""``build_application``: the python-telegram-bot Application, its typed context and its handlers.
+"""``build_application``: the python-telegram-bot Application with its handlers (its types: ``bot.context``).
 
 Services are built once in ``main()`` and handed in; ``post_init`` warms them, ``post_shutdown`` closes them.
 """
@@ -8,32 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    CallbackContext,
-    ContextTypes,
-    ExtBot,
-)
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import menus
+from bot.context import BotApplication, BotContext
+from bot.handlers import register_all
 from bot.persistence import StorePersistence
 from bot.publish import runner as publishing
 from bot.services import Services
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The callback context every handler receives, with the services as a typed property."""
-
-    @property
-    def services(self) -> Services:
-        return cast(Services, self.application.bot_data["services"])
-
-
-type BotApplication = Application[
-    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
 
 
 def build_application(services: Services, *, rate_limit: bool = True) -> BotApplication:
@@ -56,8 +38,6 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = cast(BotApplication, builder.build())
     application.bot_data["services"] = services
-    from bot.handlers import register_all  # imported here: handlers import BotContext from this module
-
     register_all(application)
     return application
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute
 from telegram import Update
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
+from bot.context import BotApplication
 from bot.partners import poll_partners
 from bot.services import Services
 from bot.web import build_web_app

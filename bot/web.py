@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.app import BotApplication
+from bot.context import BotApplication
 from bot.i18n import get_translator
 from bot.services import Services
 from bot.web_feeds import feed_routes

@@ -20,8 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
 
-from bot.app import BotApplication
 from bot.config import Settings
+from bot.context import BotApplication
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024  # an update is a few kB; a larger body is not from Telegram

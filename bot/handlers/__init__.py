@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.context import BotApplication
 from bot.handlers import drivers, errors, live, outbox_admin, places, route, staff_admin, staff_new, start
-
-if TYPE_CHECKING:
-    from bot.app import BotApplication
 
 
 def register_all(application: BotApplication) -> None:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from telegram import Location, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import filters
 
+from bot.config import Settings
+from bot.context import BotContext
 from bot.i18n import Translator, get_translator, resolve_language
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
-    from bot.config import Settings
-    from closures.drivers import Profile
+from closures.drivers import Profile
 
 MAX_TEXT_IN = 1_000  # longer text cannot be a location, a link or a place name
 

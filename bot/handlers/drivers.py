@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot import render
+from bot.context import BotContext
 from bot.handlers import place_search, route
 from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
@@ -22,9 +22,6 @@ from closures.queries import Found
 from geo.errors import GeometryError
 from geo.measure import geodesic_m
 from geo.parse import parse_coordinates, parse_map_link
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 PAGE_SIZE = 10
 NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
+from bot.context import BotContext
 from bot.handlers.common import driver_of, reply
 from bot.i18n import get_translator
 from bot.throttle import Verdict
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 log = logging.getLogger(__name__)
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
+from bot.context import BotContext
 from bot.handlers.common import LIVE_LOCATION, blocking, driver_of, live_period, reply
 from bot.trip import ALERT_DISTANCE_M, Trip
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 
 async def on_live_start(update: Update, context: BotContext) -> None:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.context import BotContext
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import Translator
 from bot.publish import runner as publishing
 from closures.publishing import Backlog, backlog, retry_dead
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 _RIYADH = ZoneInfo("Asia/Riyadh")
 _STATUSES = ("pending", "claimed", "done", "skipped", "dead")

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot import geocode
+from bot.context import BotContext
 from bot.handlers.common import Driver, driver_of, reply
 from geo.errors import GeocodingError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 type AnswerPoint = Callable[..., Awaitable[None]]  # drivers.on_point(update, context, point, *, me)
 CHOICES_KEY = "place_choices"

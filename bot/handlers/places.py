@@ -5,18 +5,14 @@ Saving: a "save" button under an answer remembers its point (or route); the next
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shapely.geometry import LineString, Point
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.context import BotContext
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
 from closures.drivers import MAX_PLACES, Place
 from closures.errors import NotFound, Refusal, ValidationError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 SUBSCRIPTION_RADIUS_M = 2_000
 

@@ -9,18 +9,15 @@ extra length and time, or the driver is told that no way around is known.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import render
+from bot.context import BotContext
 from bot.detours import Detour, blocks, find_detour
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 
 async def route_command(update: Update, context: BotContext) -> None:

@@ -8,12 +8,12 @@ outbox rows in one transaction); a closure of another municipality is refused li
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import menus, staff_render
+from bot.context import BotContext
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator, named_closure, operator_of, refuse
 from bot.handlers.staff_new import STAFF_BUTTONS
@@ -23,9 +23,6 @@ from closures.models import Closure, Role
 from closures.service import Actor, ClosureService
 from closures.staff import StaffMember
 from geo.parse import normalise_digits
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 PAGE_SIZE = 10
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 
+from bot.context import BotContext
 from bot.handlers.common import blocking, driver_of, reply
 from bot.i18n import Translator
 from closures.errors import NotFound
@@ -19,9 +19,6 @@ from closures.models import Closure
 from closures.service import Actor
 from closures.staff import Membership, actor_for
 from geo.parse import normalise_digits
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 log = logging.getLogger(__name__)
 

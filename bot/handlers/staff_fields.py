@@ -7,11 +7,11 @@ a start more than an hour ago confirmed on purpose), stores it in the draft and 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.context import BotContext
 from bot.handlers.common import reply
 from bot.handlers.staff_auth import Operator
 from bot.handlers.staff_flow import (
@@ -36,9 +36,6 @@ from bot.staffdraft import Draft
 from bot.timeinput import TimeInputError, parse_end, parse_when
 from closures.errors import Refusal, ValidationError
 from closures.rules import MAX_LANES, MAX_TEXT, MAX_TITLE
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 
 async def on_reason(update: Update, context: BotContext) -> State:

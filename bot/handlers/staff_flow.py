@@ -6,12 +6,12 @@ preview's buttons and the write are in ``staff_new``.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ConversationHandler
 
 from bot import staff_render
+from bot.context import BotContext
 from bot.handlers.common import reply
 from bot.handlers.staff_auth import Operator, operator_of
 from bot.i18n import FSI, PDI, Translator, get_translator
@@ -21,9 +21,6 @@ from closures.errors import ValidationError
 from closures.models import Reason
 from geo.errors import GeometryError
 from geo.files import FileError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 GEOMETRY, REASON, SEVERITY, LANES, DIRECTION, HEADING = (
     "geometry",

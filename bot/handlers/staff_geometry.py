@@ -11,13 +11,13 @@ shape is looked up (in Arabic and English) for the title the conversation propos
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot import geocode
+from bot.context import BotContext
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator
 from bot.handlers.staff_flow import END_CONVERSATION, GEOMETRY, RADII_M, State, done, keep, problem, step
@@ -29,9 +29,6 @@ from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
 from geo.parse import parse_geometry
 from geo.routing import Router
 from geo.snapping import Snapped, leg_router, snap_line
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 _REFUSED = (GeometryError, ValidationError, FileError)
 

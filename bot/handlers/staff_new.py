@@ -9,13 +9,13 @@ The state and the draft are persisted, so a half-finished conversation survives 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
 from bot import staff_render
+from bot.context import BotContext
 from bot.handlers import staff_fields as f
 from bot.handlers import staff_geometry as g
 from bot.handlers.common import blocking, driver_of, reply
@@ -48,9 +48,6 @@ from bot.staffdraft import Draft
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
 from geo.errors import GeometryError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 NAME = "staff_new"
 STAFF_BUTTONS = r"^(s[grsdhtpexvf]|t[ae]):"  # the buttons of /new and /edit

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import menus
+from bot.context import BotContext
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import LANGUAGES, get_translator
 from closures.drivers import RADIUS_RANGE_M
 from geo.parse import normalise_digits
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 LANGUAGE_NAMES = {"ar": "العربية", "en": "English"}
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
 from bot.webserver import WebServer

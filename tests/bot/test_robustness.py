@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 from telegram.error import RetryAfter
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
+from bot.context import BotApplication
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser
 from bot.throttle import FloodControl
