@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from closures.lifecycle import Phase
 from closures.models import Severity
-from closures.queries import ClosureView, Found
+from closures.views import ClosureView, Found
 from geo.projection import Projection
 from geo.routing import Route, Router
 

@@ -25,7 +25,7 @@ from bot.render import _direction, _in_language, _reason  # the driver-facing wo
 from closures.lifecycle import Phase, phase_at
 from closures.models import PostEvent, Severity
 from closures.publishing import PostContext
-from closures.queries import ClosureView
+from closures.views import ClosureView
 
 with warnings.catch_warnings():  # twitter-text-parser still imports pkg_resources
     warnings.simplefilter("ignore")

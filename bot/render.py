@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Translator
 from closures.lifecycle import Phase
 from closures.models import Direction, Reason, Severity
-from closures.queries import ClosureView, Found
+from closures.views import ClosureView, Found
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units of the text
 DEFAULT_ZONE = ZoneInfo("Asia/Riyadh")

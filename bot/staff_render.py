@@ -19,8 +19,8 @@ from bot.i18n import Translator
 from bot.staffdraft import Draft
 from closures.lifecycle import phase_at
 from closures.models import Closure, ClosureEvent, Kind
-from closures.queries import ClosureView, Found
 from closures.rules import geometry_of
+from closures.views import ClosureView, Found
 from geo.projection import Projection
 
 # Column of a closure → the label of the field a person knows it by (None: not worth naming).

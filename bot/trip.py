@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from shapely.geometry import Point
 
-from closures.queries import Found
+from closures.views import Found
 from geo.measure import COMPASS_CODES, bearing_deg, geodesic_m
 
 ALERT_DISTANCE_M = 2_000.0

@@ -18,7 +18,7 @@ import shapely
 from bot.i18n import LANGUAGES, Translator
 from bot.render import DEFAULT_ZONE, closure_parts
 from closures.lifecycle import Phase
-from closures.queries import Found
+from closures.views import Found
 
 _COORD_DECIMALS = 6  # about 10 cm: more only makes the JSON longer
 

@@ -16,10 +16,10 @@ from bot.timeinput import parse_end, parse_when
 from closures.formats.geojson import closure_feature
 from closures.lifecycle import phase_at
 from closures.models import Closure, Direction, Municipality, Reason, Severity
-from closures.queries import Found
 from closures.rules import ClosureDraft, geometry_of
 from closures.service import Actor
 from closures.store import session_scope
+from closures.views import Found
 from geo.measure import COMPASS_CODES, direction_code, distance_m
 from geo.parse import parse_coordinates, parse_geometry
 

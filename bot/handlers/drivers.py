@@ -18,7 +18,7 @@ from bot.context import BotContext
 from bot.handlers import place_search, route
 from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
-from closures.queries import Found
+from closures.views import Found
 from geo.errors import GeometryError
 from geo.measure import geodesic_m
 from geo.parse import parse_coordinates, parse_map_link

@@ -16,7 +16,7 @@ from bot.publish.telegram_channel import in_doubt_reason, telegram_failure
 from bot.render import closure_line
 from closures.lifecycle import phase_at
 from closures.publishing import PostContext
-from closures.queries import Found
+from closures.views import Found
 
 
 class AlertPublisher:

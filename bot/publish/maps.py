@@ -9,7 +9,7 @@ import httpx
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from closures.queries import ClosureView
+from closures.views import ClosureView
 from geo.render import TileSource, render_map
 
 

@@ -14,7 +14,7 @@ from shapely.ops import substring
 
 from bot.detours import BLOCKING_DISTANCE_M, area_of, find_detour
 from closures.lifecycle import Phase
-from closures.queries import ClosureView, Found
+from closures.views import ClosureView, Found
 from geo.routing import FallbackRouter, Route
 from geo.valhalla import ValhallaEmbedded
 from tests.geo.helsinki import ETELAESPLANADI, LASIPALATSI, PROJECTION, YLIOPISTONKATU, metres_apart

@@ -29,7 +29,7 @@ from bot.posts import (
 from closures.models import PostEvent, Reason
 from closures.outbox import Claimed
 from closures.publishing import Place, PostContext
-from closures.queries import ClosureView
+from closures.views import ClosureView
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 RIYADH = Place("riyadh", "أمانة منطقة الرياض", "Riyadh Municipality", "Asia/Riyadh")

@@ -21,7 +21,7 @@ from bot.render import (
     route_message,
 )
 from closures.lifecycle import Phase, phase_at
-from closures.queries import ClosureView, Found
+from closures.views import ClosureView, Found
 from geo.measure import direction_code, distance_m, geodesic_m, nearest_point_on
 
 RIYADH = ZoneInfo("Asia/Riyadh")

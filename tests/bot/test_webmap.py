@@ -13,7 +13,7 @@ from shapely.geometry import Point
 from bot.i18n import get_translator
 from bot.webmap import PageOptions, closure_feature, closures_collection, map_page, pick_language
 from closures.lifecycle import Phase
-from closures.queries import ClosureView, Found
+from closures.views import ClosureView, Found
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # 12:00 noon in Riyadh
 
