@@ -13,13 +13,11 @@ import json
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from closures import conversations
 from closures.lifecycle import Clock, system_clock
-from closures.models import ConversationData, ConversationState
-from closures.store import session_scope
 
 KEPT_KEYS = ("staff_draft",)
 
@@ -39,20 +37,19 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
     # -- loading -----------------------------------------------------------------------------------
 
     async def get_user_data(self) -> dict[int, UserData]:
-        rows = await asyncio.to_thread(self._all, ConversationData)
+        rows = await asyncio.to_thread(conversations.user_data, self._engine)
         out: dict[int, UserData] = {}
-        for row in rows:
-            self._written[("data", str(row.telegram_user_id))] = row.data_json
-            out[row.telegram_user_id] = json.loads(row.data_json)
+        for user_id, data_json in rows.items():
+            self._written[("data", str(user_id))] = data_json
+            out[user_id] = json.loads(data_json)
         return out
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        rows = await asyncio.to_thread(self._all, ConversationState)
+        rows = await asyncio.to_thread(conversations.states, self._engine, name)
         out: ConversationDict = {}
-        for row in rows:
-            if row.name == name:
-                self._written[(name, row.key)] = row.state
-                out[tuple(json.loads(row.key))] = json.loads(row.state)
+        for key, state in rows.items():
+            self._written[(name, key)] = state
+            out[tuple(json.loads(key))] = json.loads(state)
         return out
 
     async def get_chat_data(self) -> dict[int, UserData]:
@@ -71,7 +68,9 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         state = None if new_state is None else json.dumps(new_state)
         if self._written.get((name, key_json)) == state:
             return
-        await asyncio.to_thread(self._save_state, name, key_json, state)
+        await asyncio.to_thread(
+            conversations.save_state, self._engine, name, key_json, state, now=self._clock()
+        )
         self._remember((name, key_json), state)
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
@@ -79,11 +78,11 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         value = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
         if self._written.get(("data", str(user_id))) == value:
             return
-        await asyncio.to_thread(self._save_data, user_id, value)
+        await asyncio.to_thread(conversations.save_user_data, self._engine, user_id, value, now=self._clock())
         self._remember(("data", str(user_id)), value)
 
     async def drop_user_data(self, user_id: int) -> None:
-        await asyncio.to_thread(self._save_data, user_id, None)
+        await asyncio.to_thread(conversations.save_user_data, self._engine, user_id, None, now=self._clock())
         self._written.pop(("data", str(user_id)), None)
 
     async def update_chat_data(self, chat_id: int, data: UserData) -> None:
@@ -110,36 +109,10 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
     async def flush(self) -> None:
         return None  # every update is written when it is made
 
-    # -- blocking helpers (worker thread) ----------------------------------------------------------
+    # -- helpers ------------------------------------------------------------------------------------
 
     def _remember(self, key: tuple[str, str], value: str | None) -> None:
         if value is None:
             self._written.pop(key, None)
         else:
             self._written[key] = value
-
-    def _all(self, table: type[ConversationData] | type[ConversationState]) -> list[Any]:
-        with session_scope(self._engine) as session:
-            return list(session.exec(select(table)))
-
-    def _save_state(self, name: str, key: str, state: str | None) -> None:
-        with session_scope(self._engine, write=True) as session:
-            row = session.get(ConversationState, (name, key))
-            if state is None:
-                if row is not None:
-                    session.delete(row)
-                return
-            row = row or ConversationState(name=name, key=key, state=state)
-            row.state, row.updated_at = state, self._clock()
-            session.add(row)
-
-    def _save_data(self, user_id: int, value: str | None) -> None:
-        with session_scope(self._engine, write=True) as session:
-            if value is None:
-                session.exec(delete(ConversationData).where(ConversationData.telegram_user_id == user_id))  # type: ignore[call-overload, arg-type]
-                return
-            row = session.get(ConversationData, user_id) or ConversationData(
-                telegram_user_id=user_id, data_json=value
-            )
-            row.data_json, row.updated_at = value, self._clock()
-            session.add(row)

@@ -10,22 +10,21 @@ from datetime import timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-import shapely
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from bot.config import Settings
 from bot.profiles import ProfileLoader
 from bot.routing import router_from_settings
 from bot.throttle import FloodControl
+from closures import municipalities
 from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
 from closures.listing import ClosureListing
-from closures.models import Municipality
+from closures.municipalities import Box
 from closures.queries import ClosureQueries
 from closures.service import ClosureService
 from closures.staff import StaffDirectory
-from closures.store import make_engine, session_scope
+from closures.store import make_engine
 from geo.geocoding import Geocoder
 from geo.geopy_providers import make_geocoder
 from geo.routing import Router
@@ -46,7 +45,7 @@ class Services:
     zones: dict[int, ZoneInfo] = field(default_factory=dict)
     flood: FloodControl = field(default_factory=FloodControl)
     geocoder: Geocoder | None = None  # None: place names are not looked up (GEOCODER=none)
-    _boxes: tuple[float, dict[int, tuple[float, float, float, float]]] | None = field(
+    _boxes: tuple[float, dict[int, Box]] | None = field(
         default=None, init=False, repr=False
     )  # (when read, boxes by municipality id)
 
@@ -102,19 +101,16 @@ class Services:
 
     def load_zones(self) -> None:
         """Read each municipality's time zone (blocking; called at start-up from a worker thread)."""
-        with session_scope(self.engine) as session:
-            self.zones = {m.id: ZoneInfo(m.timezone) for m in session.exec(select(Municipality)) if m.id}
+        self.zones = municipalities.zones(self.engine)
 
-    def municipality_boxes(self) -> dict[int, tuple[float, float, float, float]]:
+    def municipality_boxes(self) -> dict[int, Box]:
         """Each municipality's boundary box (min_lon, min_lat, max_lon, max_lat): place searches lean towards
         them. Blocking. Boundaries can be large and a flood brings many searches at once, so the boxes are
         read at most once per BOXES_TTL_S; a new or moved boundary reaches place searches within it."""
         cached = self._boxes
         if cached is not None and time.monotonic() - cached[0] < BOXES_TTL_S:
             return cached[1]
-        with session_scope(self.engine) as session:
-            rows = session.exec(select(Municipality.id, Municipality.boundary_geojson)).all()
-        boxes = {mid: shapely.from_geojson(boundary).bounds for mid, boundary in rows if mid}
+        boxes = municipalities.boxes(self.engine)
         self._boxes = (time.monotonic(), boxes)
         return boxes
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy.exc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -35,8 +34,7 @@ from bot.web_feeds import feed_routes
 from bot.webhealth import CountRequests, WebMetrics, read_health
 from bot.webhook import WebhookSecrets, webhook_route
 from bot.webmap import PageOptions, closures_collection, map_page, pick_language
-from closures.models import Municipality
-from closures.store import session_scope
+from closures import municipalities
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger(__name__)
@@ -86,8 +84,6 @@ def _dumps(collection: dict[str, Any]) -> bytes:
 
 def municipality_boundaries(services: Services, lang: str) -> bytes:
     """Every municipality's boundary as GeoJSON, named in ``lang`` (blocking)."""
-    with session_scope(services.engine) as session:
-        rows = list(session.exec(select(Municipality).order_by(Municipality.id)))  # type: ignore[arg-type]
     features = [
         {
             "type": "Feature",
@@ -95,7 +91,7 @@ def municipality_boundaries(services: Services, lang: str) -> bytes:
             "geometry": json.loads(m.boundary_geojson),
             "properties": {"slug": m.slug, "name": (m.name_en or m.name_ar) if lang == "en" else m.name_ar},
         }
-        for m in rows
+        for m in municipalities.every(services.engine, order="id")
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures import rules
+from closures import municipalities, rules
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
@@ -65,7 +65,7 @@ class ClosureService:
         """Validate and store a new closure, its audit event and its announcement posts."""
         now = self.clock()
         with session_scope(self.engine, write=True) as session:
-            muni = _municipality(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
@@ -271,14 +271,6 @@ _POST_FOR = {
     Action.LIFTED: PostEvent.LIFTED,
     Action.CANCELLED: PostEvent.CANCELLED,
 }
-
-
-def _municipality(session: Session, key: str | int) -> Municipality:
-    column = Municipality.id if isinstance(key, int) else Municipality.slug
-    muni = session.exec(select(Municipality).where(column == key)).first()
-    if muni is None:
-        raise NotFound("municipality", key)
-    return muni
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:
