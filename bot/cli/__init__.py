@@ -20,8 +20,8 @@ from bot.cli import admin, botcmds, demo, exchange, records, routing, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
 from bot.cli.routing import RoutingFailed
 from bot.config import Settings
-from bot.partners import FetchError
 from bot.timeinput import TimeInputError
+from bot.web.partners import FetchError
 from closures.errors import ConflictError, NotFound, ValidationError
 from geo.errors import GeometryError
 

@@ -21,9 +21,9 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
 from bot.cli import main
+from tests.conftest import ROOT
 from tests.geo.oracle import GeodesicScan
 
-ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
 RIYADH = ZoneInfo("Asia/Riyadh")
 GEOD = Geod(ellps="WGS84")

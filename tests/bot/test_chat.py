@@ -23,8 +23,8 @@ from bot.i18n import get_translator
 from bot.localapi import ApiCall
 from closures.models import Municipality, Staff
 from closures.store import make_engine, session_scope
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_VARS = ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL")
 KINGDOM_CENTRE = "24.7114,46.6744"
 DISTANCE = re.compile(r"\b\d+(\.\d)? (m|km)\b")

@@ -13,7 +13,7 @@ import pytest
 
 from tests.bot import cli_support as support
 from tests.bot.cli_support import Cli, migrated
-from tests.bot.test_partners import event, wzdx
+from tests.bot.web.test_partners import event, wzdx
 from tests.fakes.partner_feed import PartnerFeedServer
 
 workdir = pytest.fixture(support.workdir)

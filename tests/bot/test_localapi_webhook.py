@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.localapi import FakeUser, LocalBotApi
-from bot.webserver import WebServer
+from bot.web.serving import WebServer
 
 
 async def call(api: LocalBotApi, method: str, **params: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from bot.cli.demo import load_sample_database
 from bot.config import Settings
 from bot.i18n import get_translator
 from bot.localapi import FakeUser, LocalBotApi
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_VARS = (
     "DATABASE_URL",
     "TELEGRAM_BOT_TOKEN",

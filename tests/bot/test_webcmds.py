@@ -16,8 +16,8 @@ import pytest
 from bot.cli import main
 from bot.cli.demo import load_sample_database
 from bot.config import Settings
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ANNOUNCED = r"Serving the map of road closures at (http://127\.0\.0\.1:\d+/) \(Ctrl-C to stop\)\n"
 
 

@@ -16,9 +16,9 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from bot.config import Settings
-from bot.partners import PartnerPoller
 from bot.services import Services
-from bot.web_feeds import feed_routes
+from bot.web.feed_routes import feed_routes
+from bot.web.partners import PartnerPoller
 from closures.formats.geojson import read_municipalities
 from closures.models import Closure, Municipality
 from closures.service import ClosureService

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from telegram import Update
 
 from bot.config import Settings
@@ -67,10 +67,19 @@ async def register_webhook(application: BotApplication, public_base: str, secret
     return url
 
 
-def webhook_route(
-    application: BotApplication, secrets: WebhookSecrets, *, counted: Callable[[str], None]
+def webhook_routes(
+    application: BotApplication | None, secrets: WebhookSecrets | None, *, counted: Callable[[str], None]
+) -> list[BaseRoute]:
+    """The route Telegram posts to, when the bot runs by webhook (an ``application`` with ``secrets``);
+    none otherwise. ``counted(outcome)`` is told accepted, refused or malformed."""
+    if application is None or secrets is None:
+        return []
+    return [_webhook_route(application, secrets, counted)]
+
+
+def _webhook_route(
+    application: BotApplication, secrets: WebhookSecrets, counted: Callable[[str], None]
 ) -> Route:
-    """The route Telegram posts to; ``counted(outcome)`` is told accepted, refused or malformed."""
 
     async def receive(request: Request) -> Response:
         """Check the secrets, queue the update for the Application, answer at once."""

@@ -47,11 +47,14 @@ CONTENT_TYPES = {
 }
 
 
+type Builder = Callable[[FeedSnapshot], bytes]
+
+
 def _json(data: object) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def feed_builders(services: Services) -> dict[str, Callable[[FeedSnapshot], bytes]]:
+def feed_builders(services: Services) -> dict[str, Builder]:
     """The body of each feed (except Atom, which depends on the request) from a snapshot: pure work."""
     settings = services.settings
 
@@ -79,16 +82,72 @@ def feed_builders(services: Services) -> dict[str, Callable[[FeedSnapshot], byte
 
 def feed_routes(services: Services) -> list[BaseRoute]:
     """``/feeds/<name>`` for every feed, sharing one cache over ``services.engine``."""
-    settings = services.settings
-    cache = FeedCache(
-        services.engine,
-        clock=services.clock,
-        check_interval=timedelta(seconds=settings.index_check_interval_s),
-    )
-    builders = feed_builders(services)
-    cache_control = f"public, max-age={settings.feed_max_age_s}"
+    feeds = FeedEndpoints(services)
+    return [
+        Route(f"/feeds/{name}", feeds.endpoint(name), methods=["GET", "HEAD", "OPTIONS"])
+        for name in CONTENT_TYPES
+    ]
 
-    def atom_builder(request: Request) -> tuple[str, Callable[[FeedSnapshot], bytes]]:
+
+class FeedEndpoints:
+    """The feeds' request handling: a body from the cache (built in a worker thread when the store moved),
+    then 304 or the body, gzipped when the client accepts it."""
+
+    def __init__(self, services: Services) -> None:
+        settings = self.settings = services.settings
+        self.cache = FeedCache(
+            services.engine,
+            clock=services.clock,
+            check_interval=timedelta(seconds=settings.index_check_interval_s),
+        )
+        self.builders = feed_builders(services)
+        self.cache_control = f"public, max-age={settings.feed_max_age_s}"
+
+    def endpoint(self, name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            return await self.serve(name, request)
+
+        serve.__name__ = f"feed_{name.replace('.', '_')}"
+        return serve
+
+    async def serve(self, name: str, request: Request) -> Response:
+        """One request for feed ``name``: preflight, 503 without a database, 304, or the body."""
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=PREFLIGHT)
+        key, build = self.atom_builder(request) if name == "closures.atom" else (name, self.builders[name])
+        built = self.cache.peek(key)
+        if built is None:
+            try:
+                built = await asyncio.to_thread(self.cache.get, key, build)
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                log.warning("feed %s: database unavailable: %s", name, exc.__class__.__name__)
+                return JSONResponse(
+                    {"error": "database unavailable"},
+                    status_code=503,
+                    headers={**CORS, "Retry-After": "5", "Cache-Control": "no-store"},
+                )
+        return self.answer(name, request, built)
+
+    def answer(self, name: str, request: Request, built: Built) -> Response:
+        """304 when the client has this content, else the body (gzipped if it accepts that)."""
+        zipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
+        headers = {
+            **CORS,
+            "ETag": built.gzip_etag if zipped else built.etag,
+            "Cache-Control": self.cache_control,
+            "Last-Modified": format_datetime(built.as_of, usegmt=True),
+            "Vary": "Accept-Encoding",
+        }
+        if _matches(request.headers.get("if-none-match"), built):
+            return Response(status_code=304, headers=headers)
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+            return Response(built.gzipped, media_type=CONTENT_TYPES[name], headers=headers)
+        return Response(built.body, media_type=CONTENT_TYPES[name], headers=headers)
+
+    def atom_builder(self, request: Request) -> tuple[str, Builder]:
+        """Atom's cache key and builder: its language and its links depend on the request."""
+        settings = self.settings
         lang = request.query_params.get("lang") or settings.default_language
         lang = lang if lang in LANGUAGES else settings.default_language
         base = str(request.base_url).rstrip("/")
@@ -105,44 +164,6 @@ def feed_routes(services: Services) -> list[BaseRoute]:
             )
 
         return f"closures.atom:{lang}:{base}", build
-
-    def endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
-        async def serve(request: Request) -> Response:
-            if request.method == "OPTIONS":
-                return Response(status_code=204, headers=PREFLIGHT)
-            key, build = atom_builder(request) if name == "closures.atom" else (name, builders[name])
-            built = cache.peek(key)
-            if built is None:
-                try:
-                    built = await asyncio.to_thread(cache.get, key, build)
-                except sqlalchemy.exc.SQLAlchemyError as exc:
-                    log.warning("feed %s: database unavailable: %s", name, exc.__class__.__name__)
-                    return JSONResponse(
-                        {"error": "database unavailable"},
-                        status_code=503,
-                        headers={**CORS, "Retry-After": "5", "Cache-Control": "no-store"},
-                    )
-            zipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
-            headers = {
-                **CORS,
-                "ETag": built.gzip_etag if zipped else built.etag,
-                "Cache-Control": cache_control,
-                "Last-Modified": format_datetime(built.as_of, usegmt=True),
-                "Vary": "Accept-Encoding",
-            }
-            if _matches(request.headers.get("if-none-match"), built):
-                return Response(status_code=304, headers=headers)
-            if zipped:
-                headers["Content-Encoding"] = "gzip"
-                return Response(built.gzipped, media_type=CONTENT_TYPES[name], headers=headers)
-            return Response(built.body, media_type=CONTENT_TYPES[name], headers=headers)
-
-        serve.__name__ = f"feed_{name.replace('.', '_')}"
-        return serve
-
-    return [
-        Route(f"/feeds/{name}", endpoint(name), methods=["GET", "HEAD", "OPTIONS"]) for name in CONTENT_TYPES
-    ]
 
 
 def _matches(header: str | None, built: Built) -> bool:

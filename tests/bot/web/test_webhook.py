@@ -21,12 +21,11 @@ from bot.i18n import get_translator
 from bot.localapi import FakeUser, LocalBotApi
 from bot.runner import Started
 from bot.services import Services
-from bot.webhook import SECRET_HEADER, WebhookSecrets
+from bot.web.webhook import SECRET_HEADER, WebhookSecrets
 from tests.bot.conftest import bot_settings, load_sample_data
-from tests.bot.web_support import free_port, running_instance, unsent_update
-from tests.conftest import FakeClock
+from tests.bot.web.support import free_port, running_instance, unsent_update
+from tests.conftest import ROOT, FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
 NEAR_KING_FAHD = (24.7114, 46.6744)
 
 

@@ -1,7 +1,7 @@
 """The map page, pure: closures as GeoJSON with their texts in one language, and the page's HTML.
 
 Every sentence comes from the catalogue and is rendered here, on the server; the page's script only
-places what it is given (``bot/static/map.js``). Times are read in each closure's municipality zone.
+places what it is given (``bot/web/static/map.js``). Times are read in each closure's municipality zone.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 import closures.feeds
 from bot.config import Settings
 from bot.services import Services
-from bot.web_feeds import feed_routes
+from bot.web.feed_routes import feed_routes
 from closures.formats.atom import ATOM
 from tests.closures.conftest import draft_factory
 from tests.closures.feeds_support import SYSTEM, cifs_schema, load_variety, wzdx_errors

@@ -16,12 +16,12 @@ from sqlmodel import select
 from bot.config import PartnerFeed
 from bot.runner import Listen, Started, serve_web
 from bot.services import Services
-from bot.web import build_web_app
+from bot.web.site import build_web_app
 from closures.models import Closure
 from closures.store import session_scope
-from tests.bot.test_partners import event as wzdx_event
-from tests.bot.test_partners import wzdx
-from tests.bot.test_web import Serve, expected_closures
+from tests.bot.web.test_partners import event as wzdx_event
+from tests.bot.web.test_partners import wzdx
+from tests.bot.web.test_site import Serve, expected_closures
 from tests.fakes.partner_feed import PartnerFeedServer
 
 FEED_TYPES = {

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.partners import PartnerPoller, PollResult, poll_partners
+from bot.web.partners import PartnerPoller, PollResult, poll_partners
 from closures.formats.cifs import cifs_xml
 from closures.models import Closure, ClosureEvent
 from closures.service import ClosureService
@@ -132,7 +132,7 @@ async def test_a_failed_poll_is_logged_loses_nothing_and_the_next_one_works(
     before = (counts(engine), _state(engine))
 
     server.mode, server.body = mode, body
-    with caplog.at_level(logging.WARNING, logger="bot.partners"):
+    with caplog.at_level(logging.WARNING, logger="bot.web.partners"):
         [failed] = await polling.poll_all()
     assert failed.report is None
     assert error in failed.error
@@ -152,7 +152,7 @@ async def test_an_event_outside_the_municipality_is_refused_and_logged_the_rest_
     stray = event("pa-far", start="2026-11-27T08:00:00Z", end="2026-11-27T18:00:00Z")
     stray["geometry"]["coordinates"] = [[39.17, 21.54], [39.18, 21.55]]  # Jeddah
     server.body = wzdx(A, stray)
-    with caplog.at_level(logging.WARNING, logger="bot.partners"):
+    with caplog.at_level(logging.WARNING, logger="bot.web.partners"):
         [result] = await poller(server, service).poll_all()
     assert result.report.added == 1
     assert [r["ref"] for r in result.report.rejected] == ["pa-far"]
@@ -213,7 +213,7 @@ def test_partner_feeds_come_from_json_in_the_environment(monkeypatch):
 async def test_a_database_problem_is_a_failed_poll_not_a_crash(server, tmp_path, clock, caplog):
     broken = ClosureService(make_engine(f"sqlite:///{tmp_path}"), clock=clock)  # a directory: cannot open
     server.body = wzdx(A)
-    with caplog.at_level(logging.WARNING, logger="bot.partners"):
+    with caplog.at_level(logging.WARNING, logger="bot.web.partners"):
         [result] = await poller(server, broken).poll_all()
     assert result.report is None
     assert "database problem: unable to open database file" in result.error

@@ -19,13 +19,12 @@ from shapely.geometry import Point
 
 from bot.i18n import get_translator
 from bot.services import Services
-from bot.web import build_web_app
-from bot.webserver import WebServer
+from bot.web.serving import WebServer
+from bot.web.site import build_web_app
 from closures.service import Actor
 from tests.closures.conftest import draft_factory
-from tests.conftest import FakeClock
+from tests.conftest import ROOT, FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -7,14 +7,18 @@ worker thread; the request counters are kept as requests pass.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import sqlalchemy.exc
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.services import Services
@@ -117,6 +121,25 @@ class WebMetrics:
 
     def webhook_counted(self, outcome: str) -> None:
         self.webhook_updates.labels(outcome).inc()
+
+
+def health_routes(services: Services, metrics: WebMetrics) -> list[BaseRoute]:
+    """``/health`` (JSON, for load balancers) and ``/metrics`` (Prometheus' text format)."""
+
+    async def health(request: Request) -> Response:
+        """200 when the database answers, 503 when it does not; the figures either way."""
+        report = await asyncio.to_thread(read_health, services)
+        return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
+
+    async def prometheus(request: Request) -> Response:
+        """The figures in Prometheus' text format."""
+        body = await asyncio.to_thread(generate_latest, metrics.registry)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return [
+        Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+    ]
 
 
 class CountRequests:

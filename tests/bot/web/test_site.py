@@ -19,8 +19,8 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.i18n import get_translator
 from bot.services import Services
-from bot.web import build_web_app
-from bot.webserver import WebServer
+from bot.web.serving import WebServer
+from bot.web.site import build_web_app
 from closures.models import Closure, OutboxItem
 from closures.queries import ClosureQueries
 from closures.service import Actor

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.webserver import WebServer, WebServerError
+from bot.web.serving import WebServer, WebServerError
 
 
 def slow_app(release: asyncio.Event, entered: asyncio.Event) -> Starlette:

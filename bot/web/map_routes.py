@@ -1,6 +1,5 @@
-"""The HTTP side of the bot: the map page, /health, /metrics and Telegram's webhook, as one Starlette app.
+"""The map's routes: the page, its closures as JSON, and the municipalities' boundaries under them.
 
-``build_web_app`` wires them; ``bot.webserver.WebServer`` serves the app inside the bot's event loop.
 Database work runs in worker threads; the map's JSON is built once per change of the closures (and of the
 day, which relative times depend on) and then answered from memory, or with 304 to a page that has it.
 """
@@ -12,32 +11,21 @@ import gzip
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
-from bot.context import BotApplication
 from bot.i18n import get_translator
 from bot.services import Services
-from bot.web_feeds import feed_routes
-from bot.webhealth import CountRequests, WebMetrics, read_health
-from bot.webhook import WebhookSecrets, webhook_route
-from bot.webmap import PageOptions, closures_collection, map_page, pick_language
+from bot.web.map_page import PageOptions, closures_collection, map_page, pick_language
 from closures import municipalities
 
-STATIC = Path(__file__).with_name("static")
 log = logging.getLogger(__name__)
+UNAVAILABLE_HEADERS = {"Retry-After": "30"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +84,9 @@ def municipality_boundaries(services: Services, lang: str) -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
 
 
-def build_web_app(
-    services: Services,
-    *,
-    application: BotApplication | None = None,
-    webhook: WebhookSecrets | None = None,
-    extra_routes: Sequence[BaseRoute] = (),
-) -> Starlette:
-    """The web app over ``services``; with an ``application`` and ``webhook`` also Telegram's webhook.
-
-    ``extra_routes`` (e.g. the feeds) are served next to ours. The app does not close ``services``.
-    """
+def map_routes(services: Services) -> list[BaseRoute]:
+    """``/`` (the page), ``/map/closures.json`` and ``/map/boundaries.json``, in the reader's language."""
     settings = services.settings
-    metrics = WebMetrics(services)
     map_data = MapData(services)
 
     def language(request: Request) -> str:
@@ -135,7 +113,7 @@ def build_web_app(
             body = await asyncio.to_thread(map_data.get, lang)
         except sqlalchemy.exc.SQLAlchemyError as exc:  # the page keeps what it has and says so
             log.warning("map: the closures cannot be read: %s", type(exc).__name__)
-            return JSONResponse({"error": "unavailable"}, status_code=503, headers={"Retry-After": "30"})
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS)
         headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Language, Accept-Encoding"}
         if _etags(request.headers.get("if-none-match")) & {body.etag, "*"}:
             return Response(status_code=304, headers=headers)
@@ -150,40 +128,14 @@ def build_web_app(
             body = await asyncio.to_thread(municipality_boundaries, services, language(request))
         except sqlalchemy.exc.SQLAlchemyError as exc:
             log.warning("map: the boundaries cannot be read: %s", type(exc).__name__)
-            return JSONResponse({"error": "unavailable"}, status_code=503, headers={"Retry-After": "30"})
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS)
         return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})
 
-    async def health(request: Request) -> Response:
-        """200 when the database answers, 503 when it does not; the figures either way."""
-        report = await asyncio.to_thread(read_health, services)
-        return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
-
-    async def prometheus(request: Request) -> Response:
-        """The figures in Prometheus' text format."""
-        body = await asyncio.to_thread(generate_latest, metrics.registry)
-        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The bot's post_init does the same; without a bot (`roadbot serve`) nobody else would.
-        await asyncio.to_thread(services.load_zones)
-        yield
-
-    routes: list[BaseRoute] = [
+    return [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/map/closures.json", closures_json, methods=["GET", "HEAD"]),
         Route("/map/boundaries.json", boundaries_json, methods=["GET", "HEAD"]),
-        Route("/health", health, methods=["GET", "HEAD"]),
-        Route("/metrics", prometheus, methods=["GET"]),
     ]
-    if application is not None and webhook is not None:
-        routes.append(webhook_route(application, webhook, counted=metrics.webhook_counted))
-    routes.extend(feed_routes(services))
-    routes.extend(extra_routes)
-    routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CountRequests, metrics=metrics)])
-    app.state.metrics = metrics
-    return app
 
 
 def _etags(header: str | None) -> set[str]:

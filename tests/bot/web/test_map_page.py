@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Point
 
 from bot.i18n import get_translator
-from bot.webmap import PageOptions, closure_feature, closures_collection, map_page, pick_language
+from bot.web.map_page import PageOptions, closure_feature, closures_collection, map_page, pick_language
 from closures.lifecycle import Phase
 from closures.views import ClosureView, Found
 
