@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from closures.models import Closure
 from closures.rules import ClosureDraft
+from closures.views import ClosureView, kind_of
 
 FIELDS = (
     "geometry", "radius_m", "reason", "severity", "lanes_ar", "lanes_en", "direction", "heading",
@@ -86,6 +87,21 @@ class Draft:
     @property
     def geometry(self) -> BaseGeometry | None:
         return self.get("geometry")
+
+    def view(self) -> ClosureView:
+        """The draft as the read-only view of a closure, to preview it (its geometry must be set)."""
+        geometry = self.geometry
+        assert geometry is not None
+        return ClosureView(
+            id=self.closure_id or 0,
+            municipality_id=self.municipality_id or 0,
+            ref=None,
+            kind=kind_of(geometry).value,
+            geometry=geometry,
+            status="open",
+            version=self.version or 0,
+            **{name: self.get(name) for name in FIELDS if name != "geometry"},
+        )
 
     def closure_draft(self) -> ClosureDraft:
         return ClosureDraft(**{name: self.get(name) for name in FIELDS})

@@ -13,7 +13,7 @@ from datetime import datetime
 from shapely.geometry.base import BaseGeometry
 
 from closures.lifecycle import Phase
-from closures.models import Closure
+from closures.models import Closure, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +60,11 @@ class Found:
     distance_m: float
     direction: str | None
     position_m: float | None = None
+
+
+_KIND = {"Point": Kind.POINT, "MultiPoint": Kind.POINT, "LineString": Kind.LINE, "MultiLineString": Kind.LINE}
+
+
+def kind_of(geometry: BaseGeometry) -> Kind:
+    """What a geometry makes of a closure: points a point, lines a line, anything else an area."""
+    return _KIND.get(geometry.geom_type, Kind.AREA)

@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from shapely.geometry import Point
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot import render
 from bot.context import BotContext
 from bot.handlers import place_search, route
 from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
+from bot.text import answers, keyboards
 from closures.views import Found
 from geo.errors import GeometryError
 from geo.measure import geodesic_m
@@ -140,27 +140,15 @@ async def send_nearby(
         nearby = await _nearby(context, point, me.radius_m, now)
     found, nearest = nearby
     if not found:
-        text = render.none_nearby(me.tr, me.radius_m, nearest)
+        text = answers.none_nearby(me.tr, me.radius_m, nearest)
         await reply(message, text if nearest else me.tr.t("location.outside"))
         return
-    page = render.results_page(
+    page = answers.results_page(
         found, me.tr, services.zones, now, me.radius_m, offset=offset, page_size=PAGE_SIZE
     )
-    shown = found[offset : offset + page.shown]
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"{me.tr.number(offset + i + 1)}. {me.tr.t('button.map')}",
-                callback_data=f"pin:{f.closure.id}",
-            )
-        ]
-        for i, f in enumerate(shown)
-    ]
-    if page.next_offset is not None:
-        rows.append([InlineKeyboardButton(me.tr.t("button.more"), callback_data=f"more:{page.next_offset}")])
-    if offset == 0:
-        rows.append([InlineKeyboardButton(me.tr.t("button.save_place"), callback_data="save:point")])
-    await reply(message, page.text, reply_markup=InlineKeyboardMarkup(rows))
+    shown = [f.closure.id for f in found[offset : offset + page.shown]]
+    markup = keyboards.results(me.tr, shown, offset=offset, next_offset=page.next_offset)
+    await reply(message, page.text, reply_markup=markup)
 
 
 async def on_more(update: Update, context: BotContext) -> None:

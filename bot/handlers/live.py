@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import html
-
 from shapely.geometry import Point
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.handlers.common import LIVE_LOCATION, blocking, driver_of, live_period, reply
+from bot.text import answers
 from bot.trip import ALERT_DISTANCE_M, Trip
 
 
@@ -51,17 +50,7 @@ async def on_live_edit(update: Update, context: BotContext) -> None:
     if not ahead:
         return
     trip.warned(ahead, now)
-    lines = [
-        me.tr.t(
-            "live.alert",
-            title=html.escape(
-                (f.closure.title_ar if me.tr.lang == "ar" else f.closure.title_en) or f.closure.title_ar
-            ),
-            distance=me.tr.distance(f.distance_m),
-        )
-        for f in ahead
-    ]
-    await reply(message, "\n".join(lines))
+    await reply(message, answers.live_alerts(ahead, me.tr))
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import html
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import Translator
 from bot.publish import runner as publishing
-from closures.publishing import Backlog, backlog, retry_dead
+from bot.text import keyboards, staff_views
+from closures.publishing import backlog, retry_dead
 
-_RIYADH = ZoneInfo("Asia/Riyadh")
-_STATUSES = ("pending", "claimed", "done", "skipped", "dead")
+RETRY_BUTTONS = 5  # under the newest dead letters
 
 
 async def outbox(update: Update, context: BotContext) -> None:
@@ -36,7 +32,8 @@ async def outbox(update: Update, context: BotContext) -> None:
         await reply(message, await _retry(context, int(args[1].lstrip("#")), me.user_id, me.tr))
         return
     report = await blocking(backlog, context.services.engine)
-    text, markup = outbox_report(report, me.tr, now=context.services.clock())
+    text = staff_views.outbox_report(report, me.tr, now=context.services.clock())
+    markup = keyboards.retry_dead(me.tr, (d.id for d in report.dead[:RETRY_BUTTONS]))
     await reply(message, text, reply_markup=markup)
 
 
@@ -51,34 +48,6 @@ async def retry_pressed(update: Update, context: BotContext) -> None:
         return
     text = await _retry(context, int(query.data.rpartition(":")[2]), me.user_id, me.tr)
     await query.answer(text)
-
-
-def outbox_report(
-    report: Backlog, tr: Translator, *, now: datetime
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The admin's view: counts per status, the next due time, the newest dead letters with buttons."""
-    counts = {status: report.counts.get(status, 0) for status in _STATUSES}
-    lines = [f"<b>{tr.t('outbox.summary', **counts)}</b>"]
-    if report.next_due is not None:
-        lines.append(tr.t("outbox.next_due", time=tr.time(report.next_due, _RIYADH, now)))
-    elif not counts["claimed"]:
-        lines.append(tr.t("outbox.idle"))
-    if report.dead:
-        lines += ["", tr.t("outbox.dead_header")]
-        for d in report.dead:
-            item = tr.t(
-                "outbox.dead_item", id=str(d.id), closure=str(d.closure_id), event=d.event,
-                destination=html.escape(d.destination), attempts=d.attempts,
-                reason=html.escape(d.reason[:300]),
-            )  # fmt: skip
-            lines.append(f"• {item}")
-    else:
-        lines.append(tr.t("outbox.no_dead"))
-    buttons = [
-        [InlineKeyboardButton(tr.t("button.retry", id=str(d.id)), callback_data=f"outbox:retry:{d.id}")]
-        for d in report.dead[:5]
-    ]
-    return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
 
 
 async def _retry(context: BotContext, item_id: int, user_id: int, tr: Translator) -> str:

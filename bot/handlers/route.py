@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 
 from shapely.geometry import Point
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot import render
 from bot.context import BotContext
 from bot.detours import Detour, blocks, find_detour
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
+from bot.text import answers, keyboards
 
 
 async def route_command(update: Update, context: BotContext) -> None:
@@ -61,7 +61,7 @@ async def answer_route(
     route = await blocking(services.router.route, origin, destination)
     found = await blocking(services.queries.along, route.line, corridor, at=now)
     blocked = any(blocks(f) for f in found)
-    text = render.route_message(
+    text = answers.route_message(
         found, me.tr, services.zones, now, route.length_m, approximate=route.approximate, blocked=blocked
     )
     if blocked and not route.approximate:
@@ -77,8 +77,7 @@ async def answer_route(
         text += "\n\n" + _detour_note(me, detour)
     if context.user_data is not None:
         context.user_data["last_route"] = list(route.line.coords)
-    save = InlineKeyboardButton(me.tr.t("button.save_route"), callback_data="save:route")
-    await reply(message, text, reply_markup=InlineKeyboardMarkup([[save]]))
+    await reply(message, text, reply_markup=keyboards.save_route(me.tr))
 
 
 def _detour_note(me: Driver, detour: Detour | None) -> str:

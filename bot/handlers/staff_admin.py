@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import menus, staff_render
+from bot import menus
 from bot.context import BotContext
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator, named_closure, operator_of, refuse
 from bot.handlers.staff_new import STAFF_BUTTONS
+from bot.text import keyboards, staff_views
 from bot.timeinput import TimeInputError, parse_end
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.models import Closure, Role
+from closures.rules import geometry_of
 from closures.service import Actor, ClosureService
-from closures.staff import StaffMember
 from geo.parse import normalise_digits
 
 PAGE_SIZE = 10
@@ -38,7 +39,7 @@ async def staff_command(update: Update, context: BotContext) -> None:
     directory = context.services.staff
     if action == "list":
         members = await blocking(directory.list, [m.slug for m in op.memberships if m.is_admin])
-        await reply(message, _staff_list(op, members))
+        await reply(message, staff_views.staff_list(members, op.tr))
         return
     if action not in ("add", "remove"):
         await reply(message, op.tr.t("staff.staff.usage"))
@@ -73,11 +74,11 @@ async def show(update: Update, context: BotContext) -> None:
         return
     op, message, closure = found
     services = context.services
-    geometry = staff_render.geometry_of(closure)
+    geometry = geometry_of(closure)
     pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
     await message.reply_location(latitude=pin.y, longitude=pin.x)
     await reply(
-        message, staff_render.detail(closure, op.tr, services.zone(closure.municipality_id), services.clock())
+        message, staff_views.detail(closure, op.tr, services.zone(closure.municipality_id), services.clock())
     )
 
 
@@ -89,7 +90,7 @@ async def history(update: Update, context: BotContext) -> None:
     op, message, closure = found
     services = context.services
     events = await blocking(services.closures.history, closure.id)
-    text = staff_render.history(events, op.tr, services.zone(closure.municipality_id), services.clock())
+    text = staff_views.history(events, op.tr, services.zone(closure.municipality_id), services.clock())
     await reply(message, f"<b>{op.tr.t('staff.history.header', id=closure.id)}</b>\n{text}")
 
 
@@ -117,7 +118,7 @@ async def change(update: Update, context: BotContext) -> None:
     except ConflictError:  # changed in the instant between reading and writing: the operator tries again
         await reply(message, op.tr.t("staff.conflict.retry", id=closure.id))
         return
-    until = staff_render.until_text(closure.ends_at, op.tr, tz, now)
+    until = staff_views.until_text(closure.ends_at, op.tr, tz, now)
     await reply(message, op.tr.t(f"staff.done.{action}", id=closure.id, until=until))
 
 
@@ -158,15 +159,8 @@ async def _send_page(message: Message, context: BotContext, op: Operator, which:
     if not page.closures:
         await reply(message, op.tr.t("staff.list.empty"))
         return
-    now = services.clock()
-    lines = [f"<b>{op.tr.n('staff.list.header', page.total)}</b>"]
-    lines += [staff_render.list_item(c, op.tr, services.zone(c.municipality_id), now) for c in page.closures]
-    more = page.next_offset
-    markup = None
-    if more is not None:
-        button = InlineKeyboardButton(op.tr.t("button.more"), callback_data=f"spage:{which}:{more}")
-        markup = InlineKeyboardMarkup([[button]])
-    await reply(message, "\n".join(lines), reply_markup=markup)
+    text = staff_views.closure_list(page.closures, page.total, op.tr, services.zone, services.clock())
+    await reply(message, text, reply_markup=keyboards.more_closures(op.tr, which, page.next_offset))
 
 
 async def _change_staff(
@@ -220,21 +214,6 @@ def _name_of(message: Message) -> str | None:
         getattr(replied.forward_origin, "sender_user", None) if replied.forward_origin else replied.from_user
     )
     return sender.full_name if sender is not None else None
-
-
-def _staff_list(op: Operator, members: list[StaffMember]) -> str:
-    if not members:
-        return op.tr.t("staff.staff.none")
-    lines = [f"<b>{op.tr.t('staff.staff.header')}</b>"]
-    for m in members:
-        name = staff_render.escape(m.name or "—")
-        role = op.tr.t(f"staff.role.{m.role}")
-        lines.append(
-            op.tr.t(
-                "staff.staff.item", user=str(m.user_id), role=role, municipality=m.municipality, name=name
-            )
-        )
-    return "\n".join(lines)
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

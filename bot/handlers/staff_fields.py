@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 
 from bot.context import BotContext
 from bot.handlers.common import reply
@@ -33,6 +33,7 @@ from bot.handlers.staff_flow import (
     step,
 )  # fmt: skip
 from bot.staffdraft import Draft
+from bot.text import staff_questions
 from bot.timeinput import TimeInputError, parse_end, parse_when
 from closures.errors import Refusal, ValidationError
 from closures.rules import MAX_LANES, MAX_TEXT, MAX_TITLE
@@ -208,11 +209,8 @@ async def _confirm_past(
     draft.pending_start = start.isoformat()
     keep(context, draft)
     when = op.tr.time(start, _zone(context, draft), context.services.clock())
-    rows = [
-        [InlineKeyboardButton(op.tr.t("staff.button.past_yes"), callback_data="sp:yes")],
-        [InlineKeyboardButton(op.tr.t("staff.button.past_no"), callback_data="sp:no")],
-    ]
-    await reply(message, op.tr.t("staff.ask.start_past", time=when), reply_markup=InlineKeyboardMarkup(rows))
+    markup = staff_questions.start_in_the_past(op.tr)
+    await reply(message, op.tr.t("staff.ask.start_past", time=when), reply_markup=markup)
     return START_PAST
 
 

@@ -14,7 +14,7 @@ import html
 
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 
 from bot import geocode
 from bot.context import BotContext
@@ -22,6 +22,7 @@ from bot.handlers.common import blocking, reply
 from bot.handlers.staff_auth import Operator
 from bot.handlers.staff_flow import END_CONVERSATION, GEOMETRY, RADII_M, State, done, keep, problem, step
 from bot.staffdraft import Draft
+from bot.text import keyboards, staff_questions
 from closures.errors import ValidationError
 from closures.staff import Membership
 from geo.errors import GeocodingError, GeometryError, Reason
@@ -82,8 +83,8 @@ async def _place_name(message: Message, context: BotContext, op: Operator, draft
         return await _found(message, context, op, draft, geocode.label(found[0]), found[0].point)
     draft.places = [[p.point.x, p.point.y, geocode.label(p)] for p in found]
     keep(context, draft)
-    rows = [[InlineKeyboardButton(c[2], callback_data=f"sg:p:{i}")] for i, c in enumerate(draft.places)]
-    await reply(message, op.tr.t("geocode.choose"), reply_markup=InlineKeyboardMarkup(rows))
+    markup = keyboards.choices((label for _, _, label in draft.places), "sg:p:")
+    await reply(message, op.tr.t("geocode.choose"), reply_markup=markup)
     return GEOMETRY
 
 
@@ -171,13 +172,10 @@ async def add_point(message: Message, context: BotContext, op: Operator, draft: 
     keep(context, draft)
     count = len(draft.points)
     if count == 1:
-        radii = [InlineKeyboardButton(op.tr.distance(r), callback_data=f"sg:r:{r}") for r in RADII_M]
-        await reply(message, op.tr.t("staff.ask.radius"), reply_markup=InlineKeyboardMarkup([radii]))
+        await reply(message, op.tr.t("staff.ask.radius"), reply_markup=staff_questions.radii(op.tr, RADII_M))
         return GEOMETRY
-    rows = [[InlineKeyboardButton(op.tr.t("staff.button.done_line"), callback_data="sg:line")]]
-    if count >= 3:
-        rows.append([InlineKeyboardButton(op.tr.t("staff.button.done_area"), callback_data="sg:area")])
-    await reply(message, op.tr.n("staff.ask.more_points", count), reply_markup=InlineKeyboardMarkup(rows))
+    markup = staff_questions.points_done(op.tr, count)
+    await reply(message, op.tr.n("staff.ask.more_points", count), reply_markup=markup)
     return GEOMETRY
 
 

@@ -14,7 +14,6 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot import staff_render
 from bot.context import BotContext
 from bot.handlers import staff_fields as f
 from bot.handlers import staff_geometry as g
@@ -45,6 +44,7 @@ from bot.handlers.staff_flow import (
     step,
 )  # fmt: skip
 from bot.staffdraft import Draft
+from bot.text import staff_views
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
 from geo.errors import GeometryError
@@ -158,7 +158,7 @@ async def _conflict(
     services = context.services
     fresh = await blocking(services.closures.get, exc.closure_id)
     tz, now = services.zone(fresh.municipality_id), services.clock()
-    changed = staff_render.conflict(exc.changes, op.tr, tz, now)
+    changed = staff_views.conflict(exc.changes, op.tr, tz, now)
     await reply(
         message,
         f"{op.tr.t('staff.conflict', id=exc.closure_id)}\n{changed}\n\n{op.tr.t('staff.conflict.again')}",

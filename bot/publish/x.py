@@ -29,9 +29,9 @@ import tweepy
 from sqlalchemy.engine import Engine
 from tweepy.asynchronous import AsyncClient
 
-from bot.posts import x_post
 from bot.publish import InDoubt, PublishError, Rejected, RetryLater
 from bot.publish.maps import MapMaker
+from bot.text.posts import x_post
 from closures.lifecycle import Clock, system_clock
 from closures.models import PostEvent
 from closures.publishing import PostContext, reserve_budget

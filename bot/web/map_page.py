@@ -16,7 +16,8 @@ from typing import Any
 import shapely
 
 from bot.i18n import LANGUAGES, Translator
-from bot.render import DEFAULT_ZONE, closure_parts
+from bot.text.answers import closure_parts
+from bot.text.wording import DEFAULT_ZONE
 from closures.lifecycle import Phase
 from closures.views import Found
 

@@ -20,10 +20,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, get_translator
-from bot.render import _REASON_ICON as REASON_ICON
-from bot.render import _direction, _in_language, _reason  # the driver-facing wording, shared
+from bot.text.wording import REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase, phase_at
-from closures.models import PostEvent, Severity
+from closures.models import PostEvent
 from closures.publishing import PostContext
 from closures.views import ClosureView
 
@@ -169,7 +168,7 @@ def _lines(
     def user(text: str | None, limit: int) -> str:
         return _clip(text or "", limit, html_mode)
 
-    title = user(_in_language(tr, c.title_ar, c.title_en), title_max)
+    title = user(in_language(tr, c.title_ar, c.title_en), title_max)
     if tr.lang != "ar":
         title = tr.embed(title)
 
@@ -182,7 +181,7 @@ def _lines(
         headline = tr.t("post.ended_at", title=title, time=when(c.ends_at))
     else:
         headline = tr.t(f"post.{event.value}", title=title)
-    icon = _ICON[event] or REASON_ICON.get(_reason(c), "⚠️")
+    icon = _ICON[event] or REASON_ICON.get(reason_of(c), "⚠️")
     lines = [f"{icon} <b>{headline}</b>" if html_mode else f"{icon} {headline}"]
     if event is PostEvent.UPDATED and ctx.before is not None:
         changed = _changed(ctx.before, c)
@@ -190,11 +189,12 @@ def _lines(
             fields = tr.t("post.list_separator").join(tr.t(f"post.field.{name}") for name in changed)
             lines.append(tr.t("post.changed", fields=fields))
     if event in (PostEvent.ANNOUNCED, PostEvent.UPDATED) and details:
-        reason = tr.t(f"reason.{_reason(c).value}")
-        lines.append(f"{reason} · {_severity(c, tr, user, lanes_max)} · {_direction(c, tr)}")
+        reason = tr.t(f"reason.{reason_of(c).value}")
+        lanes = (lambda written: user(written, lanes_max)) if lanes_max else None
+        lines.append(f"{reason} · {severity(c, tr, lanes=lanes)} · {direction(c, tr)}")
     if event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.EXTENDED, PostEvent.STARTED):
         lines.append(f"🕒 {_timing(c, tr, when, phase_at(c, now), event)}")
-    detour = _in_language(tr, c.detour_ar, c.detour_en)
+    detour = in_language(tr, c.detour_ar, c.detour_en)
     if detour and detour_max and event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.STARTED):
         lines.append(f"🔀 {tr.t('closure.detour', detour=user(detour, detour_max))}")
     if event is PostEvent.ANNOUNCED:
@@ -227,15 +227,6 @@ def _changed(before: ClosureView, after: ClosureView) -> list[str]:
                 out.append(name)
                 break
     return out
-
-
-def _severity(c: ClosureView, tr: Translator, user: Callable[[str | None, int], str], lanes_max: int) -> str:
-    if c.severity != Severity.PARTIAL:
-        return tr.t("severity.full")
-    lanes = _in_language(tr, c.lanes_ar, c.lanes_en)
-    if lanes and lanes_max:
-        return tr.t("severity.partial_lanes", lanes=user(lanes, lanes_max))
-    return tr.t("severity.partial")
 
 
 def _clip(text: str, limit: int, html_mode: bool) -> str:

@@ -1,26 +1,28 @@
 """What staff read: a draft's preview, a closure's details, lists, the audit trail, what changed meanwhile.
 
-Pure functions to Telegram HTML in one language, like ``bot.render`` (whose closure block the preview reuses,
-so the preview reads as followers will read the closure). Staff-written values are escaped here.
+Pure functions to Telegram HTML in one language, like ``bot.text.answers`` (whose closure block the preview
+reuses, so the preview reads as followers will read the closure). Staff-written values are escaped here.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from bot import render
 from bot.i18n import Translator
-from bot.staffdraft import Draft
+from bot.text.answers import closure_block
+from bot.text.wording import DEFAULT_ZONE
 from closures.lifecycle import phase_at
 from closures.models import Closure, ClosureEvent, Kind
+from closures.publishing import Backlog
 from closures.rules import geometry_of
-from closures.views import ClosureView, Found
+from closures.staff import StaffMember
+from closures.views import ClosureView, Found, kind_of
 from geo.projection import Projection
 
 # Column of a closure → the label of the field a person knows it by (None: not worth naming).
@@ -34,15 +36,13 @@ FIELD_OF_COLUMN: dict[str, str | None] = {
     "lifted_at": "status", "ref": None, "source": None, "created_by": None, "created_at": None,
     "updated_at": None, "version": None, "id": None, "municipality_id": None,
 }  # fmt: skip
-_KIND = {"Point": Kind.POINT, "MultiPoint": Kind.POINT, "LineString": Kind.LINE, "MultiLineString": Kind.LINE}
 
 
-def preview(draft: Draft, tr: Translator, tz: tzinfo, now: datetime) -> str:
-    """The draft as followers will read it, under a heading, with its English title when there is one."""
-    view = _view_of_draft(draft)
+def preview(view: ClosureView, tr: Translator, tz: tzinfo, now: datetime) -> str:
+    """A draft (as a view) as followers will read it, under a heading, with its English title if any."""
     lines = [f"<b>{tr.t('staff.preview.header')}</b>", "", _block(view, tr, tz, now)]
-    if draft.get("title_en") and tr.lang == "ar":
-        lines.append(tr.t("staff.preview.title_en", title=escape(draft.get("title_en"))))
+    if view.title_en and tr.lang == "ar":
+        lines.append(tr.t("staff.preview.title_en", title=escape(view.title_en)))
     return "\n".join(lines)
 
 
@@ -70,6 +70,29 @@ def list_item(closure: Closure, tr: Translator, tz: tzinfo, now: datetime) -> st
         phase=tr.t(f"staff.phase.{phase_at(closure, now).value}"),
         until=until,
     )
+
+
+def closure_list(
+    closures: Sequence[Closure], total: int, tr: Translator, zone: Callable[[int], tzinfo], now: datetime
+) -> str:
+    """One page of ``/list`` or ``/mine``: how many there are in all, then a line per closure shown."""
+    lines = [f"<b>{tr.n('staff.list.header', total)}</b>"]
+    lines += [list_item(c, tr, zone(c.municipality_id), now) for c in closures]
+    return "\n".join(lines)
+
+
+def staff_list(members: Sequence[StaffMember], tr: Translator) -> str:
+    """``/staff list``: each member with their role, municipality and name."""
+    if not members:
+        return tr.t("staff.staff.none")
+    lines = [f"<b>{tr.t('staff.staff.header')}</b>"]
+    for m in members:
+        name = escape(m.name or "—")
+        role = tr.t(f"staff.role.{m.role}")
+        lines.append(
+            tr.t("staff.staff.item", user=str(m.user_id), role=role, municipality=m.municipality, name=name)
+        )
+    return "\n".join(lines)
 
 
 def until_text(ends_at: datetime | None, tr: Translator, tz: tzinfo, now: datetime) -> str:
@@ -118,7 +141,7 @@ def labels(columns: Iterable[str], tr: Translator) -> str:
 
 def shape(geometry: BaseGeometry, radius_m: float | None, tr: Translator) -> str:
     """'Point, radius 100 m', 'Line, 1.2 km', 'Area, 3,400 m²'."""
-    kind = _KIND.get(geometry.geom_type, Kind.AREA)
+    kind = kind_of(geometry)
     if kind is Kind.POINT:
         return tr.t("staff.shape.point", radius=tr.distance(radius_m or 0))
     metric = Projection.for_geometry(geometry).to_metric(geometry)
@@ -132,28 +155,7 @@ def shape(geometry: BaseGeometry, radius_m: float | None, tr: Translator) -> str
 def _block(view: ClosureView, tr: Translator, tz: tzinfo, now: datetime) -> str:
     found = Found(view, phase_at(view, now), 0.0, None)
     # the block drivers and followers read, placed by its shape instead of a distance from the reader
-    return render._closure_block(found, tr, tz, now, where=shape(view.geometry, view.radius_m, tr))
-
-
-def _view_of_draft(draft: Draft) -> ClosureView:
-    geometry = draft.geometry
-    assert geometry is not None
-    return ClosureView(
-        id=draft.closure_id or 0,
-        municipality_id=draft.municipality_id or 0,
-        ref=None,
-        kind=_KIND.get(geometry.geom_type, Kind.AREA).value,
-        geometry=geometry,
-        status="open",
-        version=draft.version or 0,
-        **{name: draft.get(name) for name in _VIEW_FIELDS},
-    )
-
-
-_VIEW_FIELDS = (
-    "radius_m", "reason", "severity", "lanes_ar", "lanes_en", "direction", "heading", "starts_at", "ends_at",
-    "title_ar", "title_en", "detour_ar", "detour_en",
-)  # fmt: skip
+    return closure_block(found, tr, tz, now, where=shape(view.geometry, view.radius_m, tr))
 
 
 def _value(column: str, value: Any, tr: Translator, tz: tzinfo, now: datetime) -> str:
@@ -170,6 +172,31 @@ def _value(column: str, value: Any, tr: Translator, tz: tzinfo, now: datetime) -
     if column == "heading":
         return tr.compass(value)
     return escape(str(value))
+
+
+_OUTBOX_STATUSES = ("pending", "claimed", "done", "skipped", "dead")
+
+
+def outbox_report(report: Backlog, tr: Translator, *, now: datetime) -> str:
+    """``/outbox`` for admins: counts per status, the next due time, the newest dead letters."""
+    counts = {status: report.counts.get(status, 0) for status in _OUTBOX_STATUSES}
+    lines = [f"<b>{tr.t('outbox.summary', **counts)}</b>"]
+    if report.next_due is not None:
+        lines.append(tr.t("outbox.next_due", time=tr.time(report.next_due, DEFAULT_ZONE, now)))
+    elif not counts["claimed"]:
+        lines.append(tr.t("outbox.idle"))
+    if report.dead:
+        lines += ["", tr.t("outbox.dead_header")]
+        for d in report.dead:
+            item = tr.t(
+                "outbox.dead_item", id=str(d.id), closure=str(d.closure_id), event=d.event,
+                destination=html.escape(d.destination), attempts=d.attempts,
+                reason=html.escape(d.reason[:300]),
+            )  # fmt: skip
+            lines.append(f"• {item}")
+    else:
+        lines.append(tr.t("outbox.no_dead"))
+    return "\n".join(lines)
 
 
 def escape(text: str | None) -> str:

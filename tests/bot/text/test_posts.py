@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString
 
 from bot.localapi.html import parse_html, utf16_length
-from bot.posts import (
+from bot.text.posts import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
     X_LIMIT,

@@ -12,28 +12,18 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
+from bot.text.wording import DEFAULT_ZONE, REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase
-from closures.models import Direction, Reason, Severity
-from closures.views import ClosureView, Found
+from closures.models import Reason
+from closures.views import Found
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units of the text
-DEFAULT_ZONE = ZoneInfo("Asia/Riyadh")
 _BUDGET = MESSAGE_LIMIT - 96  # measured on the HTML source (an over-estimate), with room for a caller's line
 _TITLE_MAX = 200
 _LANES_MAX = 200
 _DETOUR_MAX = 600
-_REASON_ICON = {
-    Reason.ROADWORKS: "🚧",
-    Reason.EVENT: "🎪",
-    Reason.FLOOD: "🌊",
-    Reason.ACCIDENT: "🚨",
-    Reason.MAINTENANCE: "🛠",
-    Reason.SECURITY: "🛡",
-    Reason.OTHER: "⚠️",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +37,7 @@ class Page:
 
 def closure_line(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> str:
     """One closure of a results list: title, reason, how far and which way, lanes, direction, time, detour."""
-    return _closure_block(found, tr, tz, now, where=_where_near(found, tr))
+    return closure_block(found, tr, tz, now, where=_where_near(found, tr))
 
 
 def results_page(
@@ -105,7 +95,7 @@ def route_message(
         head.append(tr.t("route.blocked"))
     tail = [tr.t("route.approximate")] if approximate else []
     blocks = [
-        _numbered(i, _closure_block(f, tr, _zone(zones, f), now, where=_where_on_route(f, tr)), tr)
+        _numbered(i, closure_block(f, tr, _zone(zones, f), now, where=_where_on_route(f, tr)), tr)
         for i, f in enumerate(found_list)
     ]
     return _fit(tr, head, blocks, tail, remaining_after_page=len(found_list), offset=0).text
@@ -121,6 +111,21 @@ def none_nearby(tr: Translator, radius_m: float, nearest: Found | None) -> str:
     return tr.t(
         "results.none_within", radius=radius, distance=distance, direction=tr.compass(nearest.direction)
     )
+
+
+def live_alerts(ahead: Sequence[Found], tr: Translator) -> str:
+    """A driver sharing their live location: one line per closure ahead, with how far it is."""
+    lines = [
+        tr.t(
+            "live.alert",
+            title=html.escape(
+                (f.closure.title_ar if tr.lang == "ar" else f.closure.title_en) or f.closure.title_ar
+            ),
+            distance=tr.distance(f.distance_m),
+        )
+        for f in ahead
+    ]
+    return "\n".join(lines)
 
 
 # --- one closure ---
@@ -142,29 +147,30 @@ class ClosureParts:
 def closure_parts(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> ClosureParts:
     """Title, reason, severity, direction, time and detour of a closure, as a list item shows them."""
     c = found.closure
-    title = _user_text(_in_language(tr, c.title_ar, c.title_en) or "", _TITLE_MAX)
+    title = _user_text(in_language(tr, c.title_ar, c.title_en) or "", _TITLE_MAX)
     if tr.lang != "ar":
         # An Arabic title in an English list keeps its own direction; an Arabic line is left bare so that
         # clients still find its first strong (Arabic) letter and lay the paragraph out right to left.
         title = tr.embed(title)
-    reason = _reason(c)
-    detour = _in_language(tr, c.detour_ar, c.detour_en)
+    reason = reason_of(c)
+    detour = in_language(tr, c.detour_ar, c.detour_en)
     return ClosureParts(
         title=title,
         reason_code=reason.value,
         reason=tr.t(f"reason.{reason.value}"),
-        severity=_severity(c, tr),
-        direction=_direction(c, tr),
+        severity=severity(c, tr, lanes=lambda lanes: _user_text(lanes, _LANES_MAX)),
+        direction=direction(c, tr),
         timing=_timing(found, tr, tz, now),
         detour=tr.t("closure.detour", detour=_user_text(detour, _DETOUR_MAX)) if detour else None,
     )
 
 
-def _closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, where: str) -> str:
+def closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, where: str) -> str:
+    """A closure as every list shows it, placed by ``where`` (how far and which way, its km, its shape)."""
     parts = closure_parts(found, tr, tz, now)
     lines = [
         f"<b>{parts.title}</b>",
-        f"{_REASON_ICON[Reason(parts.reason_code)]} {parts.reason} · {where}",
+        f"{REASON_ICON[Reason(parts.reason_code)]} {parts.reason} · {where}",
         f"{parts.severity} · {parts.direction}",
         f"🕒 {parts.timing}",
     ]
@@ -189,23 +195,6 @@ def _where_on_route(found: Found, tr: Translator) -> str:
     return tr.t("closure.at_km", km=tr.number(found.position_m / 1000, 1))
 
 
-def _severity(c: ClosureView, tr: Translator) -> str:
-    if c.severity != Severity.PARTIAL:
-        return tr.t("severity.full")
-    lanes = _in_language(tr, c.lanes_ar, c.lanes_en)
-    if lanes:
-        return tr.t("severity.partial_lanes", lanes=_user_text(lanes, _LANES_MAX))
-    return tr.t("severity.partial")
-
-
-def _direction(c: ClosureView, tr: Translator) -> str:
-    if c.direction != Direction.ONE:
-        return tr.t("direction.both")
-    if c.heading:
-        return tr.t("direction.one_heading", heading=tr.compass(c.heading))
-    return tr.t("direction.one")
-
-
 def _timing(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> str:
     c = found.closure
     until = tr.t("timing.until", time=tr.time(c.ends_at, tz, now)) if c.ends_at else None
@@ -222,19 +211,6 @@ def _timing(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> str:
 
 
 # --- text helpers ---
-
-
-def _in_language(tr: Translator, arabic: str | None, english: str | None) -> str | None:
-    """The user's language first, the other one when that is missing."""
-    first, second = (arabic, english) if tr.lang == "ar" else (english, arabic)
-    return first or second
-
-
-def _reason(c: ClosureView) -> Reason:
-    try:
-        return Reason(c.reason)
-    except ValueError:
-        return Reason.OTHER
 
 
 def _user_text(text: str, limit: int) -> str:

@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import LineString, Point
 
 from bot.i18n import FSI, PDI, Translator, get_translator
-from bot.render import (
+from bot.text.answers import (
     MESSAGE_LIMIT,
     closure_line,
     none_nearby,
