@@ -10,10 +10,9 @@ from typing import Any, cast
 
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
-from bot import menus
 from bot.context import BotApplication, BotContext
-from bot.handlers import register_all
-from bot.persistence import StorePersistence
+from bot.handlers import menus, register_all
+from bot.handlers.persistence import StorePersistence
 from bot.publish import runner as publishing
 from bot.services import Services
 
@@ -34,9 +33,9 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
         .post_shutdown(_post_shutdown)
         .persistence(StorePersistence(services.engine, update_interval=settings.conversation_save_s))
     )
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    application = cast(BotApplication, builder.build())
+    # A rate limiter changes the builder's bot type (ExtBot[int]); handlers see one BotApplication type.
+    built = builder.rate_limiter(AIORateLimiter(max_retries=3)).build() if rate_limit else builder.build()
+    application = cast(BotApplication, built)
     application.bot_data["services"] = services
     register_all(application)
     return application

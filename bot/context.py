@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram import Update
+from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
 from bot.services import Services
 
@@ -23,3 +24,4 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 type BotApplication = Application[
     ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
 ]
+type BotHandler = BaseHandler[Update, BotContext, Any]  # what each flow's ``handlers()`` lists

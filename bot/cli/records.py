@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from shapely.geometry import Point
 
 from bot.cli.common import CliError, Context, km, local, print_json, read_text_arg
-from bot.timeinput import parse_end, parse_when
+from bot.handlers.staff.timeinput import parse_end, parse_when
 from closures.formats.geojson import closure_feature
 from closures.lifecycle import phase_at
 from closures.listing import ClosureListing
@@ -165,7 +165,7 @@ def closure_extend(ctx: Context, args: argparse.Namespace) -> None:
 
 def closure_history(ctx: Context, args: argparse.Namespace) -> None:
     events = ctx.service.history(args.id)
-    items = [
+    items: list[dict[str, Any]] = [
         {"version": e.version, "action": e.action, "actor": e.actor, "at": e.at.isoformat(),
          "changed": _changed(e.before_json, e.after_json)}
         for e in events

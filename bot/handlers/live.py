@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from shapely.geometry import Point
 from telegram import Update
-from telegram.ext import BaseHandler, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
-from bot.context import BotContext
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import LIVE_LOCATION, blocking, driver_of, live_period, reply
+from bot.handlers.trip import ALERT_DISTANCE_M, Trip
 from bot.text import answers
-from bot.trip import ALERT_DISTANCE_M, Trip
 
 
 async def on_live_start(update: Update, context: BotContext) -> None:
@@ -53,7 +53,7 @@ async def on_live_edit(update: Update, context: BotContext) -> None:
     await reply(message, answers.live_alerts(ahead, me.tr))
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     private = filters.ChatType.PRIVATE
     return [
         MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE & LIVE_LOCATION, on_live_start),

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from shapely.geometry import Point
 from telegram import Message, Update
 
-from bot import geocode
 from bot.context import BotContext
+from bot.handlers import geocode
 from bot.handlers.common import Driver, driver_of, reply
 from bot.text import keyboards
 from geo.errors import GeocodingError

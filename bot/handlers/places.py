@@ -5,11 +5,13 @@ Saving: a "save" button under an answer remembers its point (or route); the next
 
 from __future__ import annotations
 
+from typing import Any
+
 from shapely.geometry import LineString, Point
 from telegram import Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import BotContext
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
 from bot.text import keyboards
 from closures.drivers import MAX_PLACES, Place
@@ -139,17 +141,17 @@ async def _saved_places(update: Update, context: BotContext) -> tuple[Message, D
     return message, me, saved
 
 
-def _last_point(data: dict) -> Point | None:  # type: ignore[type-arg]
+def _last_point(data: dict[str, Any]) -> Point | None:
     last = data.get("last_query")
     return Point(last[0], last[1]) if last else None
 
 
-def _last_route(data: dict) -> LineString | None:  # type: ignore[type-arg]
+def _last_route(data: dict[str, Any]) -> LineString | None:
     coords = data.get("last_route")
     return LineString(coords) if coords else None
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [
         CommandHandler("places", places),
         CommandHandler("subscribe", subscribe),

@@ -12,12 +12,12 @@ import math
 
 from shapely.geometry import Point
 from telegram import Message, Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import CommandHandler
 
-from bot.context import BotContext
-from bot.detours import Detour, blocks, find_detour
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
 from bot.text import answers, keyboards
+from closures.detours import Detour, blocks, find_detour
 
 
 async def route_command(update: Update, context: BotContext) -> None:
@@ -92,5 +92,5 @@ def _detour_note(me: Driver, detour: Detour | None) -> str:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [CommandHandler("route", route_command)]

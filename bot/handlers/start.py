@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import menus
-from bot.context import BotContext
+from bot.context import BotContext, BotHandler
+from bot.handlers import menus
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import LANGUAGES, get_translator
 from bot.text import keyboards
@@ -89,7 +89,7 @@ def _metres(text: str) -> int | None:
     return round(value * unit)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [
         CommandHandler(["start", "help"], start),
         CommandHandler("language", language),
