@@ -3,12 +3,18 @@
 Every change is validated first, then written with its audit event and its outbox rows in ONE transaction,
 bumping the closure's version and the store's change counter. Two staff editing the same version: the
 second gets a ``ConflictError`` naming what changed meanwhile, and nothing of theirs is written.
+
+After a write transaction commits, the service tells its after-commit listeners what it changed (in the
+writer's thread): the bot wakes its outbox worker so that the posts just planned go out at once. A listener
+that fails is logged; the write stands.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +49,20 @@ class Actor:
         return cls(name=label)
 
 
+@dataclass(frozen=True, slots=True)
+class ClosureChange:
+    """One change a write transaction committed: which closure, its version now, and what was done."""
+
+    closure_id: int
+    version: int
+    action: Action
+
+
+type AfterCommit = Callable[[Sequence[ClosureChange]], None]  # told after each write transaction commits
+
 EDITABLE = frozenset(f.name for f in fields(ClosureDraft)) - {"ref", "source"}
+log = logging.getLogger(__name__)
+_CHANGES = "roadbot_closure_changes"  # session.info key: the changes of the transaction, told after commit
 
 
 @dataclass
@@ -58,13 +77,24 @@ class ClosureService:
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
+    # Replaced whole, never mutated, so a writer thread iterating it never sees it change underneath.
+    after_commit: tuple[AfterCommit, ...] = ()
+
+    def add_listener(self, listener: AfterCommit) -> Callable[[], None]:
+        """Tell ``listener`` of every write from now on; the function returned stops that."""
+        self.after_commit = (*self.after_commit, listener)
+
+        def remove() -> None:
+            self.after_commit = tuple(known for known in self.after_commit if known is not listener)
+
+        return remove
 
     def register(
         self, municipality: str | int, draft: ClosureDraft, actor: Actor, *, allow_past_start: bool = False
     ) -> Closure:
         """Validate and store a new closure, its audit event and its announcement posts."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
@@ -90,7 +120,7 @@ class ClosureService:
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -111,7 +141,7 @@ class ClosureService:
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -124,7 +154,7 @@ class ClosureService:
     def lift(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -137,7 +167,7 @@ class ClosureService:
     def cancel(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
@@ -165,6 +195,18 @@ class ClosureService:
             return list(session.exec(query))
 
     # -- internals -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed."""
+        with session_scope(self.engine, write=True) as session:
+            yield session
+            changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        for listener in self.after_commit if changes else ():
+            try:
+                listener(changes)
+            except Exception:  # the write stands; a listener (e.g. waking a worker) is best effort
+                log.exception("after-commit listener %r failed", listener)
 
     def _targets(self, muni: Municipality) -> Destinations:
         return self.destinations_for(muni.slug) if self.destinations_for else self.destinations
@@ -262,6 +304,7 @@ class ClosureService:
             )
         )
         bump_change_counter(session)
+        session.info.setdefault(_CHANGES, []).append(ClosureChange(closure.id, closure.version, action))
 
 
 _POST_FOR = {

@@ -1,10 +1,13 @@
 """Wiring the outbox worker into the running bot: built from the settings in ``post_init``, stopped in
-``post_shutdown``; PTB's JobQueue nudges it every minute as a safety net (the database stays the record)."""
+``post_shutdown``. Every write through this process's ``ClosureService`` wakes it as soon as the write has
+committed (an after-commit listener), so a staff change is posted at once; PTB's JobQueue nudges it every
+minute as a safety net (the database stays the record)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Bot
@@ -18,9 +21,10 @@ from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
+from closures.service import AfterCommit, ClosureChange
 from geo.render import TileSource
 
-_WORKER, _TASK = "outbox_worker", "outbox_task"
+_WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
 
 
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
@@ -63,18 +67,34 @@ def x_style(settings: Settings, slug: str) -> XStyle:
     return XStyle(tuple(targets.hashtags_ar), tuple(targets.hashtags_en), settings.x_english_reply)
 
 
-async def start(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def start(application: Application[Any, Any, Any, Any, Any, Any], **options: Any) -> None:
+    """Start the outbox worker (``options`` go to ``OutboxWorker``) unless OUTBOX_WORKER is off."""
     services: Services = application.bot_data["services"]
     if not services.settings.outbox_worker:
         return
-    worker = build_worker(services, application.bot)
+    worker = build_worker(services, application.bot, **options)
     application.bot_data[_WORKER] = worker
     application.bot_data[_TASK] = asyncio.create_task(worker.run(), name="outbox-worker")
+    application.bot_data[_UNLISTEN] = services.closures.add_listener(waker(worker))
     if application.job_queue is not None:
         application.job_queue.run_repeating(_nudge, interval=60, first=60, name="outbox-nudge")
 
 
+def waker(worker: OutboxWorker) -> AfterCommit:
+    """An after-commit listener that wakes ``worker`` on its event loop (called from a writer's thread)."""
+    loop = asyncio.get_running_loop()
+
+    def wake_soon(changes: Sequence[ClosureChange]) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(worker.wake)
+
+    return wake_soon
+
+
 async def stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    unlisten: Callable[[], None] | None = application.bot_data.pop(_UNLISTEN, None)
+    if unlisten is not None:
+        unlisten()
     worker: OutboxWorker | None = application.bot_data.pop(_WORKER, None)
     task: asyncio.Task[None] | None = application.bot_data.pop(_TASK, None)
     if worker is None or task is None:

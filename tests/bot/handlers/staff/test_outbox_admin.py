@@ -1,8 +1,11 @@
-"""/outbox for admins, and the worker wired into the running bot from the settings."""
+"""/outbox for admins, and the worker wired into the running bot from the settings: woken by every write
+through the bot's service, so posts never wait for its idle poll (set to ten minutes here)."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from datetime import timedelta
 
 import pytest
 from telegram.ext import AIORateLimiter
@@ -11,6 +14,7 @@ from bot.app import build_application
 from bot.localapi import FakeUser
 from bot.publish import runner
 from bot.services import Services
+from bot.services.throttle import FloodControl
 from closures.formats.geojson import read_municipalities
 from closures.models import Municipality
 from closures.service import Actor
@@ -23,6 +27,8 @@ from tests.conftest import DATA
 ADMIN = FakeUser(777, first_name="Admin", language_code="en")
 DRIVER = FakeUser(888, first_name="Driver", language_code="en")
 CHANNEL = "@riyadh_roads"
+IDLE_POLL = timedelta(minutes=10)  # far longer than any wait below: only a wake-up sends a post in time
+KINGDOM_CENTRE = (24.7114, 46.6744)
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ async def publishing_bot(bot_api, tmp_path, sqlite_template, clock):
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1)
-    await runner.start(app)  # what post_init does under run_polling
+    await runner.start(app, idle_poll=IDLE_POLL)  # what post_init does under run_polling
     try:
         yield app, services
     finally:
@@ -52,6 +58,19 @@ async def publishing_bot(bot_api, tmp_path, sqlite_template, clock):
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+async def _press(api, user, message, data):
+    since = len(api.calls)
+    api.user_presses_button(user, message, data)
+    return await api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == user.id, since=since)
+
+
+async def _send_location(api, user, lat, lon, *, after):
+    await _ask(api, user, after)
+    since = len(api.calls)
+    api.user_sends_location(user, lat, lon)
+    return await api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == user.id, since=since)
 
 
 async def _ask(api, user, text):
@@ -72,6 +91,24 @@ async def test_a_closure_registered_while_the_bot_runs_is_posted_to_the_channel(
     assert {(r.destination, r.status) for r in rows(services.engine, event="announced")} == {
         ("telegram:@riyadh_roads", "done"), ("x", "skipped"), ("alerts:subscribers", "done"),
     }  # fmt: skip
+
+
+async def test_a_closure_confirmed_in_new_is_posted_at_once_not_at_the_next_poll(publishing_bot, bot_api):
+    _, services = publishing_bot
+    services.flood = FloodControl(rate_per_s=1_000.0, burst=1_000)  # a test taps faster than an operator
+    radius = await _send_location(bot_api, ADMIN, *KINGDOM_CENTRE, after="/new")
+    answer = await _press(bot_api, ADMIN, radius, "sg:r:100")
+    for data in ("sr:roadworks", "ss:full", "sd:both", "st:now"):
+        answer = await _press(bot_api, ADMIN, answer, data)
+    answer = await _ask(bot_api, ADMIN, "3h")
+    for data in ("sx:skip", "ta:use", "te:skip"):
+        answer = await _press(bot_api, ADMIN, answer, data)
+    since = len(bot_api.calls)
+    confirmed = await _press(bot_api, ADMIN, answer, "sv:confirm")
+    closure = services.closures.get(int(re.search(r"#(\d+)", confirmed.text or "")[1]))
+    # The worker slept (nothing was due) for up to IDLE_POLL; the confirm's commit woke it.
+    photo = await bot_api.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == CHANNEL, since=since)
+    assert closure.title_ar in photo.text
 
 
 async def test_admins_see_the_backlog_and_dead_letters_and_retry_one(publishing_bot, bot_api, clock):
