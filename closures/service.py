@@ -4,16 +4,14 @@ Every change is validated first, then written with its audit event and its outbo
 bumping the closure's version and the store's change counter. Two staff editing the same version: the
 second gets a ``ConflictError`` naming what changed meanwhile, and nothing of theirs is written.
 
-After a write transaction commits, the service tells its after-commit listeners what it changed (in the
-writer's thread): the bot wakes its outbox worker so that the posts just planned go out at once. A listener
-that fails is logged; the write stands.
+After a write transaction commits, the service tells its after-commit listeners what it changed
+(``closures.changes``): the bot wakes its outbox worker so that the posts just planned go out at once.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from closures import municipalities, rules
+from closures.changes import AfterCommit, ClosureChange, Listeners
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
@@ -49,19 +48,7 @@ class Actor:
         return cls(name=label)
 
 
-@dataclass(frozen=True, slots=True)
-class ClosureChange:
-    """One change a write transaction committed: which closure, its version now, and what was done."""
-
-    closure_id: int
-    version: int
-    action: Action
-
-
-type AfterCommit = Callable[[Sequence[ClosureChange]], None]  # told after each write transaction commits
-
 EDITABLE = frozenset(f.name for f in fields(ClosureDraft)) - {"ref", "source"}
-log = logging.getLogger(__name__)
 _CHANGES = "roadbot_closure_changes"  # session.info key: the changes of the transaction, told after commit
 
 
@@ -77,17 +64,11 @@ class ClosureService:
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
-    # Replaced whole, never mutated, so a writer thread iterating it never sees it change underneath.
-    after_commit: tuple[AfterCommit, ...] = ()
+    after_commit: Listeners = field(default_factory=Listeners)
 
     def add_listener(self, listener: AfterCommit) -> Callable[[], None]:
-        """Tell ``listener`` of every write from now on; the function returned stops that."""
-        self.after_commit = (*self.after_commit, listener)
-
-        def remove() -> None:
-            self.after_commit = tuple(known for known in self.after_commit if known is not listener)
-
-        return remove
+        """Tell ``listener`` of every write from now on (see ``closures.changes``); returns its remover."""
+        return self.after_commit.add(listener)
 
     def register(
         self, municipality: str | int, draft: ClosureDraft, actor: Actor, *, allow_past_start: bool = False
@@ -202,11 +183,7 @@ class ClosureService:
         with session_scope(self.engine, write=True) as session:
             yield session
             changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
-        for listener in self.after_commit if changes else ():
-            try:
-                listener(changes)
-            except Exception:  # the write stands; a listener (e.g. waking a worker) is best effort
-                log.exception("after-commit listener %r failed", listener)
+        self.after_commit.tell(changes)
 
     def _targets(self, muni: Municipality) -> Destinations:
         return self.destinations_for(muni.slug) if self.destinations_for else self.destinations

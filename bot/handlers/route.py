@@ -2,8 +2,8 @@
 
 The route comes from the configured Router (a labelled straight line until a road engine is set up); the
 closures within the corridor are listed in the order the driver meets them. When a full closure active now
-blocks the route and the router follows real roads, a route avoiding it (``bot.detours``) is offered with its
-extra length and time, or the driver is told that no way around is known.
+blocks the route and the router follows real roads, a route avoiding it (``closures.detours``) is offered
+with its extra length and time, or the driver is told that no way around is known.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
-from closures.service import AfterCommit, ClosureChange
+from closures.changes import AfterCommit, ClosureChange
 from geo.render import TileSource
 
 _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"

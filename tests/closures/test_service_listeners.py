@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from closures.changes import ClosureChange
 from closures.errors import ConflictError, ValidationError
 from closures.models import Action, Closure
-from closures.service import Actor, ClosureChange, ClosureService
+from closures.service import Actor, ClosureService
 from closures.store import session_scope
 
 SYSTEM = Actor.system("test")
@@ -80,7 +81,7 @@ def test_a_failing_listener_is_logged_and_the_write_stands(service, make_draft, 
     heard = Heard(service)
     service.add_listener(broken)
     service.add_listener(heard)
-    with caplog.at_level(logging.ERROR, logger="closures.service"):
+    with caplog.at_level(logging.ERROR, logger="closures.changes"):
         closure = service.register("riyadh", make_draft(), SYSTEM)
     assert service.get(closure.id).version == 1
     assert heard.told() == [(closure.id, 1, Action.REGISTERED)]  # the next listener is still told
