@@ -13,7 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.context import BotApplication, BotContext
 from bot.handlers import menus, register_all
 from bot.handlers.persistence import StorePersistence
-from bot.publish import runner as publishing
+from bot.publish import wiring as publishing
 from bot.services import Services
 
 

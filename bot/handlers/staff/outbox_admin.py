@@ -8,7 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import BotContext, BotHandler
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import Translator
-from bot.publish import runner as publishing
+from bot.publish import wiring as publishing
 from bot.text import keyboards, staff_views
 from closures.publishing import backlog, retry_dead
 

@@ -12,7 +12,7 @@ from telegram.ext import AIORateLimiter
 
 from bot.app import build_application
 from bot.localapi import FakeUser
-from bot.publish import runner
+from bot.publish import wiring
 from bot.services import Services
 from bot.services.throttle import FloodControl
 from closures.formats.geojson import read_municipalities
@@ -50,11 +50,11 @@ async def publishing_bot(bot_api, tmp_path, sqlite_template, clock):
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1)
-    await runner.start(app, idle_poll=IDLE_POLL)  # what post_init does under run_polling
+    await wiring.start(app, idle_poll=IDLE_POLL)  # what post_init does under run_polling
     try:
         yield app, services
     finally:
-        await runner.stop(app)
+        await wiring.stop(app)
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
@@ -84,10 +84,10 @@ async def test_a_closure_registered_while_the_bot_runs_is_posted_to_the_channel(
 ):
     app, services = publishing_bot
     services.closures.register("riyadh", draft_factory(clock)(), Actor.system("test"))
-    runner.wake(app)
+    wiring.wake(app)
     photo = await bot_api.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == CHANNEL)
     assert "New road closure: King Fahd Rd closed" in photo.text
-    await runner.stop(app)  # lets the worker finish its round: the outcome is recorded
+    await wiring.stop(app)  # lets the worker finish its round: the outcome is recorded
     assert {(r.destination, r.status) for r in rows(services.engine, event="announced")} == {
         ("telegram:@riyadh_roads", "done"), ("x", "skipped"), ("alerts:subscribers", "done"),
     }  # fmt: skip
@@ -115,11 +115,11 @@ async def test_admins_see_the_backlog_and_dead_letters_and_retry_one(publishing_
     app, services = publishing_bot
     bot_api.fail_next("sendPhoto", status=400, description="Bad Request: PHOTO_INVALID_DIMENSIONS")
     services.closures.register("riyadh", draft_factory(clock)(), Actor.system("test"))
-    runner.wake(app)
+    wiring.wake(app)
     await bot_api.wait_for(lambda c: c.method == "sendPhoto" and not c.ok)
-    await runner.stop(app)  # the round ends with the refusal recorded; a fresh worker takes over
+    await wiring.stop(app)  # the round ends with the refusal recorded; a fresh worker takes over
     (letter,) = [r for r in rows(services.engine) if r.status == "dead"]
-    await runner.start(app)
+    await wiring.start(app)
 
     report = await _ask(bot_api, ADMIN, "/outbox")
     assert "dead letters" in report.text
@@ -147,7 +147,7 @@ async def test_the_worker_runs_with_the_bot_and_stops_with_it(publishing_bot):
     app, _ = publishing_bot
     task = app.bot_data["outbox_task"]
     assert not task.done()
-    await runner.stop(app)
+    await wiring.stop(app)
     assert task.done()
     assert "outbox_task" not in app.bot_data
 
@@ -156,7 +156,7 @@ def test_the_worker_posts_through_the_bots_rate_limiter(bot_api, tmp_path, sqlit
     shutil.copyfile(sqlite_template, tmp_path / "bot.sqlite")
     services = Services.build(bot_settings(bot_api, tmp_path / "bot.sqlite"), clock=clock)
     app = build_application(services)  # as in production: with the AIORateLimiter
-    worker = runner.build_worker(services, app.bot)
+    worker = wiring.build_worker(services, app.bot)
     limiter = app.bot.rate_limiter
     assert isinstance(limiter, AIORateLimiter)
     assert worker.publishers["telegram"].bot is app.bot  # type: ignore[attr-defined]
