@@ -188,7 +188,7 @@ def location_app(database_url: str) -> AppFactory:
 
     async def make(api: LocalBotApi) -> Application[Any, Any, Any, Any, Any, Any]:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=database_url,
             telegram_bot_token=SecretStr(api.token),
             telegram_base_url=api.base_url,
@@ -229,7 +229,7 @@ async def run(n: int, in_flight: int, rounds: int, stderr: TextIO) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="roadbot-bench-") as tmp:
         ctx, _ = await asyncio.to_thread(
             load_sample_database,
-            Settings(_env_file=None),  # type: ignore[call-arg]
+            Settings(_env_file=None),
             Path(tmp) / "bench.sqlite",
         )
         ctx.engine.dispose()

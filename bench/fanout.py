@@ -37,6 +37,7 @@ from typing import Any, TextIO
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point
+from sqlmodel import col
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -112,6 +113,7 @@ async def run(url: str, n: int, concurrency: int, seed: int, stderr: TextIO) -> 
             started = time.perf_counter()
             await worker.run_once()  # the closure's "alerts" row: expanded into one row per driver
             queue_s = time.perf_counter() - started
+            assert closure.id is not None
             queued = _count(engine, closure.id)
             bar = asyncio.create_task(_progress(api, queued, stderr))
             started = time.perf_counter()
@@ -187,7 +189,7 @@ async def _raw_rate(bot: Bot, n: int, concurrency: int) -> float:
 def _count(engine: sa.Engine, closure_id: int) -> int:
     with engine.connect() as conn:
         query = sa.select(sa.func.count()).where(
-            OutboxItem.closure_id == closure_id, OutboxItem.destination.like("alert:%")
+            col(OutboxItem.closure_id) == closure_id, col(OutboxItem.destination).like("alert:%")
         )
         return int(conn.execute(query.select_from(OutboxItem)).scalar_one())
 

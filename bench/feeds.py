@@ -43,6 +43,7 @@ import httpx
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -87,7 +88,7 @@ def make_closures(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
         if pick < 0.6:
             heading, metres = rng.uniform(0, 2 * math.pi), rng.uniform(200, 3000)
             steps = rng.randint(2, 8)
-            geometry = LineString(
+            geometry: BaseGeometry = LineString(
                 [
                     (lon + k * metres / steps * math.sin(heading) / (M_PER_DEG * math.cos(math.radians(lat))),
                      lat + k * metres / steps * math.cos(heading) / M_PER_DEG)

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -74,7 +75,9 @@ def closure_on(route: Route) -> LineString:
     projection = Projection.for_geometry(route.line)
     metric = projection.to_metric(route.line)
     middle = metric.length / 2
-    return projection.to_wgs84(substring(metric, middle - CLOSURE_M / 2, middle + CLOSURE_M / 2))
+    piece = substring(metric, middle - CLOSURE_M / 2, middle + CLOSURE_M / 2)
+    assert isinstance(piece, LineString)  # a Point only when the ends meet
+    return projection.to_wgs84(piece)
 
 
 def timed(call: Callable[[], Route]) -> tuple[float, Route | None]:
@@ -96,16 +99,16 @@ def run(pbf: Path, pairs_count: int, seed: int, progress: TextIO) -> dict[str, A
             pairs = pick_pairs(embedded, pairs_count, seed)
             closures = [closure_on(route) for _, _, route in pairs]
             print(f"[bench] {len(pairs)} pairs; embedded …", file=progress)
-            plain = [timed(lambda a=a, b=b: embedded.route(a, b)) for a, b, _ in pairs]
+            plain = [timed(partial(embedded.route, a, b)) for a, b, _ in pairs]
             print("[bench] avoiding a closure …", file=progress)
             avoiding = [
-                timed(lambda a=a, b=b, c=c: embedded.route(a, b, avoid=[c]))
+                timed(partial(embedded.route, a, b, avoid=[c]))
                 for (a, b, _), c in zip(pairs, closures, strict=True)
             ]
             with local_service(built.tiles_dir, Path(tmp) / "service") as url:
                 http = ValhallaHttp(url, timeout_s=60)
                 print("[bench] over loopback HTTP …", file=progress)
-                over_http = [timed(lambda a=a, b=b: http.route(a, b)) for a, b, _ in pairs]
+                over_http = [timed(partial(http.route, a, b)) for a, b, _ in pairs]
                 http.close()
         finally:
             embedded.close()

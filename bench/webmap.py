@@ -129,7 +129,7 @@ async def loop_lag_during(client: httpx.AsyncClient, services: Services) -> tupl
 
 async def run(n: int, requests: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
         services = Services.build(settings)
         upgrade(services.engine)
         seed(services, n, datetime.now(UTC), np.random.default_rng(7))

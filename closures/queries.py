@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures.lifecycle import Clock, Phase, is_relevant, phase_at, system_clock
 from closures.models import Closure, Status
@@ -64,7 +64,7 @@ class ClosureView:
         return cls(geometry=geometry, **{name: getattr(row, name) for name in _VIEW_COLUMNS})
 
 
-_VIEW_COLUMNS = tuple(name for name in ClosureView.__slots__ if name != "geometry")  # type: ignore[attr-defined]
+_VIEW_COLUMNS = tuple(name for name in ClosureView.__slots__ if name != "geometry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,13 +284,15 @@ class ClosureQueries:
             rows = list(
                 session.exec(
                     select(Closure).where(
-                        Closure.status == Status.OPEN.value,
-                        sa.or_(Closure.ends_at.is_(None), Closure.ends_at > at),  # type: ignore[union-attr]
+                        col(Closure.status) == Status.OPEN.value,
+                        sa.or_(col(Closure.ends_at).is_(None), col(Closure.ends_at) > at),
                     )
                 )
             )
-        geometries = shapely.from_geojson([row.geometry_geojson for row in rows]) if rows else []
-        views = {row.id: ClosureView.of(row, g) for row, g in zip(rows, geometries, strict=True)}
-        index = SpatialIndex(list(views), list(geometries))
+        geometries: list[BaseGeometry] = (
+            list(shapely.from_geojson([row.geometry_geojson for row in rows])) if rows else []
+        )
+        views = {v.id: v for v in (ClosureView.of(r, g) for r, g in zip(rows, geometries, strict=True))}
+        index = SpatialIndex(list(views), geometries)
         max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)
         return _Snapshot(counter, at, index, views, max_radius)

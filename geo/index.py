@@ -87,7 +87,7 @@ class SpatialIndex:
             if not _reaches(part.bounds, (lon, lat, lon, lat), radius_m):
                 continue
             # Array in, array out: shapely's scalar paths cost several times more per call.
-            here = shapely.points(np.array([part.projection.point_to_metric(lon, lat)]))
+            here = shapely.points([part.projection.point_to_metric(lon, lat)])
             found = part.tree.query(here, predicate="dwithin", distance=radius_m)[1]
             if len(found):
                 dists = shapely.distance(part.geoms[found], here[0])
