@@ -14,9 +14,9 @@ to ~1 km²) spread over Riyadh ("city") or the whole kingdom ("country"), it tim
   is slow, so it runs on few queries; where a scan would take minutes, it scans a random sample of the
   closures and scales the time by N / sample (a linear scan costs the same per closure); such rows say
   ``"baseline_extrapolated": true``;
-* ``SpatialIndex.near_many(points, 500 m)``, thousands of points in one vectorised call (the emergency
-  fan-out: which drivers' last locations lie near an area), against a loop of ``near`` over the same
-  points; the answers must be the same;
+* ``SpatialIndex.near_many(points, 500 m)``, thousands of points in one vectorised call (what the
+  emergency fan-out and the flood bench ask: the closures near each of thousands of drivers' last
+  locations), against a loop of ``near`` over the same points; the answers must be the same;
 * when ``ROADBOT_TEST_POSTGRES_URL`` names a server: the same closures in a PostGIS table with a GiST index
   on geography and the same point and route queries through ``ST_DWithin`` (``bench/postgis.py``), one
   round trip each; the answers must agree with ours within 0.5 % (the spheroid against our metric
