@@ -86,9 +86,11 @@ class SpatialIndex:
         """Geometries within ``radius_m`` of a lon/lat point, nearest first (ties by id)."""
         _check_distance("radius_m", radius_m)
         lon, lat = point.x, point.y
+        query_bounds = (lon, lat, lon, lat)
+        margins = _margins(query_bounds, radius_m)  # the same for every partition
         hits: list[Hit] = []
         for part in self._partitions:
-            if not _reaches(part.bounds, (lon, lat, lon, lat), radius_m):
+            if not _reaches(part.bounds, query_bounds, margins):
                 continue
             # Array in, array out: shapely's scalar paths cost several times more per call.
             here = shapely.points([part.projection.point_to_metric(lon, lat)])
@@ -131,9 +133,11 @@ class SpatialIndex:
         _check_distance("corridor_m", corridor_m)
         if route.is_empty or route.geom_type != "LineString":
             raise ValueError("route must be a non-empty LineString")
+        query_bounds = route.bounds
+        margins = _margins(query_bounds, corridor_m)
         hits: list[Hit] = []
         for part in self._partitions:
-            if not _reaches(part.bounds, route.bounds, corridor_m):
+            if not _reaches(part.bounds, query_bounds, margins):
                 continue
             line = part.projection.to_metric(route)
             found = part.tree.query(line, predicate="dwithin", distance=corridor_m)
@@ -195,17 +199,22 @@ def _build_partition(projection: Projection, ids: np.ndarray, geoms: np.ndarray)
     )
 
 
+def _margins(query_bounds: tuple[float, float, float, float], radius_m: float) -> tuple[float, float]:
+    """``radius_m`` in degrees of longitude and latitude around the query bounds, erring on the wide side."""
+    dlat = radius_m / _M_PER_DEG + 1e-6
+    coslat = max(math.cos(math.radians(max(abs(query_bounds[1]), abs(query_bounds[3])) + dlat)), 1e-6)
+    return dlat / coslat, dlat
+
+
 def _reaches(
     part_bounds: tuple[float, float, float, float],
     query_bounds: tuple[float, float, float, float],
-    radius_m: float,
+    margins: tuple[float, float],
 ) -> bool:
-    """Cheap lon/lat test: could anything in the partition lie within radius_m of the query bounds?"""
+    """Cheap lon/lat test: could anything in the partition lie within the margins of the query bounds?"""
     qminx, qminy, qmaxx, qmaxy = query_bounds
     pminx, pminy, pmaxx, pmaxy = part_bounds
-    dlat = radius_m / _M_PER_DEG + 1e-6
-    coslat = max(math.cos(math.radians(max(abs(qminy), abs(qmaxy)) + dlat)), 1e-6)
-    dlon = dlat / coslat
+    dlon, dlat = margins
     return not (qmaxx + dlon < pminx or qminx - dlon > pmaxx or qmaxy + dlat < pminy or qminy - dlat > pmaxy)
 
 
