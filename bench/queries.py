@@ -10,7 +10,7 @@ to ~1 km²) spread over Riyadh ("city") or the whole kingdom ("country"), it tim
   bot would make it, projection of the query included; a few warm-up calls first, so the figures are
   steady-state (cached pyproj transformers), not first-call;
 * against the naive baseline a newcomer would write: a Python loop over every closure calling
-  ``geopy.distance.geodesic`` (see ``naive_near`` and ``naive_along`` for exactly what they compute). It
+  ``geopy.distance.geodesic`` (``bench/naive_scan.py`` says exactly what it computes). It
   is slow, so it runs on few queries; where a scan would take minutes, it scans a random sample of the
   closures and scales the time by N / sample (a linear scan costs the same per closure); such rows say
   ``"baseline_extrapolated": true``;
@@ -59,10 +59,9 @@ from typing import Any, TextIO
 
 import numpy as np
 import psycopg
-import shapely
-from geopy.distance import geodesic
 
 from bench import postgis
+from bench.naive_scan import latlon_points, latlon_vertices, naive_along, naive_near
 from bench.progress import Progress
 from bench.synthetic import ROUTE_M, SPREADS, Spread, make_closures, make_points, make_routes
 from bench.verdict import add_target_option, chosen, finish, met, overall
@@ -159,66 +158,6 @@ class BatchRow:
     loop_us_per_point: float
     speedup: float
     same_answers: bool
-
-
-# --- the naive baseline --------------------------------------------------------------------------------
-
-_GEODESIC = geodesic()  # one instance, reused: a new one per pair would make the baseline 1.5x slower
-
-
-def naive_near(
-    query: tuple[float, float], closures: Sequence[Sequence[tuple[float, float]]], radius_m: float
-) -> list[tuple[float, int]]:
-    """Linear scan: for every closure, the geopy geodesic distance from the query to its nearest vertex.
-
-    ``query`` and the vertices are (lat, lon). A point closure has one vertex; a road or area is taken at
-    its nearest vertex (not the nearest point of an edge), so the scan does less work than an exact answer
-    would need and the speed-up it yields is, if anything, understated. Returns (metres, closure) within
-    ``radius_m``, nearest first.
-    """
-    hits: list[tuple[float, int]] = []
-    for k, vertices in enumerate(closures):
-        metres = min(_GEODESIC.measure(query, v) for v in vertices) * 1_000.0
-        if metres <= radius_m:
-            hits.append((metres, k))
-    hits.sort()
-    return hits
-
-
-def naive_along(
-    route: Sequence[tuple[float, float]], closures: Sequence[tuple[float, float]], corridor_m: float
-) -> list[tuple[int, float, int]]:
-    """Linear scan: for every closure, geopy geodesic distances from one point of it to every route vertex.
-
-    ``closures`` holds one (lat, lon) per closure (the point itself, or a point on the road or in the
-    area); ``route`` is the route's vertices. A closure is a hit when some route vertex lies within
-    ``corridor_m``; hits are ordered by the index of that vertex. Far cruder (and cheaper) than measuring
-    to the route's edges, so again the speed-up is understated. Returns (vertex index, metres, closure).
-    """
-    hits: list[tuple[int, float, int]] = []
-    for k, where in enumerate(closures):
-        metres, vertex = min((_GEODESIC.measure(where, v) * 1_000.0, i) for i, v in enumerate(route))
-        if metres <= corridor_m:
-            hits.append((vertex, metres, k))
-    hits.sort()
-    return hits
-
-
-def _latlon_vertices(geoms: np.ndarray) -> list[list[tuple[float, float]]]:
-    """Each closure's distinct vertices as (lat, lon); a ring's closing repeat is dropped."""
-    counts = shapely.get_num_coordinates(geoms)
-    parts = np.split(shapely.get_coordinates(geoms)[:, ::-1], np.cumsum(counts)[:-1])
-    is_area = shapely.get_type_id(geoms) == 3
-    return [
-        [(float(a), float(b)) for a, b in (part[:-1] if area else part)]
-        for part, area in zip(parts, is_area, strict=True)
-    ]
-
-
-def _latlon_points(geoms: np.ndarray) -> list[tuple[float, float]]:
-    """One (lat, lon) per closure: the point itself, or a point on the road or inside the area."""
-    coords = shapely.get_coordinates(shapely.point_on_surface(geoms))
-    return [(float(lat), float(lon)) for lon, lat in coords]
 
 
 # --- timing and reporting ------------------------------------------------------------------------------
@@ -338,7 +277,7 @@ def measure(
     )  # fmt: skip
 
     point_sample = _sample(rng, n, plan.point_scan_cap)
-    vertices = _latlon_vertices(geoms[point_sample])
+    vertices = latlon_vertices(geoms[point_sample])
     queries = [(p.y, p.x) for p in points[: plan.baseline_points.get(n, 1)]]
     progress.stage(f"{where}: naive point scan")
     naive_point_us, _ = time_calls(
@@ -346,7 +285,7 @@ def measure(
     )
 
     route_sample = _sample(rng, n, plan.route_scan_cap)
-    spots = _latlon_points(geoms[route_sample])
+    spots = latlon_points(geoms[route_sample])
     naive_routes = [[(y, x) for x, y in r.coords] for r in routes[: plan.baseline_routes.get(n, 1)]]
     progress.stage(f"{where}: naive route scan")
     naive_route_us, _ = time_calls(
