@@ -157,7 +157,7 @@ class FeedCache:
         until = state.snapshot.valid_until
         return (
             state.local_writes == self._local_writes.value
-            and self._monotonic() - state.checked_s < self._interval_s
+            and self._monotonic() - state.checked_s < self._local_writes.check_interval_s(self._interval_s)
             and (until is None or now < until)
         )
 

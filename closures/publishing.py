@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from closures.lifecycle import Phase, phase_at
 from closures.models import ClosureEvent, Municipality, OutboxItem, OutboxStatus, PostBudget, PostEvent
 from closures.outbox import ALERTS, Claimed, insert_ignore
-from closures.store import session_scope
+from closures.store import OUTBOX, notify, session_scope
 from closures.views import ClosureView
 
 _TIMES = ("starts_at", "ends_at", "lifted_at", "created_at", "updated_at")
@@ -240,6 +240,8 @@ def retry_dead(engine: Engine, item_id: int, *, now: datetime, actor: str) -> bo
                 last_error=sa.func.coalesce(OutboxItem.last_error, "") + f" (retried by {actor})",
             )
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            notify(session, OUTBOX)  # due again: whichever worker hears it first takes it
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

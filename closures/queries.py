@@ -212,7 +212,7 @@ class ClosureQueries:
     def _fresh(self, checked: _Checked, at: datetime) -> bool:
         return (
             checked.local_writes == self._local_writes.value
-            and self._monotonic() - checked.at_s < self._interval_s
+            and self._monotonic() - checked.at_s < self._local_writes.check_interval_s(self._interval_s)
             and at - checked.snapshot.built_at < self._max_age
         )
 

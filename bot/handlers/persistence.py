@@ -70,7 +70,13 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         if self._written.get((name, key_json)) == state:
             return
         await asyncio.to_thread(
-            conversations.save_state, self._engine, name, key_json, state, now=self._clock()
+            conversations.save_state,
+            self._engine,
+            name,
+            key_json,
+            state,
+            now=self._clock(),
+            user_id=_user_of(key),
         )
         self._remember((name, key_json), state)
 
@@ -110,6 +116,17 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
     async def flush(self) -> None:
         return None  # every update is written when it is made
 
+    # -- read elsewhere -------------------------------------------------------------------------------
+
+    def remember(self, name: str, key: ConversationKey, state: str | None) -> None:
+        """A conversation state just read from the store (``conversation_sync``): writing it back is a
+        no-op."""
+        self._remember((name, json.dumps(list(key))), state)
+
+    def remember_data(self, user_id: int, data_json: str | None) -> None:
+        """A user's kept data just read from the store, likewise."""
+        self._remember(("data", str(user_id)), data_json)
+
     # -- helpers ------------------------------------------------------------------------------------
 
     def _remember(self, key: tuple[str, str], value: str | None) -> None:
@@ -117,3 +134,8 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
             self._written.pop(key, None)
         else:
             self._written[key] = value
+
+
+def _user_of(key: ConversationKey) -> int | None:
+    """Whose conversation a key is: its last part (the user, or the chat of a private chat)."""
+    return key[-1] if key and isinstance(key[-1], int) else None
