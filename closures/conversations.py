@@ -79,3 +79,37 @@ def save_user_data(engine: Engine, user_id: int, value: str | None, *, now: date
         )
         row.data_json, row.updated_at = value, now
         session.add(row)
+
+
+def save_user(
+    engine: Engine,
+    user_id: int,
+    states: dict[tuple[str, str], str | None],
+    *,
+    data: str | None,
+    data_changed: bool,
+    now: datetime,
+) -> None:
+    """Store one user's changed conversation states ((name, key) → state) and, if ``data_changed``, their
+    kept data, in one transaction with one notice: another process never sees the state without the draft.
+    """
+    with session_scope(engine, write=True) as session:
+        notify(session, CONVERSATION, str(user_id))
+        for (name, key), state in states.items():
+            row = session.get(ConversationState, (name, key))
+            if state is None:
+                if row is not None:
+                    session.delete(row)
+                continue
+            row = row or ConversationState(name=name, key=key, state=state)
+            row.state, row.updated_at = state, now
+            session.add(row)
+        if data_changed:
+            kept = session.get(ConversationData, user_id)
+            if data is None:
+                if kept is not None:
+                    session.delete(kept)
+            else:
+                kept = kept or ConversationData(telegram_user_id=user_id, data_json=data)
+                kept.data_json, kept.updated_at = data, now
+                session.add(kept)

@@ -6,13 +6,15 @@ state in its own memory (python-telegram-bot issue #5225), and the Application w
 stale state there. Around every update, this module:
 
 - before any handler checks it, puts the stored state of each persistent conversation for that user (and
-  the draft kept in user data) in place of the in-memory one — when another process may have changed it:
-  on PostgreSQL when that process's ``conversation`` notice named the user (``closures.notices``; every
-  stored conversation is read again after the listener reconnects), and on every update while the listener
-  is down. A single SQLite-backed process has nobody else to hear from and reads nothing;
-- once the handlers are done, writes the state and the draft at once (not at the next persistence tick), so
-  the next step finds them wherever it lands. The write follows the reply by a round trip to the store;
-  a person answers later than that.
+  the draft kept in user data) in place of the in-memory one — when another process may have changed it.
+  On PostgreSQL that is every update of staff and admins (the only people a conversation accepts: few
+  updates, and no notice can race them), of anyone another process's ``conversation`` notice named
+  (``closures.notices``; every stored conversation is read again after the listener reconnects), and of
+  everyone while the listener is down. Drivers cost nothing. A single SQLite-backed process has nobody else
+  to hear from and reads nothing;
+- once the handlers are done, writes the state and the draft at once and together (one transaction, not at
+  the next persistence tick; the Application's periodic writes are then off), so the next step finds them
+  wherever it lands. The write follows the reply by a round trip to the store: a person answers later.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +40,7 @@ from closures.store import CONVERSATION
 log = logging.getLogger(__name__)
 _SYNC = "conversation_sync"
 BEFORE_GROUP, AFTER_GROUP = -2, 1_000  # around flood control (-1) and every flow (0 and up)
+STAFF_TTL_S = 60.0
 
 
 class ConversationSync:
@@ -51,6 +55,7 @@ class ConversationSync:
         self._lock = threading.Lock()  # the stale set is filled from the listener's thread
         self._stale: set[int] = set()
         self._resync = False
+        self._staff: tuple[float, frozenset[int]] | None = None  # (when read, monotonic s), staff user ids
         self.reads = 0  # how many updates read their user's conversations from the store (for tests)
 
     def heard(self, notice: Notice) -> None:
@@ -70,7 +75,7 @@ class ConversationSync:
             return
         if self._take_resync():
             await self._reload_all()
-        if not self._must_read(user.id):
+        if not await self._must_read(user.id):
             return
         keys = dict(self._keys(update))
         if not keys:
@@ -89,18 +94,21 @@ class ConversationSync:
         user = update.effective_user
         if user is None or update.effective_chat is None:
             return
+        states = []
         for name, (handler, key) in self._keys(update):
             state = handler._conversations.get(key)
             if state is None or isinstance(state, str | int):  # not a non-blocking step still running
-                await self._persistence.update_conversation(name, key, state)
-        await self._persistence.update_user_data(user.id, self._application.user_data[user.id])
+                states.append((name, key, state))
+        await self._persistence.save_user_now(user.id, states, self._application.user_data[user.id])
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _must_read(self, user_id: int) -> bool:
+    async def _must_read(self, user_id: int) -> bool:
         notices = self._services.notices
         if not notices.supported:
             return False  # SQLite: one process, its memory is the truth
+        if user_id in await self._staff_ids():
+            return True
         if not notices.listening:
             return True  # no notices now: anyone may have changed it
         with self._lock:
@@ -108,6 +116,16 @@ class ConversationSync:
                 self._stale.discard(user_id)
                 return True
         return False
+
+    async def _staff_ids(self) -> frozenset[int]:
+        """Admins and active staff (read at most once per STAFF_TTL_S: someone just added is staff here
+        within it; until then their conversation still follows the notices)."""
+        now = time.monotonic()
+        if self._staff is None or now - self._staff[0] >= STAFF_TTL_S:
+            members = await asyncio.to_thread(self._services.staff.list)
+            admins = self._services.settings.admin_user_ids
+            self._staff = (now, frozenset(m.user_id for m in members) | frozenset(admins))
+        return self._staff[1]
 
     def _take_resync(self) -> bool:
         with self._lock:
@@ -170,6 +188,7 @@ def install(application: BotApplication, services: Services) -> ConversationSync
     if not isinstance(persistence, StorePersistence):
         return None
     sync = ConversationSync(application, persistence, services)
+    persistence.written_per_update = True
     services.notices.subscribe(sync.heard)
     application.bot_data[_SYNC] = sync
     application.add_handler(TypeHandler(Update, sync.before), group=BEFORE_GROUP)
