@@ -11,7 +11,7 @@ from typing import Any, cast
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.context import BotApplication, BotContext
-from bot.handlers import menus, register_all
+from bot.handlers import conversation_sync, menus, register_all
 from bot.handlers.persistence import StorePersistence
 from bot.publish import wiring as publishing
 from bot.services import Services
@@ -38,11 +38,13 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
     application = cast(BotApplication, built)
     application.bot_data["services"] = services
     register_all(application)
+    conversation_sync.install(application, services)  # every process sees each conversation's last step
     return application
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
+    services.listen()  # first: a write landing while the index is built is heard
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)

@@ -119,6 +119,7 @@ async def serve_web(
     started: Callable[[Started], None] | None = None,
 ) -> None:
     """Serve the map page and the feeds (no Telegram) until ``stop`` is set."""
+    services.listen()  # other processes' writes reach the feeds and the map at once (PostgreSQL)
     app = build_web_app(services, extra_routes=extra_routes)
     async with WebServer(app, listen.host, listen.port) as server, _partner_polling(services, stop):
         if started is not None:

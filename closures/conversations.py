@@ -1,7 +1,9 @@
 """Where the bot's conversations stand, and the user data kept with them, so that they survive a restart.
 
 Values are JSON text chosen by the caller (the bot's persistence); this module only stores them. Writing
-None deletes the row. Blocking (database): the bot calls it from a worker thread.
+None deletes the row. Every write tells the other processes whose conversation it was (a ``conversation``
+notice with the user id, on PostgreSQL), so the one that takes that user's next update reads it first.
+Blocking (database): the bot calls it from a worker thread.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, delete, select
 
 from closures.models import ConversationData, ConversationState
-from closures.store import session_scope
+from closures.store import CONVERSATION, notify, session_scope
 
 
 def states(engine: Engine, name: str) -> dict[str, str]:
@@ -28,9 +30,33 @@ def user_data(engine: Engine) -> dict[int, str]:
         return {row.telegram_user_id: row.data_json for row in session.exec(select(ConversationData))}
 
 
-def save_state(engine: Engine, name: str, key: str, state: str | None, *, now: datetime) -> None:
-    """Store where conversation ``name`` stands for ``key``; None: it ended (the row goes)."""
+def of_user(engine: Engine, keys: dict[str, str], user_id: int) -> tuple[dict[str, str], str | None]:
+    """One user's stored states (conversation name → state, for the ``keys`` given per name) and kept data.
+
+    One transaction, so the states and the data agree with each other.
+    """
+    with session_scope(engine) as session:
+        states = {
+            row.name: row.state
+            for row in session.exec(
+                select(ConversationState).where(
+                    col(ConversationState.name).in_(list(keys)), col(ConversationState.key).in_(keys.values())
+                )
+            )
+            if keys.get(row.name) == row.key
+        }
+        data = session.get(ConversationData, user_id)
+        return states, data.data_json if data is not None else None
+
+
+def save_state(
+    engine: Engine, name: str, key: str, state: str | None, *, now: datetime, user_id: int | None = None
+) -> None:
+    """Store where conversation ``name`` stands for ``key``; None: it ended (the row goes). ``user_id``:
+    whose conversation it is, for the other processes' notice."""
     with session_scope(engine, write=True) as session:
+        if user_id is not None:
+            notify(session, CONVERSATION, str(user_id))
         row = session.get(ConversationState, (name, key))
         if state is None:
             if row is not None:
@@ -44,6 +70,7 @@ def save_state(engine: Engine, name: str, key: str, state: str | None, *, now: d
 def save_user_data(engine: Engine, user_id: int, value: str | None, *, now: datetime) -> None:
     """Store a user's kept data; None: nothing to keep (the row goes)."""
     with session_scope(engine, write=True) as session:
+        notify(session, CONVERSATION, str(user_id))
         if value is None:
             session.exec(delete(ConversationData).where(col(ConversationData.telegram_user_id) == user_id))
             return
@@ -52,3 +79,37 @@ def save_user_data(engine: Engine, user_id: int, value: str | None, *, now: date
         )
         row.data_json, row.updated_at = value, now
         session.add(row)
+
+
+def save_user(
+    engine: Engine,
+    user_id: int,
+    states: dict[tuple[str, str], str | None],
+    *,
+    data: str | None,
+    data_changed: bool,
+    now: datetime,
+) -> None:
+    """Store one user's changed conversation states ((name, key) → state) and, if ``data_changed``, their
+    kept data, in one transaction with one notice: another process never sees the state without the draft.
+    """
+    with session_scope(engine, write=True) as session:
+        notify(session, CONVERSATION, str(user_id))
+        for (name, key), state in states.items():
+            row = session.get(ConversationState, (name, key))
+            if state is None:
+                if row is not None:
+                    session.delete(row)
+                continue
+            row = row or ConversationState(name=name, key=key, state=state)
+            row.state, row.updated_at = state, now
+            session.add(row)
+        if data_changed:
+            kept = session.get(ConversationData, user_id)
+            if data is None:
+                if kept is not None:
+                    session.delete(kept)
+            else:
+                kept = kept or ConversationData(telegram_user_id=user_id, data_json=data)
+                kept.data_json, kept.updated_at = data, now
+                session.add(kept)

@@ -3,7 +3,8 @@
 Blocking (database); the bot calls it from a worker thread. Geometry in lon/lat.
 
 Profiles, read on every update a driver sends, may be kept in an in-process cache (``cache_ttl``): writes
-through the directory update it at once; another process's writes are seen once the entry expires.
+through the directory update it at once; another process's writes are seen once the entry expires, or at
+once where that process's notice is heard (``forget_cached``, on PostgreSQL: see ``closures.notices``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlmodel import col, select
 from closures.errors import NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
 from closures.models import Driver, SavedPlace, Subscription
-from closures.store import rows_matched, session_scope
+from closures.store import PROFILE, notify, rows_matched, session_scope
 
 RADIUS_RANGE_M = (100, 50_000)
 SUBSCRIPTION_RADIUS_RANGE_M = (100, 20_000)
@@ -186,6 +187,10 @@ class DriverDirectory:
     def snapshot_fresh(self) -> bool:
         return self._cache.snapshot_fresh()
 
+    def forget_cached(self, user_id: int) -> None:
+        """Another process changed this driver's profile: read it from the store next time (no I/O)."""
+        self._cache.wrote(user_id, None)
+
     def load_snapshot(self) -> int:
         """Read every stored profile into the cache (blocking); afterwards, for ``cache_ttl``, no driver's
         profile needs the store — first-time drivers included. Returns how many rows were read."""
@@ -302,6 +307,7 @@ class DriverDirectory:
                         (Subscription, col(Subscription.telegram_user_id)),
                     )
                 ]
+                notify(session, PROFILE, str(user_id))
         finally:
             self._cache.wrote(user_id, None)
         return Forgotten(*counts)
@@ -315,6 +321,7 @@ class DriverDirectory:
                     setattr(row, key, value)
                 row.updated_at = now
                 session.add(row)
+                notify(session, PROFILE, str(user_id))
         except BaseException:
             self._cache.wrote(user_id, None)  # whether it committed is unknown: read the store next time
             raise

@@ -7,8 +7,8 @@ process over one database builds byte-identical feeds and so sends the same ETag
 ``FeedCache`` keeps one built body per feed until the counter moves or a closure starts or ends (the
 snapshot's ``valid_until``). It learns of writes made through the same engine in this process at once
 (``local_writes``) and reads the counter for other processes' writes at most once per ``check_interval``,
-as ``ClosureQueries`` does. Blocking: the web endpoints call ``get`` from a worker thread and ``peek``
-(no I/O) inline.
+as ``ClosureQueries`` does (and rarely while a ``closures.notices`` listener tells it of them). Blocking:
+the web endpoints call ``get`` from a worker thread and ``peek`` (no I/O) inline.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class FeedCache:
         until = state.snapshot.valid_until
         return (
             state.local_writes == self._local_writes.value
-            and self._monotonic() - state.checked_s < self._interval_s
+            and self._monotonic() - state.checked_s < self._local_writes.check_interval_s(self._interval_s)
             and (until is None or now < until)
         )
 

@@ -33,7 +33,7 @@ from sqlmodel import col
 from closures.lifecycle import Phase, phase_at
 from closures.models import ClosureEvent, Municipality, OutboxItem, OutboxStatus, PostBudget, PostEvent
 from closures.outbox import ALERTS, Claimed, insert_ignore
-from closures.store import rows_matched, session_scope
+from closures.store import OUTBOX, notify, rows_matched, session_scope
 from closures.views import ClosureView
 
 _TIMES = ("starts_at", "ends_at", "lifted_at", "created_at", "updated_at")
@@ -242,7 +242,10 @@ def retry_dead(engine: Engine, item_id: int, *, now: datetime, actor: str) -> bo
                 last_error=sa.func.coalesce(col(OutboxItem.last_error), "") + f" (retried by {actor})",
             )
         )
-        return bool(rows_matched(result))
+        matched = rows_matched(result)
+        if matched:
+            notify(session, OUTBOX)  # due again: whichever worker hears it first takes it
+        return bool(matched)
 
 
 def reserve_budget(engine: Engine, account: str, *, day: str, wanted: int, limit: int) -> int:

@@ -4,9 +4,10 @@ A ``ClosureQueries`` keeps a ``SpatialIndex`` over every open closure that has n
 cache of the store, and rebuilds it when the store's change counter moved — whichever process wrote.
 Writes made through the same engine in this process are known at once without I/O (``local_writes``);
 the counter itself (one indexed row: other processes' writes) is read before a query at most once per
-``check_interval`` — with the default of zero, before every query. Time is applied at query time, so the
-index stays valid as closures start and end; it is also rebuilt after ``max_age`` so that ended closures
-drop out.
+``check_interval`` — with the default of zero, before every query — and, while a ``closures.notices``
+listener hears every other process's writes at once (PostgreSQL), only as a rare safety net. Time is
+applied at query time, so the index stays valid as closures start and end; it is also rebuilt after
+``max_age`` so that ended closures drop out.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ class ClosureQueries:
     def _fresh(self, checked: _Checked, at: datetime) -> bool:
         return (
             checked.local_writes == self._local_writes.value
-            and self._monotonic() - checked.at_s < self._interval_s
+            and self._monotonic() - checked.at_s < self._local_writes.check_interval_s(self._interval_s)
             and at - checked.snapshot.built_at < self._max_age
         )
 

@@ -6,11 +6,18 @@ schema through the alembic migrations, for a fresh file as for a long-lived serv
 Writers move the store's change counter (``bump_change_counter``), which every process reads. Within one
 process, ``local_writes(engine)`` also counts the commits that moved it through that engine, so a reader
 in the same process can learn of them without reading the database.
+
+On PostgreSQL a write also tells every other process, in its own transaction (``notify``: ``pg_notify`` is
+delivered when the transaction commits, so never before its data is visible, and not at all when it rolls
+back). A closure write notifies topic ``closures``; any session that inserts outbox rows notifies
+``outbox``, whoever wrote the code that inserts them. ``closures.notices`` listens, and moves the same
+``local_writes`` count when another process wrote, so every cache reading it learns of the write at once.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +30,18 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from closures.models import StoreState
+from closures.models import OutboxItem, StoreState
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///roadbot.sqlite"
 _WRITE = "roadbot_write"
 _BUMPED = "roadbot_bumped_change_counter"
+_NOTIFIED = "roadbot_notified"  # session.info: the payloads this transaction already sent
+NOTICE_CHANNEL = "roadbot_changes"
+CLOSURES, OUTBOX, PROFILE, CONVERSATION = "closures", "outbox", "profile", "conversation"  # notice topics
+# While a listener hears every write at once, readers still read the counter this often: a safety net for
+# a notice lost with a connection that died without saying so.
+LISTENING_CHECK_S = 60.0
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
@@ -113,23 +126,76 @@ def bump_change_counter(session: Session) -> None:
         .values(change_counter=col(StoreState.change_counter) + 1)
     )
     session.info[_BUMPED] = True
+    notify(session, CLOSURES)
+
+
+def notify(session: Session, topic: str, detail: str = "") -> None:
+    """Tell every process listening (``closures.notices``) of this write when the caller's transaction
+    commits; on SQLite, which has no such channel, nothing (its readers poll).
+
+    The payload is ``topic origin detail``; ``origin`` names the engine, so a listener knows its own
+    process's writes. One payload is sent once per transaction (PostgreSQL would fold repeats anyway).
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        return
+    payload = f"{topic} {local_writes(bind).origin} {detail}".rstrip()
+    sent: set[str] = session.info.setdefault(_NOTIFIED, set())
+    if payload not in sent:
+        sent.add(payload)
+        # On the connection, not the session: callers include flush hooks, where a session statement
+        # would try to flush again.
+        session.connection().execute(sa.select(sa.func.pg_notify(NOTICE_CHANNEL, payload)))
+
+
+_OUTBOX_TABLE = str(OutboxItem.__tablename__)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _notify_new_outbox_rows(session: Session, _context: Any) -> None:
+    if any(isinstance(row, OutboxItem) for row in session.new):
+        notify(session, OUTBOX)
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _notify_outbox_inserts(state: Any) -> None:
+    statement = state.statement
+    # An ORM insert's table is an annotated copy of the model's: compare names, not identity.
+    if state.is_insert and getattr(getattr(statement, "table", None), "name", None) == _OUTBOX_TABLE:
+        notify(state.session, OUTBOX)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_notified(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NOTIFIED, None)
 
 
 class LocalWrites:
-    """How many transactions that moved the change counter this process has committed through one engine.
+    """How many transactions that moved the change counter this process has committed through one engine,
+    or learnt of from another process (``closures.notices`` moves it then too).
 
-    ``value`` is a plain attribute: reading it costs no I/O and no lock.
+    ``value`` is a plain attribute: reading it costs no I/O and no lock. ``listening`` is true while a
+    listener hears every other process's writes at once: readers may then skip their polling of the store's
+    counter. ``origin`` names this engine in the notices it sends.
     """
 
-    __slots__ = ("__weakref__", "_lock", "value")
+    __slots__ = ("__weakref__", "_lock", "listening", "origin", "value")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.value = 0
+        self.listening = False
+        self.origin = uuid.uuid4().hex[:16]
 
     def bump(self) -> None:
         with self._lock:
             self.value += 1
+
+    def check_interval_s(self, polling_s: float) -> float:
+        """How long a reader may trust what it read of the store's counter: ``polling_s`` while no listener
+        hears the other processes' writes, longer while one does."""
+        return max(polling_s, LISTENING_CHECK_S) if self.listening else polling_s
 
 
 _LOCAL_WRITES: weakref.WeakKeyDictionary[Engine, LocalWrites] = weakref.WeakKeyDictionary()

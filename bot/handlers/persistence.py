@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,6 +35,9 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         self._engine = engine
         self._clock = clock
         self._written: dict[tuple[str, str], str] = {}  # (table, key) → JSON last read or written
+        # Set by ``conversation_sync``, which writes each user's states and data at the end of their update,
+        # together: the Application's own periodic writes would then only split them in two transactions.
+        self.written_per_update = False
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -65,18 +69,27 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
     # -- saving ------------------------------------------------------------------------------------
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        if self.written_per_update:
+            return
         key_json = json.dumps(list(key))
         state = None if new_state is None else json.dumps(new_state)
         if self._written.get((name, key_json)) == state:
             return
         await asyncio.to_thread(
-            conversations.save_state, self._engine, name, key_json, state, now=self._clock()
+            conversations.save_state,
+            self._engine,
+            name,
+            key_json,
+            state,
+            now=self._clock(),
+            user_id=_user_of(key),
         )
         self._remember((name, key_json), state)
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        kept = {key: data[key] for key in KEPT_KEYS if data.get(key) is not None}
-        value = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+        if self.written_per_update:
+            return
+        value = _kept_json(data)
         if self._written.get(("data", str(user_id))) == value:
             return
         await asyncio.to_thread(conversations.save_user_data, self._engine, user_id, value, now=self._clock())
@@ -110,6 +123,43 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
     async def flush(self) -> None:
         return None  # every update is written when it is made
 
+    async def save_user_now(
+        self, user_id: int, states: Sequence[tuple[str, ConversationKey, object | None]], data: UserData
+    ) -> None:
+        """Write what changed of one user's conversations and kept data, together (one transaction)."""
+        changed: dict[tuple[str, str], str | None] = {}
+        for name, key, state in states:
+            key_json, value = json.dumps(list(key)), None if state is None else json.dumps(state)
+            if self._written.get((name, key_json)) != value:
+                changed[(name, key_json)] = value
+        kept = _kept_json(data)
+        data_changed = self._written.get(("data", str(user_id))) != kept
+        if not changed and not data_changed:
+            return
+        await asyncio.to_thread(
+            conversations.save_user,
+            self._engine,
+            user_id,
+            changed,
+            data=kept,
+            data_changed=data_changed,
+            now=self._clock(),
+        )
+        for written, value in changed.items():
+            self._remember(written, value)
+        self._remember(("data", str(user_id)), kept)
+
+    # -- read elsewhere -------------------------------------------------------------------------------
+
+    def remember(self, name: str, key: ConversationKey, state: str | None) -> None:
+        """A conversation state just read from the store (``conversation_sync``): writing it back is a
+        no-op."""
+        self._remember((name, json.dumps(list(key))), state)
+
+    def remember_data(self, user_id: int, data_json: str | None) -> None:
+        """A user's kept data just read from the store, likewise."""
+        self._remember(("data", str(user_id)), data_json)
+
     # -- helpers ------------------------------------------------------------------------------------
 
     def _remember(self, key: tuple[str, str], value: str | None) -> None:
@@ -117,3 +167,13 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
             self._written.pop(key, None)
         else:
             self._written[key] = value
+
+
+def _user_of(key: ConversationKey) -> int | None:
+    """Whose conversation a key is: its last part (the user, or the chat of a private chat)."""
+    return key[-1] if key and isinstance(key[-1], int) else None
+
+
+def _kept_json(data: UserData) -> str | None:
+    kept = {key: data[key] for key in KEPT_KEYS if data.get(key) is not None}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None

@@ -1,7 +1,8 @@
 """Wiring the outbox worker into the running bot: built from the settings in ``post_init``, stopped in
 ``post_shutdown``. Every write through this process's ``ClosureService`` wakes it as soon as the write has
-committed (an after-commit listener), so a staff change is posted at once; PTB's JobQueue nudges it every
-minute as a safety net (the database stays the record)."""
+committed (an after-commit listener), so a staff change is posted at once; on PostgreSQL, so does every
+other process's write of a closure or of outbox rows (the CLI's, another bot's: ``closures.notices``).
+PTB's JobQueue nudges it every minute as a safety net (the database stays the record)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
 from closures.changes import AfterCommit, ClosureChange
+from closures.notices import RESYNC, Notice, Subscriber
+from closures.store import CLOSURES, OUTBOX
 from geo.render import TileSource
 
 _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
+_WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to post
 
 
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
@@ -75,7 +79,8 @@ async def start(application: Application[Any, Any, Any, Any, Any, Any], **option
     worker = build_worker(services, application.bot, **options)
     application.bot_data[_WORKER] = worker
     application.bot_data[_TASK] = asyncio.create_task(worker.run(), name="outbox-worker")
-    application.bot_data[_UNLISTEN] = services.closures.add_listener(waker(worker))
+    unlisten = services.closures.add_listener(waker(worker)), services.notices.subscribe(notice_waker(worker))
+    application.bot_data[_UNLISTEN] = lambda: [remove() for remove in unlisten]
     if application.job_queue is not None:
         application.job_queue.run_repeating(_nudge, interval=60, first=60, name="outbox-nudge")
 
@@ -86,6 +91,18 @@ def waker(worker: OutboxWorker) -> AfterCommit:
 
     def wake_soon(changes: Sequence[ClosureChange]) -> None:
         if not loop.is_closed():
+            loop.call_soon_threadsafe(worker.wake)
+
+    return wake_soon
+
+
+def notice_waker(worker: OutboxWorker) -> Subscriber:
+    """A notice subscriber that wakes ``worker`` on its event loop (called from the listener's thread)."""
+    loop = asyncio.get_running_loop()
+
+    def wake_soon(notice: Notice) -> None:
+        # Own notices too: a row this process inserted outside the service (a retried dead letter).
+        if notice.topic in _WAKING and not loop.is_closed():
             loop.call_soon_threadsafe(worker.wake)
 
     return wake_soon

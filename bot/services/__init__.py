@@ -22,10 +22,11 @@ from closures.drivers import DriverDirectory
 from closures.lifecycle import Clock, system_clock
 from closures.listing import ClosureListing
 from closures.municipalities import Box
+from closures.notices import Notice, NoticeListener
 from closures.queries import ClosureQueries
 from closures.service import ClosureService
 from closures.staff import StaffDirectory
-from closures.store import make_engine
+from closures.store import PROFILE, make_engine
 from geo.geocoding import Geocoder
 from geo.routing import Router
 
@@ -83,6 +84,23 @@ class Services:
         return ProfileLoader(lambda: self.drivers)
 
     @cached_property
+    def notices(self) -> NoticeListener:
+        """Other processes' writes, heard as soon as they commit (PostgreSQL; nothing on SQLite): the
+        closures' index, the feeds and the map rebuild on their next use, and a driver's profile changed
+        elsewhere is read again. The outbox worker and the conversations subscribe too."""
+        listener = NoticeListener(self.engine)
+        listener.subscribe(self._heard)
+        return listener
+
+    def listen(self) -> None:
+        """Start hearing other processes' writes (idempotent; the bot and the web server call it)."""
+        self.notices.start()
+
+    def _heard(self, notice: Notice) -> None:
+        if notice.topic == PROFILE and not notice.own and notice.detail.isdigit():
+            self.drivers.forget_cached(int(notice.detail))
+
+    @cached_property
     def staff(self) -> StaffDirectory:
         """Who may change closures where (admins from the settings, staff from the store)."""
         return StaffDirectory(self.engine, frozenset(self.settings.admin_user_ids), clock=self.clock)
@@ -117,6 +135,8 @@ class Services:
         return self.zones.get(municipality_id) or ZoneInfo("Asia/Riyadh")
 
     def close(self) -> None:
+        if "notices" in self.__dict__:
+            self.notices.stop()
         if "geocoding_pool" in self.__dict__:
             self.geocoding_pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
