@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from bot.config import Settings
+from tests.build_context import dockerignore_patterns, dockerignored
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "tests" / "schemas" / "compose-spec" / "compose-spec.json"
@@ -334,31 +335,6 @@ def test_every_value_in_env_example_is_a_valid_setting(tmp_path: Path, monkeypat
 
 
 # --- the .dockerignore matcher (Docker's rules for the patterns used) -----------------------------------
-
-
-def dockerignore_patterns() -> list[str]:
-    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-def dockerignored(path: str, patterns: list[str]) -> bool:
-    """Whether Docker leaves ``path`` out of the build context: the last pattern matching the path or one
-    of its parent folders decides; ``!`` admits again."""
-    parts = path.split("/")
-    excluded = False
-    for pattern in patterns:
-        admit = pattern.startswith("!")
-        regex = _pattern_regex(pattern.lstrip("!").strip("/"))
-        if any(regex.fullmatch("/".join(parts[:i])) for i in range(1, len(parts) + 1)):
-            excluded = not admit
-    return excluded
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    out = ""
-    for token in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
-        out += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
-    return re.compile(out)
 
 
 def test_the_dockerignore_matcher_follows_dockers_rules():
