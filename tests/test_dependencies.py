@@ -27,7 +27,6 @@ PACKAGES = ("bot", "closures", "geo")
 USED_WITHOUT_IMPORT = {
     "tzdata": "zoneinfo reads its time zones where the system has none (slim container images)",
     "sniffio": "httpcore retries its failing import on every request without it (see pyproject.toml)",
-    "setuptools": "twitter-text-parser imports pkg_resources",
     "psycopg": "SQLAlchemy's postgresql+psycopg dialect imports it for DATABASE_URL=postgresql://…",
 }
 DEV_EXTRAS = ("test",)
@@ -152,10 +151,12 @@ def test_zoneinfo_has_its_time_zones_on_any_image():
     assert "tzdata" in base
 
 
-def test_the_run_time_needs_no_webhook_extra():
+def test_the_run_time_needs_no_setuptools_and_no_webhook_extra():
+    base, _ = declared()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     telegram = next(r for r in project["dependencies"] if requirement_name(r) == "python-telegram-bot")
 
+    assert "setuptools" not in base  # twitter-text's one pkg_resources call has a stand-in (bot.text)
     assert "webhooks" not in telegram  # Telegram's webhook comes in through our Starlette route
 
 
