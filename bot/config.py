@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from geo.geopy_providers import DEFAULT_USER_AGENT, GeocoderConfig
 from geo.parse import Limits
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# The sample data and municipality boundaries: the package roadbot_data (setup.py maps data/ to it), so
+# data/ itself in an editable install and its copy in site-packages in a wheel's.
+DATA_DIR = Path(str(resources.files("roadbot_data")))
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
 
@@ -48,7 +51,10 @@ class PartnerFeed(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable. Defaults run on a local SQLite file with no credentials."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (`WEBHOOK_PATH=` in a .env copied from .env.example) means the default, not "".
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(default="sqlite:///roadbot.sqlite", description="SQLAlchemy URL of the store")
     data_dir: Path = Field(default=DATA_DIR, alias="ROADBOT_DATA_DIR")

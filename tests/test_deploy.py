@@ -321,7 +321,8 @@ def test_env_example_documents_every_setting_and_nothing_else():
 
 
 def test_every_value_in_env_example_is_a_valid_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    values = {k: v for k, v in env_example(commented=True).items() if k in setting_names() and v}
+    values = {k: v for k, v in env_example(commented=True).items() if k in setting_names()}
+    assert "" in values.values()  # empty lines as copied: they mean the default
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}='{v}'\n" for k, v in values.items()), encoding="utf-8")
     for name in setting_names():
@@ -332,6 +333,8 @@ def test_every_value_in_env_example_is_a_valid_setting(tmp_path: Path, monkeypat
     assert settings.publish_destinations["riyadh"].x == "riyadh_roads"
     assert settings.partner_feeds[0].interval_s == 300
     assert settings.web_port == 8080
+    assert settings.webhook_path is None  # `WEBHOOK_PATH=`
+    assert settings.telegram_bot_token is None  # `TELEGRAM_BOT_TOKEN=`: "not set", not an empty token
 
 
 # --- the .dockerignore matcher (Docker's rules for the patterns used) -----------------------------------
