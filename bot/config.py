@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     profile_cache_s: float = Field(default=30.0, ge=0, le=86_400)
     # How often half-finished staff conversations are saved to the store (also saved on shutdown).
     conversation_save_s: float = Field(default=5.0, gt=0, le=300)
+    # Partner polling and the command menus set at start-up run in one process of all those sharing the
+    # database (the one holding a PostgreSQL advisory lock). This often the others try to take over, and
+    # the holder checks that it still holds the lock.
+    singleton_check_s: float = Field(default=10.0, gt=0, le=600)
 
     # --- publishing ---
     # Per municipality slug, where its posts go, e.g. (JSON in the environment) {"riyadh": {"telegram":
