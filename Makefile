@@ -14,7 +14,7 @@ PYROSM := pyrosm==0.25.0
 
 .PHONY: run test lint mypy install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[postgres]'

@@ -48,12 +48,11 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
-    await menus.set_driver_menus(application.bot)
-    menus.start_staff_menus(application)  # in the background: one call per staff member and language
+    menus.start_menus(application)  # in the background, in one process of many: calls per person and language
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
-    await menus.stop_staff_menus(application)
+    await menus.stop_menus(application)
     await publishing.stop(application)
     await asyncio.to_thread(services.close)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from geo.geopy_providers import DEFAULT_USER_AGENT, GeocoderConfig
 from geo.parse import Limits
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# The sample data and municipality boundaries: the package roadbot_data (setup.py maps data/ to it), so
+# data/ itself in an editable install and its copy in site-packages in a wheel's.
+DATA_DIR = Path(str(resources.files("roadbot_data")))
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
 
@@ -48,7 +51,10 @@ class PartnerFeed(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable. Defaults run on a local SQLite file with no credentials."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (`WEBHOOK_PATH=` in a .env copied from .env.example) means the default, not "".
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(default="sqlite:///roadbot.sqlite", description="SQLAlchemy URL of the store")
     data_dir: Path = Field(default=DATA_DIR, alias="ROADBOT_DATA_DIR")
@@ -73,6 +79,10 @@ class Settings(BaseSettings):
     profile_cache_s: float = Field(default=30.0, ge=0, le=86_400)
     # How often half-finished staff conversations are saved to the store (also saved on shutdown).
     conversation_save_s: float = Field(default=5.0, gt=0, le=300)
+    # Partner polling and the command menus set at start-up run in one process of all those sharing the
+    # database (the one holding a PostgreSQL advisory lock). This often the others try to take over, and
+    # the holder checks that it still holds the lock.
+    singleton_check_s: float = Field(default=10.0, gt=0, le=600)
 
     # --- publishing ---
     # Per municipality slug, where its posts go, e.g. (JSON in the environment) {"riyadh": {"telegram":

@@ -9,7 +9,6 @@ close. A webhook is left registered on stop, since other processes behind the sa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.context import BotApplication
 from bot.services import Services
-from bot.web.partners import poll_partners
+from bot.web.partners import partner_polling
 from bot.web.serving import WebServer
 from bot.web.site import build_web_app
 from bot.web.webhook import WebhookSecrets, register_webhook
@@ -93,7 +92,7 @@ async def _serve(
         await server.start()
     updater = application.updater
     try:
-        async with _partner_polling(services, stop):
+        async with _partner_polling(services):
             webhook_url = None
             if webhook_base and secrets is not None:
                 webhook_url = await register_webhook(application, webhook_base, secrets)
@@ -121,21 +120,26 @@ async def serve_web(
     """Serve the map page and the feeds (no Telegram) until ``stop`` is set."""
     services.listen()  # other processes' writes reach the feeds and the map at once (PostgreSQL)
     app = build_web_app(services, extra_routes=extra_routes)
-    async with WebServer(app, listen.host, listen.port) as server, _partner_polling(services, stop):
+    async with WebServer(app, listen.host, listen.port) as server, _partner_polling(services):
         if started is not None:
             started(Started(server.url, None))
         await stop.wait()
 
 
 @asynccontextmanager
-async def _partner_polling(services: Services, stop: asyncio.Event) -> AsyncIterator[None]:
-    """Poll the partner feeds of the settings (if any) while the body runs. On the way out a fetch in flight
-    is cancelled (nothing applied yet); an import already applying in its worker thread runs to its end."""
-    task = asyncio.create_task(poll_partners(services.settings, services.closures, stop), name="partners")
+async def _partner_polling(services: Services) -> AsyncIterator[None]:
+    """Poll the partner feeds of the settings (if any) while the body runs, in one process of all those
+    sharing the database (``bot.singletons``). On the way out a fetch in flight is cancelled (nothing
+    applied yet); an import already applying in its worker thread runs to its end."""
+    settings = services.settings
+    if not settings.partner_feeds:
+        yield
+        return
+    singleton = partner_polling(settings, services.closures, services.engine)
+    done = asyncio.Event()
+    task = asyncio.create_task(singleton.run(done), name="partners")
     try:
         yield
     finally:
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done.set()
+        await task

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
 from bot.cli.common import MAX_INPUT_BYTES, CliError, Context, print_json, read_text_arg
 from bot.cli.progress import progress
 from bot.cli.records import closures_in
-from bot.web.partners import PartnerPoller, default_source, fetch_feed
+from bot.cli.webcmds import until_signalled
+from bot.web.partners import PartnerPoller, default_source, fetch_feed, partner_polling
 from closures.formats.geojson import exported_feature, feature_collection
 from closures.importing import FORMATS, READERS, ImportReport, apply_import
 from closures.service import Actor
@@ -133,11 +135,13 @@ def poll(ctx: Context, args: argparse.Namespace) -> int:
     feeds = ctx.settings.partner_feeds
     if not feeds:
         raise CliError("no partner feeds configured: set PARTNER_FEEDS (a JSON list; see the README)")
-    poller = PartnerPoller(ctx.settings, ctx.service)
     if not args.once:
+        # Like the bots' own polling, in one process of all those sharing the database: say which.
+        logging.getLogger("bot.singletons").setLevel(logging.INFO)
         print(f"polling {len(feeds)} partner feed(s); Ctrl-C stops", file=sys.stderr)
-        asyncio.run(poller.run(asyncio.Event()))
-        return 0
+        singleton = partner_polling(ctx.settings, ctx.service, ctx.engine)
+        return until_signalled(singleton.run)
+    poller = PartnerPoller(ctx.settings, ctx.service)
     results = asyncio.run(poller.poll_all())
     if args.json:
         print_json({"feeds": [r.as_dict() for r in results]})

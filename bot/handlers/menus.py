@@ -22,6 +22,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
 from bot.i18n import LANGUAGES, get_translator
+from bot.singletons import Singleton
+from closures.locks import ProcessLock
 from closures.models import Role
 from closures.staff import StaffDirectory, StaffMember
 
@@ -53,7 +55,9 @@ ADMIN_COMMANDS = (
     ("outbox", "command.outbox"),
 )
 
-_TASK = "staff_menus_task"
+MENUS_LOCK = "command-menus"
+_SINGLETON = "menus_singleton"  # in bot_data: (the task competing for the lock, the event that stops it)
+_ROUND = "menus_first_round"
 
 
 @dataclass
@@ -148,31 +152,46 @@ async def set_staff_menus(bot: Bot, directory: StaffDirectory) -> MenuReport:
     return report
 
 
-def start_staff_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Task[MenuReport]:
-    """Set the staff menus in the background (start-up does not wait); the task is kept in bot_data."""
-    directory: StaffDirectory = application.bot_data["services"].staff
-    task = asyncio.create_task(set_staff_menus(application.bot, directory), name="staff-menus")
-    application.bot_data[_TASK] = task
-    task.add_done_callback(_log_crash)
-    return task
+def start_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Set the drivers' menu and every staff member's in the background (start-up does not wait), in one
+    process of all those sharing the database (``bot.singletons``): the others leave it to that one, and
+    one of them does it when that one stops or dies."""
+    services = application.bot_data["services"]
+    first_round: asyncio.Future[MenuReport] = asyncio.get_running_loop().create_future()
+
+    async def set_all(_quit: asyncio.Event) -> None:
+        await set_driver_menus(application.bot)
+        report = await set_staff_menus(application.bot, services.staff)
+        if not first_round.done():
+            first_round.set_result(report)
+
+    singleton = Singleton(
+        ProcessLock(services.engine, MENUS_LOCK),
+        set_all,
+        check_s=services.settings.singleton_check_s,
+        what="start-up command menus",
+    )
+    stop = asyncio.Event()
+    application.bot_data[_SINGLETON] = (asyncio.create_task(singleton.run(stop), name="menus"), stop)
+    application.bot_data[_ROUND] = first_round
 
 
-async def stop_staff_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Cancel the background round if it still runs (a shutdown right after start-up)."""
-    task: asyncio.Task[MenuReport] | None = application.bot_data.pop(_TASK, None)
-    if task is not None and not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+async def stop_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the background round if it still runs (a shutdown right after start-up); let the lock go."""
+    entry: tuple[asyncio.Task[None], asyncio.Event] | None = application.bot_data.pop(_SINGLETON, None)
+    if entry is not None:
+        task, stop = entry
+        stop.set()
+        await task
+    first_round: asyncio.Future[MenuReport] | None = application.bot_data.pop(_ROUND, None)
+    if first_round is not None and not first_round.done():
+        first_round.cancel()
 
 
-def staff_menus_task(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Task[MenuReport]:
-    """The background round started by :func:`start_staff_menus` (for tests and the shutdown)."""
-    return cast("asyncio.Task[MenuReport]", application.bot_data[_TASK])
-
-
-def _log_crash(task: asyncio.Task[MenuReport]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("setting the staff command menus failed", exc_info=exc)
+def start_up_round(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Future[MenuReport]:
+    """What this process's first round of start-up menus did, once it is done (it never is here while
+    another process holds the menus' lock)."""
+    return cast("asyncio.Future[MenuReport]", application.bot_data[_ROUND])
 
 
 def _code(lang: str) -> str | None:

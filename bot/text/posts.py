@@ -13,22 +13,18 @@ detour, then no detour, then shorter titles) until it fits.
 from __future__ import annotations
 
 import html
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, get_translator
+from bot.text.twittertext import parse_tweet
 from bot.text.wording import REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase, phase_at
 from closures.models import PostEvent
 from closures.publishing import PostContext
 from closures.views import ClosureView
-
-with warnings.catch_warnings():  # twitter-text-parser still imports pkg_resources
-    warnings.simplefilter("ignore")
-    from twitter_text import parse_tweet
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024

@@ -22,16 +22,20 @@ from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy.exc
+from sqlalchemy.engine import Engine
 
 from bot.config import PartnerFeed, Settings
+from bot.singletons import Singleton
 from closures.errors import ClosureError
 from closures.importing import READERS, ImportReport, apply_import
+from closures.locks import ProcessLock
 from closures.service import Actor, ClosureService
 from geo.errors import GeometryError
 
 log = logging.getLogger(__name__)
 POLL_ACTOR = Actor.system("poll")
 USER_AGENT = "road-closure-bot (partner feed import)"
+PARTNER_FEEDS_LOCK = "partner-feeds"
 
 
 class FetchError(Exception):
@@ -206,6 +210,16 @@ class PartnerPoller:
 
 
 async def poll_partners(settings: Settings, service: ClosureService, stop: asyncio.Event) -> None:
-    """What a long-running process (the bot, the web server) runs as a task: every partner feed on its
-    interval until ``stop`` is set; returns at once when none is configured."""
+    """Every partner feed on its interval until ``stop`` is set; returns at once when none is configured."""
     await PartnerPoller(settings, service).run(stop)
+
+
+def partner_polling(settings: Settings, service: ClosureService, engine: Engine) -> Singleton:
+    """What a long-running process (the bot, the web server, ``roadbot poll``) runs: :func:`poll_partners`
+    in one process of all those sharing the database (``bot.singletons``)."""
+    return Singleton(
+        ProcessLock(engine, PARTNER_FEEDS_LOCK),
+        lambda quit_job: poll_partners(settings, service, quit_job),
+        check_s=settings.singleton_check_s,
+        what="partner polling",
+    )

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from tests.fakes.local_http import LocalHTTPServer, QuietHandler
 
 
@@ -15,13 +17,16 @@ class PartnerFeedServer(LocalHTTPServer):
         self.content_type = "application/json"
         self.mode = "ok"
         self.requests: list[str] = []
+        self._requested = threading.Condition()
         server = self
 
         class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                server.requests.append(self.path)
+                with server._requested:
+                    server.requests.append(self.path)
+                    server._requested.notify_all()
                 if server.mode == "slow":
                     server.stopping.wait()  # never answers while the test runs; ends at shutdown
                     return
@@ -58,3 +63,10 @@ class PartnerFeedServer(LocalHTTPServer):
 
     def url(self, path: str = "/feed") -> str:
         return self.url_for(path)
+
+    def wait_for_requests(self, n: int, timeout: float) -> int:
+        """Block until ``n`` requests have come (TimeoutError after ``timeout`` s); how many came."""
+        with self._requested:
+            if not self._requested.wait_for(lambda: len(self.requests) >= n, timeout):
+                raise TimeoutError(f"{len(self.requests)} of {n} requests within {timeout} s")
+            return len(self.requests)

@@ -4,7 +4,11 @@ closures carried through export → import, and ``roadbot poll``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +23,7 @@ from tests.fakes.partner_feed import PartnerFeedServer
 workdir = pytest.fixture(support.workdir)
 cli = pytest.fixture(support.cli)
 three_closures = pytest.fixture(support.three_closures)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _z(moment: datetime) -> str:
@@ -150,3 +155,31 @@ def test_poll_without_feeds_says_how_to_set_them(cli: Cli, monkeypatch) -> None:
     result = cli("poll", "--once")
     assert result.code == 2
     assert "PARTNER_FEEDS" in result.err
+
+
+async def test_poll_runs_until_ctrl_c_as_the_one_poller_of_the_database(
+    cli: Cli, server, workdir: Path
+) -> None:
+    feeds = [{"url": server.url(), "format": "wzdx", "municipality": "riyadh", "interval_s": 3600}]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PARTNER_FEEDS": json.dumps(feeds)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--database-url", cli.url, "poll",
+        env=env, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        first = await asyncio.wait_for(process.stderr.readline(), 60)
+        held = await asyncio.wait_for(process.stderr.readline(), 60)
+        await asyncio.to_thread(server.wait_for_requests, 1, 60)
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert first.decode() == "polling 1 partner feed(s); Ctrl-C stops\n"
+    assert held.decode() == "INFO partner polling: run by this process (it holds the lock 'partner-feeds')\n"
+    assert process.returncode == 0, err.decode()
+    assert out == b""
+    assert "Traceback" not in err.decode()

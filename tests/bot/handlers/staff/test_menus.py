@@ -65,7 +65,7 @@ async def start_up(bot: StaffBot) -> menus.MenuReport:
     """What ``run_polling`` does before polling: the application's post_init; then its background round."""
     assert bot.app.post_init is not None
     await bot.app.post_init(bot.app)
-    return await menus.staff_menus_task(bot.app)
+    return await menus.start_up_round(bot.app)
 
 
 async def test_start_up_gives_staff_and_admins_their_menus_and_skips_unknown_chats(
