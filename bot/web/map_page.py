@@ -116,7 +116,7 @@ def map_page(tr: Translator, options: PageOptions) -> str:
         "tiles": {"url": options.tile_url, "attribution": options.tile_attribution}
         if options.tile_url
         else None,
-        "text": {key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable")},
+        "text": {key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable", "here")},
     }
     e = html.escape
     return _PAGE.format(
