@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from urllib.parse import urlencode
 
 EDITOR_PATH = "/webapp/editor"
+DRAWING_PATH = "/webapp/drawing"  # where the editor posts the finished drawing
 
 
 def editor_url(base: str, *, lang: str, token: str, closure_id: int | None) -> str:
