@@ -53,7 +53,7 @@ class PageStandIn:
             "initData": launch.init_data,
             "geometry": drawing.get("geometry"),
             "radius_m": drawing.get("radius_m"),
-            "draft": (query.get("d") or [None])[0],
+            "draft": next(iter(query.get("d", [])), None),
             "closure": int(query["c"][0]) if query.get("c", [""])[0].isdigit() else None,
         }
         lang = (query.get("lang") or [self.user.language_code or "ar"])[0]

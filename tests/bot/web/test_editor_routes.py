@@ -13,6 +13,7 @@ import httpx
 import pytest
 from shapely.geometry import LineString
 
+from bot.config import Settings
 from bot.i18n import get_translator
 from bot.localapi.webapps import sign_init_data
 from bot.web.site import build_web_app
@@ -263,3 +264,19 @@ async def test_without_webapp_url_there_is_no_editor(staff_bot: StaffBot, serve_
     async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await http.get("/webapp/editor")).status_code == 404
         assert (await http.post("/webapp/drawing", json={})).status_code in (404, 405)
+
+
+@pytest.mark.parametrize(
+    "bad", ["http://roads.example.org", "roads.example.org", "https://roads.example.org/?x=1", "https://"]
+)
+def test_webapp_url_must_be_https_as_telegram_requires(bad: str):
+    with pytest.raises(ValueError, match="https:// URL"):
+        Settings(_env_file=None, webapp_url=bad)  # type: ignore[call-arg]
+
+
+def test_webapp_url_may_have_a_path_and_loses_its_trailing_slash():
+    settings = Settings(_env_file=None, webapp_url="https://roads.example.org/roadbot/")  # type: ignore[call-arg]
+    assert settings.webapp_url == "https://roads.example.org/roadbot"
+    assert Settings(_env_file=None, webapp_url="").webapp_url is None  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="webapp_max_age_s"):
+        Settings(_env_file=None, webapp_max_age_s=100_000)  # type: ignore[call-arg]
