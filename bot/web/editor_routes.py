@@ -61,11 +61,12 @@ _TEXT_OF = {
 
 
 class Refused(Exception):
-    """A request answered with ``status`` and the catalogue's sentence ``key``; ``reason`` goes to the log."""
+    """A request answered with ``status``, the error ``code`` and the catalogue's sentence ``key``; the log
+    line names the code and the ``detail`` (never the request's data)."""
 
-    def __init__(self, status: int, reason: str, key: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.key = status, reason, key
+    def __init__(self, status: int, code: str, key: str, *, detail: str = "") -> None:
+        super().__init__(code)
+        self.status, self.code, self.key, self.detail = status, code, key, detail
 
 
 def editor_routes(services: Services, application: BotApplication | None) -> list[BaseRoute]:
@@ -94,19 +95,20 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
     async def staff_of(init: InitData) -> list[Membership]:
         memberships = await asyncio.to_thread(services.staff.memberships, init.user_id)
         if not memberships:
-            raise Refused(403, "not staff", NOT_STAFF)
+            raise Refused(403, "not_staff", NOT_STAFF, detail=f"user {init.user_id}")
         return memberships
 
-    async def editing(closure_id: int | None, memberships: list[Membership]) -> int | None:
+    async def editing(init: InitData, closure_id: int | None, memberships: list[Membership]) -> int | None:
         """The municipality of the closure being edited, which must be one of the operator's."""
         if closure_id is None:
             return None
         try:
             closure = await asyncio.to_thread(services.closures.get, closure_id)
         except NotFound:
-            raise Refused(422, "closure gone", "staff.gone") from None
+            raise Refused(422, "closure_gone", "staff.gone", detail=f"closure {closure_id}") from None
         if not any(m.municipality_id == closure.municipality_id for m in memberships):
-            raise Refused(403, "not staff of the closure's municipality", NOT_STAFF)
+            detail = f"user {init.user_id}, closure {closure_id}"
+            raise Refused(403, "not_staff", NOT_STAFF, detail=detail)
         return closure.municipality_id
 
     async def page(request: Request) -> Response:
@@ -133,7 +135,7 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
         init = verified(body.get("initData"))
         memberships = await staff_of(init)
         closure = body.get("closure")
-        only = await editing(closure if type(closure) is int else None, memberships)
+        only = await editing(init, closure if type(closure) is int else None, memberships)
         slugs = [m.slug for m in memberships if only is None or m.municipality_id == only]
         return JSONResponse({"municipalities": slugs})
 
@@ -152,10 +154,10 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
         try:
             init_data, drawn = read_request(raw, radii=RADII_M)
         except BadDrawing as exc:
-            raise Refused(400, f"bad request: {exc}", BAD_REQUEST) from None
+            raise Refused(400, "bad_request", BAD_REQUEST, detail=str(exc)) from None
         init = verified(init_data)
         memberships = await staff_of(init)
-        only = await editing(drawn.closure_id, memberships)
+        only = await editing(init, drawn.closure_id, memberships)
         await _placed(services, init.user_id, drawn, only)
         now = services.clock()
         expires = init.auth_date + timedelta(seconds=LONGEST_AGE_S + SKEW_S)
@@ -164,7 +166,7 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
             now=now, expires_at=expires,
         )  # fmt: skip
         if not claimed:
-            raise Refused(403, "replayed", "web.editor.refused.replayed")
+            raise Refused(403, "replayed", "web.editor.refused.replayed", detail=f"user {init.user_id}")
         data = update_for(
             init.user,
             drawn,
@@ -183,7 +185,8 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
             try:
                 return await handle(raw, tr)
             except Refused as refused:
-                log.warning("webapp %s: refused with %s: %s", name, refused.status, refused.reason)
+                detail = f" ({refused.detail})" if refused.detail else ""
+                log.warning("webapp %s: refused with %s: %s%s", name, refused.status, refused.code, detail)
                 return _refusal(refused, tr)
             except sqlalchemy.exc.SQLAlchemyError as exc:
                 log.warning("webapp %s: the database cannot be reached: %s", name, type(exc).__name__)
@@ -214,15 +217,16 @@ async def _placed(services: Services, user_id: int, drawn: Drawing, only: int | 
     try:
         return await asyncio.to_thread(check)
     except GeometryError as exc:
-        raise Refused(422, f"geometry: {exc.reason.value}", f"geo.{exc.reason.value}") from None
+        raise Refused(422, exc.reason.value, f"geo.{exc.reason.value}", detail=f"user {user_id}") from None
     except ValidationError as exc:
         if exc.code is ClosureRefusal.NOT_AUTHORISED:
-            raise Refused(403, "not staff there", NOT_STAFF) from None
-        raise Refused(422, f"refused: {exc.code.value}", f"staff.refused.{exc.code.value}") from None
+            raise Refused(403, "not_staff", NOT_STAFF, detail=f"user {user_id}, where it was drawn") from None
+        key = f"staff.refused.{exc.code.value}"
+        raise Refused(422, exc.code.value, key, detail=f"user {user_id}") from None
 
 
 def _refusal(refused: Refused, tr: Translator) -> Response:
-    return JSONResponse({"error": refused.reason, "message": tr.t(refused.key)}, status_code=refused.status)
+    return JSONResponse({"error": refused.code, "message": tr.t(refused.key)}, status_code=refused.status)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -231,20 +235,20 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         value = None
     if not isinstance(value, dict):
-        raise Refused(400, "bad request: not a JSON object", BAD_REQUEST)
+        raise Refused(400, "bad_request", BAD_REQUEST, detail="not a JSON object")
     return value
 
 
 def _points(value: object) -> list[Point]:
     """2 to MAX_SNAP_POINTS ``[lon, lat]`` pairs on Earth, else a 400."""
     if not isinstance(value, list) or not 2 <= len(value) <= MAX_SNAP_POINTS:
-        raise Refused(400, "bad request: points", BAD_REQUEST)
+        raise Refused(400, "bad_request", BAD_REQUEST, detail="points")
     points = []
     for item in value:
         if not (isinstance(item, list) and len(item) == 2 and all(type(v) in (int, float) for v in item)):
-            raise Refused(400, "bad request: points", BAD_REQUEST)
+            raise Refused(400, "bad_request", BAD_REQUEST, detail="points")
         lon, lat = float(item[0]), float(item[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise Refused(400, "bad request: points", BAD_REQUEST)
+            raise Refused(400, "bad_request", BAD_REQUEST, detail="points")
         points.append(Point(lon, lat))
     return points

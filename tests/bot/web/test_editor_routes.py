@@ -12,10 +12,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 from shapely.geometry import LineString
+from telegram import Update
 
+from bot.app import build_application
 from bot.config import Settings
 from bot.i18n import get_translator
 from bot.localapi.webapps import sign_init_data
+from bot.services import Services
 from bot.web.site import build_web_app
 from tests.bot.handlers.staff.conftest import JEDDAH_POINT, KING_FAHD, RIYADH, RIYADH_EN, STRANGER, StaffBot
 from tests.bot.web.editor_support import WEBAPP, Editor, editor, municipality_id, open_closures, staff_bot
@@ -131,7 +134,37 @@ async def test_a_replayed_drawing_is_refused_and_changes_nothing(editor: Editor,
     )
 
 
-async def test_a_stranger_with_genuine_initdata_is_refused(editor: Editor):
+async def test_a_drawing_claimed_by_one_process_is_refused_by_another_which_takes_fresh_ones(
+    editor: Editor,
+):
+    """Two bot processes over one database behind a balancer: the second one's web app refuses the first
+    one's drawing sent again, and feeds its own Application a fresh drawing as an Update."""
+    bot = editor.bot
+    question, launch = await editor.open(RIYADH_EN)
+    assert (await editor.send(launch, LINE)).status_code == 200  # process A applies it
+    other = Services.build(bot.services.settings, clock=bot.clock)  # process B: its own engine and caches
+    other_app = build_application(other, rate_limit=False)  # not started: its queue shows what it is fed
+    transport = httpx.ASGITransport(app=build_web_app(other, application=other_app))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://process-b") as http:
+            process_b = Editor(bot, http, editor.server)
+            assert (await process_b.send(launch, LINE)).json()["error"] == "replayed"
+            assert other_app.update_queue.empty()
+            fresh = editor.launch(RIYADH_EN, question)
+            assert (await process_b.send(fresh, LINE)).status_code == 200
+        update = other_app.update_queue.get_nowait()
+        assert isinstance(update, Update)
+        assert update.effective_user is not None
+        assert update.effective_user.id == RIYADH_EN.id
+        assert update.effective_message is not None
+        assert update.effective_message.web_app_data is not None
+        assert json.loads(update.effective_message.web_app_data.data)["geometry"] == LINE
+    finally:
+        other.close()
+
+
+async def test_a_stranger_with_genuine_initdata_is_refused(editor: Editor, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.WARNING, logger=LOG)
     bot, tr = editor.bot, get_translator("en")
     launch = bot.api.user_opens_menu_web_app(
         STRANGER, f"{WEBAPP}/webapp/editor", auth_date=bot.clock.now.timestamp()
@@ -145,6 +178,9 @@ async def test_a_stranger_with_genuine_initdata_is_refused(editor: Editor):
         response = await editor.http.post(path, json=body)
         assert response.status_code == 403, path
         assert response.json()["message"] == tr.t("web.editor.refused.not_staff")
+    lines = [r.getMessage() for r in caplog.records if r.name == LOG]
+    assert lines == [f"webapp {name}: refused with 403: not_staff (user {STRANGER.id})" for name in
+                     ("session", "snap", "drawing")]  # fmt: skip
     await nothing_reached_the_bot(bot, STRANGER)
 
 
