@@ -18,7 +18,9 @@ from closures.models import UsedKey
 from closures.store import session_scope
 
 
-def claim(engine: Engine, key: str, *, purpose: str, user_id: int, now: datetime, expires_at: datetime) -> bool:
+def claim(
+    engine: Engine, key: str, *, purpose: str, user_id: int, now: datetime, expires_at: datetime
+) -> bool:
     """Record ``key`` as used now; False when it already was (by anyone, in any process)."""
     if not key or len(key) > 128:
         raise ValueError("a key is 1 to 128 characters")
@@ -28,9 +30,8 @@ def claim(engine: Engine, key: str, *, purpose: str, user_id: int, now: datetime
         with session_scope(engine, write=True) as session:
             if session.get(UsedKey, key) is not None:
                 return False
-            session.add(
-                UsedKey(key=key, purpose=purpose, telegram_user_id=user_id, used_at=now, expires_at=expires_at)
-            )
+            used = {"used_at": now, "expires_at": expires_at}
+            session.add(UsedKey(key=key, purpose=purpose, telegram_user_id=user_id, **used))
     except sqlalchemy.exc.IntegrityError:  # another process claimed it between our read and our insert
         return False
     return True
