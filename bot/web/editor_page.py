@@ -30,7 +30,6 @@ class EditorOptions:
     radii_m: Sequence[int]  # the radii a point may have, as /new offers them
     default_radius_m: int
     snap: bool  # whether a line's taps are snapped to the roads (a road router is configured)
-    refresh_s: float
     tile_url: str | None
     tile_attribution: str
 

@@ -122,7 +122,6 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
             radii_m=RADII_M,
             default_radius_m=RADII_M[1],
             snap=services.router.name != StraightLineRouter.name,
-            refresh_s=settings.map_refresh_s,
             tile_url=settings.map_tile_url,
             tile_attribution=settings.map_tile_attribution,
         )
