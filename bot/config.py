@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.webapp.initdata import LONGEST_AGE_S
 from geo.geopy_providers import DEFAULT_USER_AGENT, GeocoderConfig
 from geo.parse import Limits
+from geo.render import TileSource
 
 # The sample data and municipality boundaries: the package roadbot_data (setup.py maps data/ to it), so
 # data/ itself in an editable install and its copy in site-packages in a wheel's.
@@ -129,6 +131,13 @@ class Settings(BaseSettings):
     webhook_secret_token: SecretStr | None = None  # 1-256 of A-Z a-z 0-9 _ - (Telegram's rule)
     webhook_path: SecretStr | None = None  # 16-256 of the same
 
+    # --- Telegram Mini App: drawing closures on the map, the live map inside Telegram ---
+    # The public HTTPS base the web server is reached at (the balancer's address, e.g.
+    # https://roads.example.org); Telegram opens Mini Apps over HTTPS only. Unset: no web_app buttons.
+    webapp_url: str | None = None
+    # How old the signed initData a Mini App page sends back may be (Telegram's auth_date), in seconds.
+    webapp_max_age_s: int = Field(default=3_600, ge=60, le=LONGEST_AGE_S)
+
     # --- routing ---
     # The road engine behind /route, detours and road snapping: "none" (a labelled straight line),
     # "valhalla" (embedded, on tiles built by `roadbot routing build`), "valhalla-http" or "osrm-http" (a
@@ -158,6 +167,12 @@ class Settings(BaseSettings):
         if self.subscriber_alerts:
             out["alerts"] = "subscribers"
         return out
+
+    def map_tiles(self) -> TileSource | None:
+        """Where rendered maps (posts, a drawing shown back to staff) take their tiles; None: plain maps."""
+        if not self.map_tile_url:
+            return None
+        return TileSource(self.map_tile_url, attribution=self.map_tile_attribution)
 
     def geometry_limits(self) -> Limits:
         """The size limits a closure's geometry must keep, in metres."""
@@ -193,6 +208,15 @@ class Settings(BaseSettings):
         if text is not None and not re.fullmatch(rf"[A-Za-z0-9_-]{{{shortest},256}}", text):
             raise ValueError(f"{shortest} to 256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _webapp_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("an https:// URL without query or fragment: Telegram opens Mini Apps over HTTPS")
+        return value.rstrip("/")
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

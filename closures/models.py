@@ -299,3 +299,14 @@ class PostBudget(SQLModel, table=True):
     account: str = Field(primary_key=True, max_length=100)
     day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
     used: int = Field(default=0)
+
+
+class UsedKey(SQLModel, table=True):
+    """A key that may be used once (a Mini App's signed initData, by its hash), kept until it expires:
+    past ``expires_at`` the key is refused for its age anyway, so the row can go."""
+
+    key: str = Field(primary_key=True, max_length=128)
+    purpose: str = Field(max_length=32)  # what it was used for, e.g. "webapp-drawing"
+    telegram_user_id: int = Field(sa_type=sa.BigInteger)
+    used_at: datetime = _ts(default_factory=utcnow)
+    expires_at: datetime = _ts(index=True)

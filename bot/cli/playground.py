@@ -20,11 +20,13 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
+from bot.cli.chat_webapp import PLACEHOLDER_URL, PageStandIn
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.localapi.html import HtmlEntityError, parse_html
 from bot.services import Services
+from bot.web.site import build_web_app
 from closures.models import Role
 from closures.service import Actor
 from geo.coords import parse_coordinates
@@ -39,7 +41,7 @@ OBSERVER_GROUP = 1_000  # after every handler group: "this update is fully handl
 HELP = (
     "Type as a driver: /start, /radius 2, 24.7136,46.6753 (typed), loc 24.70 46.67 (a shared location), "
     "live 24.70 46.67 (start or move a live location), live stop, venue 24.70 46.67 Name, "
-    "press N (a button of the bot's last message), quit."
+    "press N (a button of the bot's last message), webapp {JSON} (what the map editor page sends), quit."
 )
 
 
@@ -63,6 +65,7 @@ async def chat_session(
                 "telegram_bot_token": SecretStr(api.token),
                 "telegram_base_url": api.base_url,
                 "telegram_base_file_url": api.base_file_url,
+                "webapp_url": settings.webapp_url or PLACEHOLDER_URL,
             }
         )
         services = Services.build(settings)
@@ -78,7 +81,10 @@ async def chat_session(
             print(f"You are {user.first_name} (Telegram user {user.id}, {lang}), a driver.", file=out)
         print(HELP, file=out, flush=True)
         app = build_application(services, rate_limit=False)
-        chat = _Chat(api, app, user, out, reply_timeout)
+        page = PageStandIn(
+            api, build_web_app(services, application=app), user, settings.webapp_url or PLACEHOLDER_URL
+        )
+        chat = _Chat(api, app, user, out, reply_timeout, page)
         await app.initialize()
         await app.start()
         assert app.updater is not None
@@ -108,9 +114,15 @@ class _Chat:
     """One user's side of the conversation: turns lines into updates and prints what the bot sent."""
 
     def __init__(
-        self, api: LocalBotApi, app: BotApplication, user: FakeUser, out: TextIO, timeout: float
+        self,
+        api: LocalBotApi,
+        app: BotApplication,
+        user: FakeUser,
+        out: TextIO,
+        timeout: float,
+        page: PageStandIn,
     ) -> None:
-        self.api, self.user, self.out, self.timeout = api, user, out, timeout
+        self.api, self.user, self.out, self.timeout, self.page = api, user, out, timeout, page
         self.printed = 0  # calls[:printed] were shown (or are not for this chat)
         self.live_message: int | None = None
         self.handled: set[int] = set()
@@ -133,12 +145,23 @@ class _Chat:
             return True
         since = len(self.api.calls)
         try:
+            if word.lower() == "webapp":
+                return await self._web_app(rest.strip(), since)
             update = self._act(word.lower(), rest.strip(), line)
         except (ValueError, GeometryError) as exc:
             self._say(f"({exc})")
             return True
         if update is not None:
             await self._await_answer(update["update_id"], since)
+        return True
+
+    async def _web_app(self, typed: str, since: int) -> bool:
+        """The map editor's page sends ``typed``: the server's refusal, or the bot's answer to the drawing."""
+        sent = await self.page.send(typed)
+        if sent.update_id is None:
+            self._say(f"(the page says, {sent.status}: {sent.page_says})")
+        else:
+            await self._await_answer(sent.update_id, since)
         return True
 
     def _act(self, word: str, rest: str, line: str) -> dict[str, Any] | None:
@@ -174,6 +197,11 @@ class _Chat:
         if not rest.isdigit() or not 1 <= int(rest) <= len(buttons):
             raise ValueError(f"press a button from 1 to {len(buttons)}")
         button = buttons[int(rest) - 1]
+        if "web_app" in button:
+            self._say(
+                f"(that button opens {button['web_app']['url']}: type `webapp {{JSON}}` to send its page)"
+            )
+            return None
         if "callback_data" not in button:
             self._say(f"(that button opens {button.get('url') or 'something outside the chat'})")
             return None
@@ -267,7 +295,8 @@ def _keyboard_lines(markup: object) -> list[str]:
             labels = []
             for button in row:
                 n += 1
-                labels.append(f"[{n}] {button.get('text', '')}")
+                opens = f" ↗ {button['web_app']['url']}" if "web_app" in button else ""  # a Mini App
+                labels.append(f"[{n}] {button.get('text', '')}{opens}")
             lines.append("  ".join(labels))
         return lines
     if "keyboard" in markup:

@@ -18,6 +18,7 @@ from bot.handlers import place_search, route
 from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
 from bot.handlers.places import on_place_name
 from bot.text import answers, keyboards
+from bot.webapp.links import map_url
 from closures.views import Found
 from geo.errors import GeometryError
 from geo.measure import geodesic_m, pin_of
@@ -147,7 +148,11 @@ async def send_nearby(
         found, me.tr, services.zones, now, me.radius_m, offset=offset, page_size=PAGE_SIZE
     )
     shown = [f.closure.id for f in found[offset : offset + page.shown]]
-    markup = keyboards.results(me.tr, shown, offset=offset, next_offset=page.next_offset)
+    base = services.settings.webapp_url
+    live_map = map_url(base, lang=me.tr.lang, lat=point.y, lon=point.x, closure_ids=shown) if base else None
+    markup = keyboards.results(
+        me.tr, shown, offset=offset, next_offset=page.next_offset, live_map_url=live_map
+    )
     await reply(message, page.text, reply_markup=markup)
 
 

@@ -11,12 +11,14 @@ updates, and every call the bot makes is recorded::
         reply = await api.wait_for(lambda call: call.method == "sendMessage" and call.chat_id == 42)
 
 Modules: ``server`` (HTTP, recording, fault injection), ``methods`` (the Bot API methods), ``users``
-(simulated users), ``state`` (chats, messages, files, updates), ``html`` (Telegram's HTML check).
+(simulated users), ``state`` (chats, messages, files, updates), ``html`` (Telegram's HTML check),
+``webapps`` (Mini App buttons and the signed initData of a page opened from one).
 """
 
 from bot.localapi.calls import ApiCall
 from bot.localapi.server import LocalBotApi
 from bot.localapi.state import ApiError, StoredFile, Upload
 from bot.localapi.users import FakeUser
+from bot.localapi.webapps import WebAppLaunch
 
-__all__ = ["ApiCall", "ApiError", "FakeUser", "LocalBotApi", "StoredFile", "Upload"]
+__all__ = ["ApiCall", "ApiError", "FakeUser", "LocalBotApi", "StoredFile", "Upload", "WebAppLaunch"]

@@ -13,6 +13,7 @@ import time
 
 from bot.localapi.html import HtmlEntityError, parse_html
 from bot.localapi.state import JSON, ApiError, ApiState, StoredFile, Upload, bad_request
+from bot.localapi.webapps import check_web_app_buttons, check_web_app_url
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -60,7 +61,10 @@ class ChatMethods(ApiState):
         return True
 
     def _api_setChatMenuButton(self, p: JSON) -> bool:
-        self._menu_buttons[str(p.get("chat_id", ""))] = p.get("menu_button") or {"type": "default"}
+        button = p.get("menu_button") or {"type": "default"}
+        if isinstance(button, dict) and button.get("type") == "web_app":
+            check_web_app_url("menu button Web App URL", button.get("web_app"))
+        self._menu_buttons[str(p.get("chat_id", ""))] = button
         return True
 
     def _api_getChatMenuButton(self, p: JSON) -> JSON:
@@ -113,6 +117,7 @@ class ChatMethods(ApiState):
             extra["reply_markup"] = markup  # Telegram echoes inline keyboards only
         if chat["type"] != "private":
             _check_private_buttons(markup)
+        check_web_app_buttons(markup, chat["type"])
         sender = None if chat["type"] == "channel" else self.bot_user
         return copy.deepcopy(self.store_message(chat, sender, {**content, **extra}))
 
@@ -208,10 +213,12 @@ class ChatMethods(ApiState):
         message["edit_date"] = int(time.time())
         return copy.deepcopy(message)
 
-    @staticmethod
-    def _inline_markup(p: JSON) -> JSON | None:
+    def _inline_markup(self, p: JSON) -> JSON | None:
         markup = p.get("reply_markup")
-        return markup if isinstance(markup, dict) and markup.get("inline_keyboard") else None
+        if not (isinstance(markup, dict) and markup.get("inline_keyboard")):
+            return None
+        check_web_app_buttons(markup, self.chat_for(p["chat_id"])["type"] if p.get("chat_id") else "private")
+        return markup
 
     def _api_editMessageText(self, p: JSON) -> JSON:
         message = self._own_message(p, "message to edit not found")

@@ -1,5 +1,7 @@
 """Simulated Telegram users: each action stores the user's message and queues the update Telegram sends.
 
+Opening a Mini App sends the bot nothing: ``user_opens_web_app`` returns what Telegram hands the page.
+
 Every ``user_*`` method returns the Update dict it queued (with its ``update_id`` and the message's
 ``message_id``), so a test can refer back to it, e.g. to edit a live location it started.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.localapi.html import utf16_length
 from bot.localapi.state import JSON, ApiState
+from bot.localapi.webapps import WebAppLaunch, launch
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,27 @@ class SimulatedUsers(ApiState):
             "data": callback_data,
         }
         return self.queue_update("callback_query", query)
+
+    def user_opens_web_app(
+        self, user: FakeUser, message: object, *, auth_date: float | None = None
+    ) -> WebAppLaunch:
+        """The user taps the ``web_app`` button under a bot message (as it is now): what Telegram hands the
+        page, signed with the bot's token (``auth_date``: when, in Unix seconds; default now)."""
+        sent = getattr(message, "result", message)
+        if not isinstance(sent, dict) or "message_id" not in sent:
+            raise ValueError(f"not a message the bot sent: {message!r}")
+        current = self._messages.get(sent["chat"]["id"], {}).get(sent["message_id"]) or {}
+        rows = current.get("reply_markup", {}).get("inline_keyboard", [])
+        urls = [button["web_app"]["url"] for row in rows for button in row if "web_app" in button]
+        if not urls:
+            raise ValueError(f"no web_app button on message {sent['message_id']}")
+        return launch(self.token, urls[0], user.as_user(), auth_date=auth_date)
+
+    def user_opens_menu_web_app(
+        self, user: FakeUser, url: str, *, auth_date: float | None = None
+    ) -> WebAppLaunch:
+        """The user opens the Mini App at ``url`` from the bot's menu button (set in BotFather)."""
+        return launch(self.token, url, user.as_user(), auth_date=auth_date)
 
     def block_bot(self, user: FakeUser) -> None:
         """The user blocks the bot: sending to their chat now fails with 403 Forbidden."""

@@ -25,7 +25,6 @@ from bot.services import Services
 from closures.changes import AfterCommit, ClosureChange
 from closures.notices import RESYNC, Notice, Subscriber
 from closures.store import CLOSURES, OUTBOX
-from geo.render import TileSource
 
 _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
 _WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to post
@@ -34,7 +33,7 @@ _WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
     """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts."""
     settings = services.settings
-    maps = MapMaker(tile_source(settings))
+    maps = MapMaker(settings.map_tiles())
     publishers: dict[str, Publisher] = {"telegram": ChannelPublisher(bot, maps), "alert": AlertPublisher(bot)}
     if settings.x_accounts:
         publishers["x"] = XPublisher(
@@ -47,12 +46,6 @@ def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
         )
     options.setdefault("max_attempts", settings.outbox_max_attempts)
     return OutboxWorker(services.engine, publishers, clock=services.clock, **options)
-
-
-def tile_source(settings: Settings) -> TileSource | None:
-    if not settings.map_tile_url:
-        return None
-    return TileSource(settings.map_tile_url, attribution=settings.map_tile_attribution)
 
 
 def x_account(keys: Any) -> XAccount:

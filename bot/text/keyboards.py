@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    WebAppInfo,
+)
 
 from bot.i18n import LANGUAGES, Translator
 
@@ -15,9 +21,15 @@ LANGUAGE_NAMES = {"ar": "العربية", "en": "English"}  # each in its own la
 
 
 def results(
-    tr: Translator, closure_ids: Sequence[int], *, offset: int, next_offset: int | None
+    tr: Translator,
+    closure_ids: Sequence[int],
+    *,
+    offset: int,
+    next_offset: int | None,
+    live_map_url: str | None = None,
 ) -> InlineKeyboardMarkup:
-    """Under a page of closures near a driver: a map pin per closure, "more", and (first page) "save"."""
+    """Under a page of closures near a driver: a map pin per closure, "more", (first page) "save", and the
+    live map inside Telegram (a Mini App at ``live_map_url``) when there is one."""
     rows = [
         [
             InlineKeyboardButton(
@@ -30,6 +42,8 @@ def results(
         rows.append([InlineKeyboardButton(tr.t("button.more"), callback_data=f"more:{next_offset}")])
     if offset == 0:
         rows.append([InlineKeyboardButton(tr.t("button.save_place"), callback_data="save:point")])
+    if live_map_url is not None:
+        rows.append([InlineKeyboardButton(tr.t("button.live_map"), web_app=WebAppInfo(url=live_map_url))])
     return InlineKeyboardMarkup(rows)
 
 

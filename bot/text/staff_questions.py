@@ -10,24 +10,40 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.i18n import FSI, PDI, Translator, get_translator
 from closures.models import Reason
 
 HEADINGS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+RADII_M = (50, 100, 250, 500)  # the radii a point closure is offered, under its pin and in the map editor
 _OTHER_SCRIPT = {"ar": re.compile("[A-Za-z]"), "en": re.compile("[\u0590-\u08ff]")}
 
 type Rows = list[list[InlineKeyboardButton]]
 
 
 def question(
-    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+    name: str,
+    tr: Translator,
+    *,
+    titles: Mapping[str, str],
+    geocoding: bool,
+    fields: Iterable[str],
+    draw_url: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The question ``name`` and its buttons. ``titles`` are the proposed titles by language, ``fields`` the
-    groups the "Edit a field" menu offers (any name not listed here is that menu)."""
+    groups the "Edit a field" menu offers (any name not listed here is that menu); ``draw_url`` opens the map
+    editor under the place question."""
     text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields)
+    if name == "geometry" and draw_url is not None:
+        rows = [*draw_rows(tr, draw_url), *rows]
+        text = f"{text}\n\n{tr.t('staff.ask.draw')}"
     return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+def draw_rows(tr: Translator, url: str) -> Rows:
+    """The "Draw on the map" button: a Telegram Mini App (``web_app``) opening the map editor at ``url``."""
+    return [[InlineKeyboardButton(tr.t("staff.button.draw"), web_app=WebAppInfo(url=url))]]
 
 
 def _question(

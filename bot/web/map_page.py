@@ -116,7 +116,7 @@ def map_page(tr: Translator, options: PageOptions) -> str:
         "tiles": {"url": options.tile_url, "attribution": options.tile_attribution}
         if options.tile_url
         else None,
-        "text": {key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable")},
+        "text": {key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable", "here")},
     }
     e = html.escape
     return _PAGE.format(
@@ -132,11 +132,11 @@ def map_page(tr: Translator, options: PageOptions) -> str:
         legend_active=e(tr.t("web.phase.active")),
         legend_upcoming=e(tr.t("web.phase.upcoming")),
         feeds_label=e(tr.t("web.map.feeds")),
-        config=_script_json(config),
+        config=script_json(config),
     )
 
 
-def _script_json(value: Any) -> str:
+def script_json(value: Any) -> str:
     """JSON that cannot end the <script> element it sits in."""
     text = json.dumps(value, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

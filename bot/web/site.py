@@ -1,5 +1,6 @@
 """The whole site as one Starlette app: the map, the feeds, /health and /metrics, Telegram's webhook (when the
-bot runs by webhook) and the static files, each route list built by the module that owns it.
+bot runs by webhook), the staff's map editor (a Telegram Mini App, when the bot runs here with WEBAPP_URL)
+and the static files, each route list built by the module that owns it.
 
 ``bot.web.serving.WebServer`` serves the app inside the bot's event loop.
 """
@@ -18,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.context import BotApplication
 from bot.services import Services
+from bot.web.editor_routes import editor_routes
 from bot.web.feed_routes import feed_routes
 from bot.web.health import CountRequests, WebMetrics, health_routes
 from bot.web.map_routes import map_routes
@@ -33,7 +35,8 @@ def build_web_app(
     webhook: WebhookSecrets | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The web app over ``services``; with an ``application`` and ``webhook`` also Telegram's webhook.
+    """The web app over ``services``; with an ``application`` and ``webhook`` also Telegram's webhook, and
+    with an ``application`` and ``WEBAPP_URL`` the map editor.
 
     ``extra_routes`` are served next to ours. The app does not close ``services``.
     """
@@ -49,6 +52,7 @@ def build_web_app(
         *map_routes(services),
         *health_routes(services, metrics),
         *webhook_routes(application, webhook, counted=metrics.webhook_counted),
+        *editor_routes(services, application),  # the Mini App map editor, with WEBAPP_URL
         *feed_routes(services),
         *extra_routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -91,7 +91,7 @@ def _webhook_route(
         ):
             counted("refused")
             return Response(status_code=403)
-        body = await _body(request)
+        body = await read_limited(request, MAX_UPDATE_BYTES)
         try:
             update = Update.de_json(json.loads(body), application.bot) if body else None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -107,11 +107,12 @@ def _webhook_route(
     return Route("/telegram/{path}", receive, methods=["POST"], name="telegram_webhook")
 
 
-async def _body(request: Request) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request's body, or b"" when it is longer than ``limit`` bytes (read no further than that)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_UPDATE_BYTES:
+        if size > limit:
             return b""
         chunks.append(chunk)
     return b"".join(chunks)

@@ -1,8 +1,9 @@
 """``/new`` and ``/edit ID``: one conversation that drafts a closure, previews it, and writes it on Confirm.
 
-The questions are asked in ``flow``, answered in ``geometry`` and ``fields``; this module
-wires the states together and handles the preview: Confirm (the only write, through the service, in one
-transaction with its audit event and outbox rows), Edit a field, Cancel. ``/cancel`` works at every step.
+The questions are asked in ``flow``, answered in ``geometry``, ``drawn`` (the map editor) and ``fields``;
+this module wires the states together and handles the preview: Confirm (the only write, through the
+service, in one transaction with its audit event and outbox rows), Edit a field, Cancel. ``/cancel`` works
+at every step.
 The state and the draft are persisted (``bot.handlers.persistence``), so a half-finished conversation
 survives a restart of the bot.
 """
@@ -26,6 +27,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.handlers.common import blocking, driver_of, reply
+from bot.handlers.staff import drawn
 from bot.handlers.staff import fields as f
 from bot.handlers.staff import geometry as g
 from bot.handlers.staff.auth import Operator, named_closure, operator_of
@@ -235,6 +237,8 @@ def conversation() -> ConversationHandler[BotContext]:
     entry: list[Handler] = [
         CommandHandler("new", new, filters=private),
         CommandHandler("edit", edit, filters=private),
+        # a shape from the map editor, in any state: ``drawn`` decides which draft it answers, if any
+        MessageHandler(private & filters.StatusUpdate.WEB_APP_DATA, drawn.on_drawing),
     ]
     # Buttons are per user, not per message (any of our messages may be tapped): PTB warns of that.
     with warnings.catch_warnings():

@@ -40,6 +40,7 @@ class Draft:
     pending_start: str | None = None  # a start in the past, awaiting that confirmation
     streets: dict[str, str] = field(default_factory=dict)  # the street at the closure, by language
     places: list[list[Any]] = field(default_factory=list)  # place-name candidates offered: [lon, lat, label]
+    map_token: str | None = None  # names the place question the map editor was opened from, until answered
 
     @classmethod
     def load(cls, data: dict[str, Any] | None) -> Draft:

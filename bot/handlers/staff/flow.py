@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ConversationHandler
 
 from bot.context import BotContext
@@ -19,6 +20,7 @@ from bot.handlers.staff.draft import Draft
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import LANGUAGES, Translator
 from bot.text import staff_questions, staff_views
+from bot.webapp.links import editor_url
 from closures.errors import ValidationError
 from geo.errors import GeometryError
 from geo.files import FileError
@@ -44,7 +46,7 @@ PREVIEW, FIELD = "preview", "field"
 type State = str | int  # a state name, or ConversationHandler.END (-1)
 END_CONVERSATION = ConversationHandler.END
 DRAFT_KEY = "staff_draft"
-RADII_M = (50, 100, 250, 500)
+RADII_M = staff_questions.RADII_M
 # Field groups as the "Edit a field" menu offers them → the state that asks for the group's first value.
 GROUPS = {
     "geometry": GEOMETRY,
@@ -136,9 +138,31 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Draft,
         titles={lang: proposal(draft, lang) for lang in LANGUAGES},
         geocoding=context.services.geocoder is not None,
         fields=GROUPS,
+        draw_url=draw_url(context, op, draft) if state == GEOMETRY else None,
     )
     await reply(message, text, reply_markup=markup)
     return state
+
+
+def draw_url(context: BotContext, op: Operator, draft: Draft) -> str | None:
+    """The map editor's address for this draft's place question (None without ``WEBAPP_URL``).
+
+    The draft keeps the token the address carries until its place is set, so the drawing that comes back
+    is known to answer this question (``bot.handlers.staff.drawn``).
+    """
+    base = context.services.settings.webapp_url
+    if base is None:
+        return None
+    draft.map_token = draft.map_token or secrets.token_urlsafe(9)
+    keep(context, draft)
+    return editor_url(base, lang=op.tr.lang, token=draft.map_token, closure_id=draft.closure_id)
+
+
+def draw_button(context: BotContext, op: Operator, draft: Draft) -> InlineKeyboardMarkup | None:
+    """Just the "Draw on the map" button, for a message asking for a place again (None without
+    ``WEBAPP_URL``)."""
+    url = draw_url(context, op, draft)
+    return InlineKeyboardMarkup(staff_questions.draw_rows(op.tr, url)) if url else None
 
 
 async def show_preview(message: Message, context: BotContext, op: Operator, draft: Draft) -> None:

@@ -21,7 +21,7 @@ from bot.handlers import geocode
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff.auth import Operator
 from bot.handlers.staff.draft import Draft
-from bot.handlers.staff.flow import GEOMETRY, RADII_M, State, done, keep, problem, step
+from bot.handlers.staff.flow import GEOMETRY, RADII_M, State, done, draw_button, keep, problem, step
 from bot.text import keyboards, staff_questions
 from closures.errors import ValidationError
 from closures.staff import Membership
@@ -178,18 +178,34 @@ async def finish(
     radius: float | None,
 ) -> State:
     """The shape is chosen: place it in a municipality, store it in the draft and ask the next question."""
+    if await settle(message, context, op, draft, geometry, radius) is None:
+        return GEOMETRY
+    return await done(message, context, op, draft, "geometry")
+
+
+async def settle(
+    message: Message,
+    context: BotContext,
+    op: Operator,
+    draft: Draft,
+    geometry: BaseGeometry,
+    radius: float | None,
+) -> BaseGeometry | None:
+    """Place the shape in one of the operator's municipalities and store it in the draft: the shape as
+    stored, or None when it is refused (the operator is told why and asked again)."""
     try:
         geometry, membership = await blocking(_place, context, op, draft, geometry)
     except _REFUSED as exc:
         draft.points = []
         keep(context, draft)
-        await reply(message, f"{problem(exc, op.tr)}\n\n{op.tr.t('staff.ask.geometry_again')}")
-        return GEOMETRY
+        again = f"{problem(exc, op.tr)}\n\n{op.tr.t('staff.ask.geometry_again')}"
+        await reply(message, again, reply_markup=draw_button(context, op, draft))
+        return None
     draft.set("geometry", geometry)
     draft.set("radius_m", radius)
-    draft.municipality_id, draft.points = membership.municipality_id, []
+    draft.municipality_id, draft.points, draft.map_token = membership.municipality_id, [], None
     draft.streets = await geocode.street_names(context.services, geometry)  # for the proposed titles
-    return await done(message, context, op, draft, "geometry")
+    return geometry
 
 
 def line_through(points: list[Point], router: Router) -> Snapped:

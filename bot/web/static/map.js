@@ -19,7 +19,22 @@
   const layers = new Map();
   let etag = null;
   let fitted = false;
+  let received = false;  // the closures have been drawn once
   let linked = location.hash.slice(1);  // "closure-<id>": open that one once it is drawn
+  // ?at=lat,lon&ids=3,12 (a driver's "Live map" button): their point, and the closures they were told of
+  const query = new URLSearchParams(location.search);
+  const at = (query.get("at") || "").split(",").map(Number);
+  const here = at.length === 2 && at.every(Number.isFinite) ? L.latLng(at[0], at[1]) : null;
+  const listed = new Set((query.get("ids") || "").split(",").filter(Boolean).map(Number));
+  if (here) {
+    map.createPane("here").style.zIndex = 650;  // above the closures, below their popups
+    const style = { radius: 9, color: "#fff", weight: 3, fillColor: "#1565c0", fillOpacity: 1, pane: "here" };
+    L.circleMarker(here, style)
+      .bindTooltip(config.text.here)
+      .addTo(map)
+      .getElement()
+      .setAttribute("data-here", "");
+  }
 
   const element = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -39,7 +54,10 @@
 
   const layerFor = (feature) => {
     const p = feature.properties;
-    const style = { color: colours[p.phase], weight: 5, opacity: 0.9, fillOpacity: 0.35 };
+    const faded = listed.size && !listed.has(p.id);  // not one the driver was told of: in the background
+    const style = faded
+      ? { color: colours[p.phase], weight: 3, opacity: 0.4, fillOpacity: 0.1 }
+      : { color: colours[p.phase], weight: listed.size ? 7 : 5, opacity: 0.9, fillOpacity: 0.35 };
     return L.geoJSON(feature, {
       style: () => style,
       pointToLayer: (_, latlng) =>
@@ -56,6 +74,7 @@
   };
 
   const draw = (data) => {
+    received = true;
     closures.clearLayers();
     layers.clear();
     list.replaceChildren();
@@ -72,6 +91,7 @@
       mark(layer, id);
       layers.set(id, layer);
       const item = details(feature.properties, element("li", `closure ${feature.properties.phase}`));
+      if (listed.has(id)) item.classList.add("listed");
       item.dataset.closureId = String(id);
       item.id = `closure-${id}`;  // the Atom feed's entries link here
       item.tabIndex = 0;
@@ -95,10 +115,18 @@
   };
 
   const fit = () => {
-    const shown = L.featureGroup([...layers.values()]);
+    const focus = [...layers].filter(([id]) => listed.has(id)).map(([, layer]) => layer);
+    if (listed.size && !received) return;  // the closures to frame are not drawn yet
+    if (here && !focus.length) {
+      map.setView(here, 14);  // the driver's point, with whatever is around it
+      fitted = true;
+      return;
+    }
+    const shown = L.featureGroup(focus.length ? focus : [...layers.values()]);
     const bounds = layers.size ? shown.getBounds() : boundaries.getBounds();
+    if (here) bounds.extend(here);  // the driver's point and the closures they were told of
     if (bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [16, 16] });
+      map.fitBounds(bounds, { padding: [32, 32], maxZoom: 16 });
       fitted = true;
     }
   };

@@ -167,3 +167,40 @@ def test_replies_are_shown_as_terminal_text_with_numbered_buttons():
     )
 
     assert describe(call) == ["Olaya & Tahlia", "2 km", "[1] Map  [2] More"]
+
+
+LINE_DRAWN = '{"geometry": {"type": "LineString", "coordinates": [[46.68, 24.70], [46.675, 24.71]]}}'
+
+
+async def test_the_map_editor_button_shows_its_url_and_webapp_sends_what_its_page_would(
+    sample_settings: Settings,
+):
+    tr = get_translator("en")
+    out = await play(sample_settings, "/new", "press 1", f"webapp {LINE_DRAWN}", as_staff=True)
+
+    button = answer_to(out, "/new")[-1]
+    assert button.startswith(f"[1] {tr.t('staff.button.draw')} ↗ https://roadbot-chat.invalid/webapp/editor?")
+    assert answer_to(out, "press 1")[0].startswith("(that button opens https://roadbot-chat.invalid/webapp/")
+    answer = answer_to(out, f"webapp {LINE_DRAWN}")
+    assert answer[0] == "🖼 " + tr.t("staff.drawn.received", shape=tr.t("staff.shape.line", length="1.2 km"))
+    assert answer[1] == tr.t("staff.ask.reason")
+
+
+async def test_a_drawing_the_server_refuses_shows_what_the_page_would_say(sample_settings: Settings):
+    tr = get_translator("en")
+    jeddah = '{"geometry": {"type": "Point", "coordinates": [39.17, 21.54]}, "radius_m": 100}'
+    out = await play(
+        sample_settings, "/new", f"webapp {jeddah}", "webapp [1, 2]", "webapp nonsense", as_staff=True
+    )
+
+    refused = tr.t("staff.refused.outside_municipality")
+    assert answer_to(out, f"webapp {jeddah}") == [f"(the page says, 422: {refused})"]
+    assert answer_to(out, "webapp [1, 2]")[0].startswith("(a JSON object with a geometry; e.g. webapp {")
+    assert answer_to(out, "webapp nonsense")[0].startswith("(not JSON; e.g. webapp {")
+
+
+async def test_a_driver_drawing_is_refused_as_the_server_refuses_strangers(sample_settings: Settings):
+    out = await play(sample_settings, f"webapp {LINE_DRAWN}")
+
+    refusal = get_translator("en").t("web.editor.refused.not_staff")
+    assert answer_to(out, f"webapp {LINE_DRAWN}") == [f"(the page says, 403: {refusal})"]
