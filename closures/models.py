@@ -299,3 +299,33 @@ class PostBudget(SQLModel, table=True):
     account: str = Field(primary_key=True, max_length=100)
     day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
     used: int = Field(default=0)
+
+
+# --- publishing at the platform's limit, with workers that can die (migration 0006) -----------------------
+
+
+class OutboxWorkerRow(SQLModel, table=True):
+    """A running outbox worker: its heartbeat tells the others it is alive (see ``closures.workers``)."""
+
+    __tablename__ = "outboxworker"
+
+    name: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+
+
+class SendSlot(SQLModel, table=True):
+    """How many messages the bot's processes together took in one wall-clock second (closures.sendrate)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    second: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    used: int = Field(default=0)
+
+
+class SendPause(SQLModel, table=True):
+    """Until when (epoch seconds) the platform asked every process of the bot to send nothing (a 429)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    until: float = Field(default=0.0)

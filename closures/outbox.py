@@ -207,6 +207,17 @@ def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def clear_intent(engine: Engine, item: Claimed) -> bool:
+    """The attempt's answer proved nothing was sent (a 429): the row is no longer in doubt."""
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(OutboxItem)
+            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
+            .values(intent_at=item.in_doubt_since)  # an older doubt, from a worker before, still stands
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:
     """Posted: keep the remote message id."""
     return _finish(engine, item, now, OutboxStatus.DONE, remote_id=remote_id, done_at=now, last_error=None)

@@ -40,11 +40,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bot.publish import InDoubt, Publisher, PublishError, RecipientGone, RetryLater
+from bot.publish.intent import LeaseLost, OutboxSend, sending
 from closures import outbox
 from closures.fanout import deactivate_subscriber, queue_alerts
 from closures.lifecycle import Clock, system_clock
 from closures.outbox import Claimed
 from closures.publishing import PostContext, Stale, prepare_many
+from closures.workers import Liveness, gone_workers, take_over
 
 logger = logging.getLogger(__name__)
 AfterSend = Callable[[Claimed, str], Awaitable[None]]
@@ -68,6 +70,8 @@ class OutboxWorker:
         rng: random.Random | None = None,
         after_send: AfterSend | None = None,
         name: str | None = None,
+        heartbeat: timedelta = timedelta(seconds=5),
+        stale_after: timedelta = timedelta(seconds=30),
     ) -> None:
         if batch < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch, concurrency and max_attempts must be at least 1")
@@ -82,6 +86,8 @@ class OutboxWorker:
         self.rng = rng or random.Random()
         self.after_send = after_send  # observes each send before it is recorded (tests crash it there)
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.heartbeat = heartbeat
+        self.stale_after = stale_after  # a worker whose heartbeat is older is gone, wherever it ran
         self._limit = asyncio.Semaphore(concurrency)
         # SQLite has one writer: one database thread per worker spares its threads the busy-wait sleeps
         # they would take colliding on the write lock; PostgreSQL takes several at once.
@@ -105,7 +111,25 @@ class OutboxWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Drain, sleep until the next due time (or a wake-up), repeat — until :meth:`stop`."""
+        """Drain, sleep until the next due time (or a wake-up), repeat — until :meth:`stop`.
+
+        While it runs the worker has a heartbeat, and it takes over the rows of workers that are gone.
+        """
+        liveness = await self._db(Liveness, self.engine, self.name, now=self.clock())
+        await self._take_over()
+        heart = asyncio.create_task(self._heartbeat(liveness), name=f"{self.name}-heartbeat")
+        try:
+            await self._rounds()
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
+            try:
+                await self._db(liveness.close)
+            except Exception:  # the database is away: the row goes stale, and the others take over
+                logger.warning("outbox worker %s: could not sign off", self.name, exc_info=True)
+
+    async def _rounds(self) -> None:
         failures = 0
         while not self._stopping:
             self._wake.clear()
@@ -125,6 +149,28 @@ class OutboxWorker:
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _heartbeat(self, liveness: Liveness) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat.total_seconds())
+            try:
+                await self._db(liveness.beat, now=self.clock())
+                await self._take_over()
+            except Exception:  # the database is away: the rounds report it; keep beating
+                logger.warning("outbox worker %s: heartbeat failed", self.name, exc_info=True)
+
+    async def _take_over(self) -> None:
+        """Put the claimed rows of workers that are gone back in the queue (never-sent ones go again)."""
+        now = self.clock()
+        for name in await self._db(
+            gone_workers, self.engine, me=self.name, now=now, stale_after=self.stale_after
+        ):
+            taken = await self._db(take_over, self.engine, name, now=now)
+            logger.warning(
+                "outbox worker %s is gone: %d of its rows go out again, %d sent or not are settled first",
+                name, taken.never_sent, taken.maybe_sent,
+            )  # fmt: skip
+            self.wake()
 
     async def drain(self) -> int:
         """Process rows until none is due now; how many were processed."""
@@ -162,27 +208,43 @@ class OutboxWorker:
             reason = f"no publisher for {item.kind!r} destinations is configured"
             await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
             return
-        if not await self._db(outbox.record_intent, self.engine, item, now=self.clock()):
+        send = OutboxSend(
+            functools.partial(self._record_intent, item),
+            functools.partial(self._db, outbox.clear_intent, self.engine, item),
+            lambda remote_id: self._db(
+                outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id
+            ),
+        )
+        try:
+            if not getattr(publisher, "intent_per_attempt", False):
+                await send.before_attempt()  # it cannot tell its attempts apart: one intent for the publish
+            with sending(send):
+                remote_id = await publisher.publish(prepared, in_doubt_since=item.in_doubt_since)
+        except LeaseLost:
             logger.warning("outbox row %s: lease lost before sending; left to its new holder", item.id)
             return
-        intent = self.clock()
-        try:
-            remote_id = await publisher.publish(prepared, in_doubt_since=item.in_doubt_since)
         except Exception as exc:  # every failure becomes the row's fate; unknown ones count as in doubt
-            await self._db(self._failed, item, publisher, exc, intent)
+            await self._db(self._failed, item, publisher, exc, send)
             return
         if self.after_send is not None:
             await self.after_send(item, remote_id)
         await self._db(outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id)
 
-    def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, intent: datetime) -> None:
+    async def _record_intent(self, item: Claimed) -> datetime | None:
+        now = self.clock()
+        return now if await self._db(outbox.record_intent, self.engine, item, now=now) else None
+
+    def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, send: OutboxSend) -> None:
         now = self.clock()
         if not isinstance(exc, PublishError):
             logger.exception("outbox row %s: unexpected failure", item.id, exc_info=exc)
-            exc = InDoubt(f"in doubt: unexpected {type(exc).__name__}: {exc}")
+            if send.attempts:
+                exc = InDoubt(f"in doubt: unexpected {type(exc).__name__}: {exc}")
+            else:  # it failed before any request that could post: provably not sent
+                exc = RetryLater(f"failed before sending: {type(exc).__name__}: {exc}")
         reconciles = bool(getattr(publisher, "reconciles", False))
         if isinstance(exc, RetryLater) or (isinstance(exc, InDoubt) and reconciles):
-            doubt = item.in_doubt_since or (intent if isinstance(exc, InDoubt) else None)
+            doubt = item.in_doubt_since or (send.last_intent if isinstance(exc, InDoubt) else None)
             retry_after = exc.retry_after if isinstance(exc, RetryLater) else None
             delay = backoff(item.attempts, retry_after=retry_after, rng=self.rng)
             outbox.retry_later(
@@ -193,6 +255,7 @@ class OutboxWorker:
             deactivate_subscriber(self.engine, exc.user_id)
             outbox.skip(self.engine, item, now=now, reason=exc.reason)
         else:
+            logger.warning("outbox row %s parked for an admin: %s", item.id, exc.reason)
             outbox.dead_letter(self.engine, item, now=now, reason=exc.reason)
 
 

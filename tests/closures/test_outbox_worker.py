@@ -186,7 +186,9 @@ async def test_a_timeout_after_the_request_was_sent_is_in_doubt_and_never_sent_t
 async def test_a_worker_cancelled_between_send_and_mark_never_posts_twice(
     posting, engine, clock, bot_api, tg, make_draft
 ):
-    closure = posting.register("riyadh", make_draft(starts_at=clock.now), SYSTEM)
+    closure = posting.register("riyadh", make_draft(starts_at=clock.now + HOUR), SYSTEM)
+    await worker(engine, clock, telegram_publishers(tg)).drain()  # the announcement
+    clock.advance(HOUR)
     sent, never = asyncio.Event(), asyncio.Event()
 
     async def crash_here(item, remote_id):
@@ -199,15 +201,31 @@ async def test_a_worker_cancelled_between_send_and_mark_never_posts_twice(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    stuck = row(engine, closure.id, "announced")
+    stuck = row(engine, closure.id, "started")
     assert (stuck.status, stuck.intent_at is not None) == ("claimed", True)
 
     clock.advance(timedelta(minutes=6))  # the dead worker's lease runs out; a new one starts
     await worker(engine, clock, telegram_publishers(tg)).drain()
-    settled = row(engine, closure.id, "announced")
+    settled = row(engine, closure.id, "started")
     assert settled.status == "dead"
     assert settled.last_error.startswith("in doubt: a send started at")
-    assert len(bot_api.sent(CHANNEL, "sendPhoto")) == 1
+    assert len(bot_api.sent(CHANNEL, "sendMessage")) == 1
+
+
+async def test_an_announcement_is_recorded_as_posted_before_its_location_pin(
+    posting, engine, clock, bot_api, tg, make_draft
+):
+    closure = posting.register("riyadh", make_draft(starts_at=clock.now), SYSTEM)
+    bot_api.delay_next("sendLocation", 30.0)  # the pin hangs; the process is cancelled meanwhile
+    task = asyncio.create_task(worker(engine, clock, telegram_publishers(tg)).drain())
+    await bot_api.wait_for_arrival("sendLocation")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    done = row(engine, closure.id, "announced")
+    assert done.status == "done"  # not "in doubt": the photo's answer was in before the pin left
+    assert done.remote_id == str(bot_api.sent(CHANNEL, "sendPhoto")[0].result["message_id"])
 
 
 async def test_two_workers_post_each_item_exactly_once(

@@ -1,0 +1,183 @@
+"""When the bot may send its next message: Telegram's limits, kept by one pacer per process.
+
+- **Overall** (``rate`` a second, 30 by default, 1000 with paid broadcast): the pacer reserves slots of
+  wall-clock seconds from a :class:`~closures.sendrate.SendSlots` budget — shared by every process on
+  PostgreSQL, in memory on SQLite — a few at a time, and gives slot *j* of second *s* out no earlier than
+  ``s + j / rate`` (evenly spread, never a burst) and no later than ``s + 1 - margin`` (a slot not used in
+  time is dropped rather than spilling into the next second, where it would break that second's limit).
+- **Per chat** (``chat_rate``, one a second): sends to one chat follow each other at least ``1 /
+  chat_rate`` apart, measured from the moment each left.
+- **Flood control**: :meth:`Pacer.pause` (a 429's ``retry_after``) stops every send of the process, and
+  of every process sharing the budget, until it has passed.
+- **Order**: urgent requests (replies to people) get the next slot before queued broadcast sends.
+
+``rate`` None sends without pacing (benchmarks, the offline playground). The pacer sleeps to pace; it
+never holds the event loop: the shared budget is reserved on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from closures.sendrate import LocalSlots, SendSlots
+
+WallClock = Callable[[], float]
+_CHUNK_S = 0.25  # one reservation asks for at most this much of a second's budget
+
+
+class Pacer:
+    """Hands out send times under the overall limit, the per-chat limit and flood-control pauses."""
+
+    def __init__(
+        self,
+        slots: SendSlots | None = None,
+        *,
+        rate: float | None = 30.0,
+        chat_rate: float | None = 1.0,
+        margin_s: float = 0.05,
+        wall: WallClock = time.time,
+    ) -> None:
+        if (rate is not None and rate <= 0) or (chat_rate is not None and chat_rate <= 0):
+            raise ValueError("rate and chat_rate must be positive (or None for no limit)")
+        self.slots = slots if slots is not None else LocalSlots()
+        self.rate = rate
+        self.chat_gap = 1.0 / chat_rate if chat_rate else 0.0
+        self.margin_s = margin_s
+        self.wall = wall
+        self.paused_until = 0.0
+        self._shared = not isinstance(self.slots, LocalSlots)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="send-budget") if self._shared else None
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._tokens: deque[tuple[float, float]] = deque()  # (not before, not after), wall clock
+        self._changed = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._chat_last: dict[str, float] = {}
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+
+    async def acquire(self, chat: object | None, *, urgent: bool = False) -> None:
+        """Wait until a message to ``chat`` may leave now (``chat`` None: a request to no chat)."""
+        if chat is None or not self.chat_gap:
+            await self._overall(urgent)
+            return
+        key = str(chat)
+        lock = self._chat_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            last = self._chat_last.get(key)
+            if last is not None and (wait := last + self.chat_gap - self.wall()) > 0:
+                await asyncio.sleep(wait)
+            await self._overall(urgent)
+            self._chat_last[key] = self.wall()
+        if not lock.locked() and len(self._chat_locks) > 1024:
+            self._forget_quiet_chats()
+
+    def pause(self, seconds: float) -> float:
+        """Flood control: send nothing for ``seconds`` (here and, through a shared budget, everywhere)."""
+        until = self.wall() + max(0.0, seconds)
+        if until > self.paused_until:
+            self.paused_until = until
+            self._tokens.clear()
+            self._changed.set()
+            if self._executor is not None:
+                self._executor.submit(self.slots.pause, until)
+            else:
+                self.slots.pause(until)
+        return until
+
+    async def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for _, _, future in self._waiters:
+            future.cancel()
+        self._waiters.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+
+    # overall ------------------------------------------------------------------------------------------
+    async def _overall(self, urgent: bool) -> None:
+        if self.rate is None and self.paused_until <= self.wall():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), future))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="send-pacer")
+        self._changed.set()
+        await future
+
+    async def _dispatch(self) -> None:
+        """Give each waiter, best first, the next slot when its time comes."""
+        while True:
+            while self._waiters and self._waiters[0][2].done():  # cancelled while waiting
+                heapq.heappop(self._waiters)
+            if not self._waiters:
+                return
+            now = self.wall()
+            if self.paused_until > now:
+                await self._sleep(self.paused_until - now)
+                continue
+            if self.rate is None:
+                self._release()
+                continue
+            while self._tokens and self._tokens[0][1] <= now:
+                self._tokens.popleft()  # not used in its second: dropped, never carried over
+            if not self._tokens:
+                await self._reserve(now)
+                continue
+            not_before, _ = self._tokens[0]
+            if not_before > now:
+                await self._sleep(not_before - now)
+                continue
+            self._tokens.popleft()
+            self._release()
+
+    def _release(self) -> None:
+        _, _, future = heapq.heappop(self._waiters)
+        future.set_result(None)
+
+    async def _reserve(self, now: float) -> None:
+        assert self.rate is not None
+        second = math.floor(now)
+        limit = max(1, math.floor(self.rate))
+        wanted = max(1, min(len(self._waiters), math.ceil(limit * _CHUNK_S)))
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            grant = await loop.run_in_executor(
+                self._executor, lambda: self.slots.reserve(second, wanted, limit, now=now)
+            )
+        else:
+            grant = self.slots.reserve(second, wanted, limit, now=now)
+        if grant.paused_until > now:
+            self.paused_until = max(self.paused_until, grant.paused_until)
+            return
+        if not grant.count:  # this second is spent (here or by other processes): the next one
+            await self._sleep(second + 1 - self.wall())
+            return
+        last = second + 1 - self.margin_s
+        for j in range(grant.first, grant.first + grant.count):
+            self._tokens.append((second + j / limit, last))
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when a pause or a new waiter changes the picture."""
+        self._changed.clear()
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=seconds)
+
+    def _forget_quiet_chats(self) -> None:
+        horizon = self.wall() - self.chat_gap
+        for key in [k for k, t in self._chat_last.items() if t < horizon]:
+            lock = self._chat_locks.get(key)
+            if lock is None or not lock.locked():
+                self._chat_last.pop(key, None)
+                self._chat_locks.pop(key, None)
