@@ -58,6 +58,7 @@ class Pacer:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._tokens: deque[tuple[float, float]] = deque()  # (not before, not after), wall clock
+        self._last_scheduled = 0.0
         self._changed = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._chat_last: dict[str, float] = {}
@@ -165,7 +166,12 @@ class Pacer:
             return
         last = second + 1 - self.margin_s
         for j in range(grant.first, grant.first + grant.count):
-            self._tokens.append((second + j / limit, last))
+            # evenly spread: never closer than 1/limit to the slot before, even across reservations
+            not_before = max(second + j / limit, self._last_scheduled + 1 / limit)
+            if not_before >= last:
+                break  # the rest of this second's share cannot be used in time
+            self._tokens.append((not_before, last))
+            self._last_scheduled = not_before
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, waking early when a pause or a new waiter changes the picture."""
