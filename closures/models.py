@@ -206,7 +206,11 @@ class OutboxItem(SQLModel, table=True):
     """One post to one destination, written in the same transaction as the change that causes it."""
 
     # the worker keeps each (closure, destination) in order: this index finds an item's predecessors
-    __table_args__ = (sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),
+        # one chat at a time, and when it was last posted to (migration 0006)
+        sa.Index("ix_outboxitem_destination", "destination", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)

@@ -12,7 +12,10 @@ intent (:func:`record_intent`); the row then carries ``intent_at`` until the out
 later claim knows the previous attempt may have reached the remote side and must be reconciled, not
 blindly repeated. Every transition is conditional on the claim token, so a worker that lost its lease
 cannot overwrite the row's fate. The rows of one closure and destination are taken in order: a row
-waits while an earlier one that is due (or already tried) is unfinished.
+waits while an earlier one that is due (or already tried) is unfinished. And one chat is sent to by one
+worker at a time: a row waits while another row to its destination is claimed, a batch holds one row per
+destination, and each claimed row says when the last post to its destination was done, so that the
+sender can keep Telegram's per-chat limit across processes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ NO_DESTINATIONS: Destinations = {"telegram": None, "x": None}
 ALERTS = "alerts"
 _ALERT_EVENTS = (PostEvent.ANNOUNCED, PostEvent.STARTED)
 _OPEN = (OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value)
+_CLAIM_LOCK = 0x526F6163  # the advisory lock that makes claims on PostgreSQL take turns
 
 
 def idempotency_key(closure_id: int, version: int, event: PostEvent, destination: str) -> str:
@@ -116,6 +120,7 @@ class Claimed:
     token: str
     in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
     payload: dict[str, Any] | None
+    last_sent_here: datetime | None = None  # the latest post done to this destination (per-chat pacing)
 
     @property
     def kind(self) -> str:
@@ -130,7 +135,7 @@ def claim_due(
     engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
 ) -> list[Claimed]:
     """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
-    earlier = aliased(OutboxItem)
+    earlier, other = aliased(OutboxItem), aliased(OutboxItem)
     blocked = sa.exists().where(
         earlier.closure_id == OutboxItem.closure_id,
         earlier.destination == OutboxItem.destination,
@@ -144,15 +149,27 @@ def claim_due(
         sa.and_(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.due_at <= now),
         sa.and_(OutboxItem.status == OutboxStatus.CLAIMED.value, OutboxItem.lease_until <= now),  # type: ignore[operator]
     )
+    busy = sa.exists().where(  # another row to the same chat is being sent: one at a time per chat
+        other.destination == OutboxItem.destination,
+        other.status == OutboxStatus.CLAIMED.value,
+        other.lease_until > now,  # type: ignore[operator]
+        other.id != OutboxItem.id,
+    )
     with session_scope(engine, write=True) as session:
+        if session.get_bind().dialect.name == "postgresql":  # claims one after the other, so "busy" holds
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
         candidates = (
-            sa.select(OutboxItem.id)
-            .where(claimable, ~blocked)
+            sa.select(OutboxItem.id, OutboxItem.destination)
+            .where(claimable, ~blocked, ~busy)
             .order_by(OutboxItem.due_at, OutboxItem.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list(session.scalars(candidates))
+        ids, seen = [], set()
+        for row_id, destination in session.execute(candidates):
+            if destination not in seen:  # the first row of each chat in this batch; the rest wait their turn
+                seen.add(destination)
+                ids.append(row_id)
         if not ids:
             return []
         session.execute(
@@ -167,15 +184,27 @@ def claim_due(
             )
             .execution_options(synchronize_session=False)
         )
-        rows = session.scalars(
-            sa.select(OutboxItem)
-            .where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)  # type: ignore[union-attr]
-            .order_by(OutboxItem.due_at, OutboxItem.id)
+        rows = list(
+            session.scalars(
+                sa.select(OutboxItem)
+                .where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)  # type: ignore[union-attr]
+                .order_by(OutboxItem.due_at, OutboxItem.id)
+            )
         )
-        return [_claimed(row, token) for row in rows]
+        last_sent = dict(
+            session.execute(
+                sa.select(OutboxItem.destination, sa.func.max(OutboxItem.done_at))
+                .where(
+                    OutboxItem.destination.in_(seen),  # type: ignore[attr-defined]
+                    OutboxItem.status == OutboxStatus.DONE.value,
+                )
+                .group_by(OutboxItem.destination)
+            ).all()
+        )
+        return [_claimed(row, token, last_sent.get(row.destination)) for row in rows]
 
 
-def _claimed(row: OutboxItem, token: str) -> Claimed:
+def _claimed(row: OutboxItem, token: str, last_sent: datetime | None = None) -> Claimed:
     assert row.id is not None
     return Claimed(
         id=row.id,
@@ -188,6 +217,7 @@ def _claimed(row: OutboxItem, token: str) -> Claimed:
         token=token,
         in_doubt_since=row.intent_at,
         payload=json.loads(row.payload_json) if row.payload_json else None,
+        last_sent_here=last_sent,
     )
 
 

@@ -129,9 +129,10 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
         error = ApiError(status, description, retry_after=retry_after if status == 429 else None)
         self._faults.setdefault(canonical_method(method), []).extend([None] * after + [error] * times)
 
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` only after ``seconds`` (a slow Telegram)."""
-        self._delays.setdefault(canonical_method(method), []).extend([seconds] * times)
+    def delay_next(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
+        """Answer the next ``times`` calls of ``method`` (once ``after`` more have been answered at once)
+        only after ``seconds`` (a slow Telegram)."""
+        self._delays.setdefault(canonical_method(method), []).extend([0.0] * after + [seconds] * times)
 
     async def wait_for_arrival(self, method: str, n: int = 1, *, timeout: float = 20.0) -> None:  # noqa: ASYNC109
         """Until ``n`` requests of ``method`` have arrived (answered or not yet: a delayed one counts)."""
@@ -173,8 +174,8 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
             async with self._arrived:
                 self.arrivals[name] = self.arrivals.get(name, 0) + 1
                 self._arrived.notify_all()
-            if self._delays.get(name):
-                await asyncio.sleep(self._delays[name].pop(0))
+            if self._delays.get(name) and (delay := self._delays[name].pop(0)):
+                await asyncio.sleep(delay)
             if self._faults.get(name) and (fault := self._faults[name].pop(0)) is not None:
                 raise fault
             result = getattr(self, f"_api_{name}")(params)

@@ -89,7 +89,11 @@ class TelegramGate(BaseRateLimiter[None]):
         retries = 0
         while True:
             if paced(endpoint):
-                await self.pacer.acquire(data.get("chat_id"), urgent=send is None)
+                await self.pacer.acquire(
+                    data.get("chat_id"),
+                    urgent=send is None,
+                    last_sent=send.last_sent_here if send is not None else None,
+                )
             if send is not None and posting:
                 await send.before_attempt()
             try:

@@ -32,16 +32,22 @@ class OutboxSend:
         record: Callable[[], Awaitable[datetime | None]],
         clear: Callable[[], Awaitable[object]],
         done: Callable[[str], Awaitable[object]],
+        *,
+        last_sent_here: float | None = None,
     ) -> None:
         self._record = record
+        self.last_sent_here = last_sent_here  # wall clock: the last post done to this destination
         self._clear = clear
         self._done = done
         self.attempts = 0  # HTTP attempts that may have posted
         self.posted = 0  # of which answered with a message: the row's doubt can no longer be cleared
+        self.recorded = False  # the post is recorded as done (posted_as) before the publish ends
         self.last_intent: datetime | None = None
 
     async def before_attempt(self) -> None:
         """Commit the intent for the attempt about to start; LeaseLost when the row is no longer ours."""
+        if self.recorded:
+            return  # the post itself is out and recorded: what follows it (a pin) is not the row's fate
         at = await self._record()
         if at is None:
             raise LeaseLost("the lease was lost before sending: left to its new holder")
@@ -56,6 +62,7 @@ class OutboxSend:
         """The post itself is out as ``remote_id``: record it now, before any extra that follows it (a
         location pin), so that a crash during the extra leaves the row done, not in doubt."""
         await self._done(remote_id)
+        self.recorded = True
 
     async def not_sent(self) -> None:
         """The attempt's answer proves nothing was sent (a 429): commit that the row is not in doubt —

@@ -64,17 +64,22 @@ class Pacer:
         self._chat_last: dict[str, float] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
 
-    async def acquire(self, chat: object | None, *, urgent: bool = False) -> None:
-        """Wait until a message to ``chat`` may leave now (``chat`` None: a request to no chat)."""
+    async def acquire(
+        self, chat: object | None, *, urgent: bool = False, last_sent: float | None = None
+    ) -> None:
+        """Wait until a message to ``chat`` may leave now (``chat`` None: a request to no chat).
+
+        ``last_sent``: when another process last sent to this chat (wall clock), as the outbox knows it.
+        """
         if chat is None or not self.chat_gap:
             await self._overall(urgent)
             return
         key = str(chat)
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            last = self._chat_last.get(key)
-            if last is not None and (wait := last + self.chat_gap - self.wall()) > 0:
-                await asyncio.sleep(wait)
+            last = max(self._chat_last.get(key, 0.0), last_sent or 0.0)
+            if (wait := last + self.chat_gap - self.wall()) > 0:
+                await asyncio.sleep(min(wait, self.chat_gap))  # never longer: clocks may disagree
             await self._overall(urgent)
             self._chat_last[key] = self.wall()
         if not lock.locked() and len(self._chat_locks) > 1024:

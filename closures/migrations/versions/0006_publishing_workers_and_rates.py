@@ -19,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("outboxitem", schema=None) as batch_op:
+        batch_op.create_index("ix_outboxitem_destination", ["destination", "status"], unique=False)
     op.create_table(
         "outboxworker",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -47,3 +49,5 @@ def downgrade() -> None:
     op.drop_table("sendpause")
     op.drop_table("sendslot")
     op.drop_table("outboxworker")
+    with op.batch_alter_table("outboxitem", schema=None) as batch_op:
+        batch_op.drop_index("ix_outboxitem_destination")

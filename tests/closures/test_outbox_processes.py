@@ -1,4 +1,5 @@
-"""Real worker processes killed with ``kill -9`` while Telegram makes them wait: nothing is stranded.
+"""Real worker processes: killed with ``kill -9`` while Telegram makes them wait, nothing is stranded; two
+of them on one PostgreSQL keep the bot's one limit together.
 
 The local Bot API runs in the test; each worker is ``python -m tests.closures.outbox_process`` against it,
 on SQLite and on PostgreSQL. Waiting is on the server's calls and on the workers' own log lines.
@@ -11,15 +12,20 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import shapely
+import sqlalchemy as sa
 
+from closures.models import Subscription
 from closures.service import Actor, ClosureService
-from tests.closures.conftest import draft_factory
+from closures.store import session_scope
+from tests.closures.conftest import KING_FAHD, draft_factory
 from tests.closures.publishing_support import CHANNEL, rows
 from tests.conftest import FakeClock
 
@@ -46,10 +52,13 @@ class WorkerProcess:
 
 
 @asynccontextmanager
-async def worker_process(database_url: str, bot_api, name: str) -> AsyncIterator[WorkerProcess]:
+async def worker_process(
+    database_url: str, bot_api, name: str, *, rate: float = 30, chat_rate: float = 20
+) -> AsyncIterator[WorkerProcess]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.closures.outbox_process", "--database-url", database_url,
-        "--base-url", bot_api.base_url, "--token", bot_api.token, "--name", name, "--chat-rate", "20",
+        "--base-url", bot_api.base_url, "--token", bot_api.token, "--name", name,
+        "--rate", str(rate), "--chat-rate", str(chat_rate),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -132,6 +141,50 @@ async def test_a_kill_in_the_middle_of_a_send_parks_only_that_post_as_in_doubt(
     assert len(dead) == 1
     assert dead[0].last_error.startswith("in doubt")
     assert sum(r.status == "done" for r in announced) == 2
+
+
+async def test_two_processes_on_postgresql_keep_one_limit_overall_and_per_chat(
+    engine, municipalities, bot_api
+):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several processes share a budget through PostgreSQL; SQLite serves one process")
+    clock = FakeClock(datetime.now(UTC))
+    make_draft = draft_factory(clock)
+    with session_scope(engine, write=True) as session:
+        session.execute(
+            sa.insert(Subscription),
+            [
+                {
+                    "telegram_user_id": 7_000_000 + i, "name": "home", "kind": "place", "radius_m": 1000,
+                    "geometry_geojson": shapely.to_geojson(KING_FAHD.interpolate(i / 60, normalized=True)),
+                    "language": "en", "active": True, "created_at": clock.now,
+                }
+                for i in range(60)
+            ],
+        )  # fmt: skip
+    ClosureService(engine, clock=clock, destinations={"telegram": CHANNEL, "alerts": "subscribers"}).register(
+        "riyadh", make_draft(title_en="Flood 0", starts_at=clock.now), SYSTEM
+    )
+    channel_only = ClosureService(engine, clock=clock, destinations={"telegram": CHANNEL})
+    for i in range(1, 3):
+        channel_only.register("riyadh", make_draft(title_en=f"Flood {i}"), SYSTEM)
+
+    url = database_url(engine)
+    async with (
+        worker_process(url, bot_api, "left", rate=20, chat_rate=2),
+        worker_process(url, bot_api, "right", rate=20, chat_rate=2),
+    ):
+        await bot_api.wait_for_count(lambda c: c.method == "sendMessage" and c.ok, 60, timeout=60)
+        await bot_api.wait_for_count(lambda c: c.method == "sendLocation" and c.ok, 3, timeout=30)
+
+    rates = bot_api.rates()
+    assert rates.messages == 66  # 60 alerts, 3 photos and their 3 pins: none twice
+    assert rates.max_per_second <= 20  # each process alone would have sent 20 a second
+    assert rates.max_per_chat_second <= 2
+    assert rates.min_chat_gap_s >= 0.45  # 2 a second per chat, across both processes
+    alerts = Counter(c.chat_id for c in bot_api.sent(method="sendMessage"))
+    assert set(alerts.values()) == {1}
+    assert len(alerts) == 60
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
