@@ -21,7 +21,8 @@ sender can keep Telegram's per-chat limit across processes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
-from closures.store import session_scope
+from closures.store import WRITE_OPTION, session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
 # not configured. The kind "alerts" (target "subscribers") fans announced and started closures out to
@@ -246,6 +247,58 @@ def clear_intent(engine: Engine, item: Claimed) -> bool:
             .values(intent_at=item.in_doubt_since)  # an older doubt, from a worker before, still stands
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_intents(engine: Engine, items: Sequence[Claimed], *, now: datetime) -> list[bool]:
+    """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
+    ids = [item.id for item in items]
+    tokens = {item.token for item in items}
+    with _writing(engine) as conn:
+        for token in tokens:
+            conn.execute(
+                sa.update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_([item.id for item in items if item.token == token]),  # type: ignore[union-attr]
+                    OutboxItem.claim_token == token,
+                    OutboxItem.status == OutboxStatus.CLAIMED.value,
+                    OutboxItem.lease_until > now,  # type: ignore[operator]
+                )
+                .values(intent_at=now, updated_at=now)
+            )
+        ours = set(
+            conn.execute(
+                sa.select(OutboxItem.id, OutboxItem.claim_token).where(
+                    OutboxItem.id.in_(ids),  # type: ignore[union-attr]
+                    OutboxItem.intent_at == now,
+                    OutboxItem.status == OutboxStatus.CLAIMED.value,
+                )
+            ).tuples()
+        )
+    return [(item.id, item.token) in ours for item in items]
+
+
+_COMPLETE = (
+    sa.update(OutboxItem)
+    .where(OutboxItem.id == sa.bindparam("row_id"), OutboxItem.claim_token == sa.bindparam("token"))
+    .values(
+        status=OutboxStatus.DONE.value, remote_id=sa.bindparam("remote_id"), done_at=sa.bindparam("now"),
+        updated_at=sa.bindparam("now"), claim_token=None, lease_until=None, intent_at=None, last_error=None,
+    )
+)  # fmt: skip
+
+
+def complete_many(engine: Engine, done: Sequence[tuple[Claimed, str | None]], *, now: datetime) -> None:
+    """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
+    params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
+    with _writing(engine) as conn:
+        conn.execute(_COMPLETE, params)
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A Core transaction that holds the write lock from its start (no ORM session: the hot path)."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
 
 
 def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:

@@ -27,7 +27,9 @@ from closures.models import StoreState
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///roadbot.sqlite"
-_WRITE = "roadbot_write"
+_WRITE = WRITE_OPTION = (
+    "roadbot_write"  # execution option: this transaction will write (SQLite locks up front)
+)
 _BUMPED = "roadbot_bumped_change_counter"
 
 

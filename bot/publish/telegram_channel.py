@@ -26,6 +26,7 @@ from telegram.error import (
 
 from bot.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
+from bot.publish.aiohttp_request import NOT_SENT as AIOHTTP_NOT_SENT
 from bot.publish.gate import gated, retry_after_s
 from bot.publish.intent import current_send
 from bot.publish.maps import MapMaker, pin_of
@@ -33,7 +34,7 @@ from closures.models import PostEvent
 from closures.publishing import PostContext
 
 logger = logging.getLogger(__name__)
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, *AIOHTTP_NOT_SENT)
 _GONE = ("blocked by the user", "user is deactivated", "chat not found", "bot can't initiate")
 
 

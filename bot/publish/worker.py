@@ -33,13 +33,14 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from bot.publish import InDoubt, Publisher, PublishError, RecipientGone, RetryLater
+from bot.publish.batching import Coalesced
 from bot.publish.intent import LeaseLost, OutboxSend, sending
 from closures import outbox
 from closures.fanout import deactivate_subscriber, queue_alerts
@@ -96,11 +97,30 @@ class OutboxWorker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
+        # intents and outcomes of concurrent sends are committed together (group commit)
+        self._intents: Coalesced[tuple[Claimed, datetime], bool] = Coalesced(
+            self._write_intents, self._submit
+        )
+        self._outcomes: Coalesced[tuple[Claimed, str | None, datetime], None] = Coalesced(
+            self._write_outcomes, self._submit
+        )
 
     async def _db[T](self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run blocking database work on the worker's own threads."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(func, *args, **kwargs))
+
+    async def _submit[R](self, write: Callable[[], R]) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    def _write_intents(self, batch: Sequence[tuple[Claimed, datetime]]) -> list[bool]:
+        now = max(at for _, at in batch)
+        return outbox.record_intents(self.engine, [item for item, _ in batch], now=now)
+
+    def _write_outcomes(self, batch: Sequence[tuple[Claimed, str | None, datetime]]) -> None:
+        outbox.complete_many(
+            self.engine, [(item, remote) for item, remote, _ in batch], now=max(t for *_, t in batch)
+        )
 
     def wake(self) -> None:
         """Look for due rows now (call after planning posts, or from a JobQueue job)."""
@@ -228,11 +248,12 @@ class OutboxWorker:
             return
         if self.after_send is not None:
             await self.after_send(item, remote_id)
-        await self._db(outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id)
+        if not send.recorded:
+            await self._outcomes((item, remote_id, self.clock()))
 
     async def _record_intent(self, item: Claimed) -> datetime | None:
         now = self.clock()
-        return now if await self._db(outbox.record_intent, self.engine, item, now=now) else None
+        return now if await self._intents((item, now)) else None
 
     def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, send: OutboxSend) -> None:
         now = self.clock()

@@ -12,7 +12,7 @@ from bench.fanout import main
 
 def test_a_tiny_flood_alert_is_delivered_once_each_and_reported_as_json():
     out, err = io.StringIO(), io.StringIO()
-    status = main(["--subscribers", "120", "--concurrency", "8"], stdout=out, stderr=err)
+    status = main(["--subscribers", "120", "--concurrency", "8", "--target", "1"], stdout=out, stderr=err)
 
     assert status == 0
     report = json.loads(out.getvalue().splitlines()[-1])
@@ -21,7 +21,26 @@ def test_a_tiny_flood_alert_is_delivered_once_each_and_reported_as_json():
     assert report["all_delivered_once"] is True
     assert report["ratio_to_limit"] == round(report["drain_rate_msg_s"] / 30.0, 2)
     assert {"queue_s", "drain_s", "raw_send_rate_msg_s", "worker_vs_raw"} <= report.keys()
+    assert report["raw_sent"] == 120  # the baseline sends as many as the worker did
+    assert report["ok"] is True
     assert err.getvalue() == ""  # no progress bar when stderr is not a terminal
+
+
+def test_a_missed_target_exits_non_zero_with_its_figures():
+    out = io.StringIO()
+    status = main(["--subscribers", "30", "--target", "1e9"], stdout=out, stderr=io.StringIO())
+    assert status == 1
+    assert "MISSED" in out.getvalue()
+    assert json.loads(out.getvalue().splitlines()[-1])["ok"] is False
+
+
+def test_without_its_postgresql_the_bench_fails_and_says_why(monkeypatch):
+    monkeypatch.delenv("ROADBOT_TEST_POSTGRES_URL", raising=False)
+    out = io.StringIO()
+    assert main(["--postgres", "--subscribers", "10"], stdout=out, stderr=io.StringIO()) == 1
+    report = json.loads(out.getvalue().splitlines()[-1])
+    assert report["ok"] is False
+    assert "ROADBOT_TEST_POSTGRES_URL" in report["error"]
 
 
 def test_help_describes_the_benchmark(capsys):
