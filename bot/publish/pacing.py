@@ -6,7 +6,8 @@
   ``s + j / rate`` (evenly spread, never a burst) and no later than ``s + 1 - margin`` (a slot not used in
   time is dropped rather than spilling into the next second, where it would break that second's limit).
 - **Per chat** (``chat_rate``, one a second): sends to one chat follow each other at least ``1 /
-  chat_rate`` apart, measured from the moment each left.
+  chat_rate`` apart, measured from the moment each left; and a group or channel (a negative id or an
+  ``@username``) gets at most ``group_per_minute`` (20) in any minute, as Telegram allows.
 - **Flood control**: :meth:`Pacer.pause` (a 429's ``retry_after``) stops every send of the process, and
   of every process sharing the budget, until it has passed.
 - **Order**: urgent requests (replies to people) get the next slot before queued broadcast sends.
@@ -42,6 +43,8 @@ class Pacer:
         *,
         rate: float | None = 30.0,
         chat_rate: float | None = 1.0,
+        group_per_minute: int | None = 20,
+        group_window_s: float = 60.0,
         margin_s: float = 0.05,
         wall: WallClock = time.time,
     ) -> None:
@@ -50,6 +53,9 @@ class Pacer:
         self.slots = slots if slots is not None else LocalSlots()
         self.rate = rate
         self.chat_gap = 1.0 / chat_rate if chat_rate else 0.0
+        self.group_per_minute = group_per_minute
+        self.group_window_s = group_window_s  # "a minute" (shorter only in tests)
+        self._group_sent: dict[str, deque[float]] = {}
         self.margin_s = margin_s
         self.wall = wall
         self.paused_until = 0.0
@@ -80,10 +86,22 @@ class Pacer:
             last = max(self._chat_last.get(key, 0.0), last_sent or 0.0)
             if (wait := last + self.chat_gap - self.wall()) > 0:
                 await asyncio.sleep(min(wait, self.chat_gap))  # never longer: clocks may disagree
+            window = self._group_window(key)
+            full = window is not None and len(window) == window.maxlen
+            if full and window and (wait := window[0] + self.group_window_s - self.wall()) > 0:
+                await asyncio.sleep(wait)  # the group's share of this minute is spent
             await self._overall(urgent)
-            self._chat_last[key] = self.wall()
+            self._chat_last[key] = now = self.wall()
+            if window is not None:
+                window.append(now)
         if not lock.locked() and len(self._chat_locks) > 1024:
             self._forget_quiet_chats()
+
+    def _group_window(self, key: str) -> deque[float] | None:
+        """The send times of the last minute's messages to a group or channel (None: a private chat)."""
+        if not self.group_per_minute or not (key.startswith(("@", "-"))):
+            return None
+        return self._group_sent.setdefault(key, deque(maxlen=self.group_per_minute))
 
     def pause(self, seconds: float) -> float:
         """Flood control: send nothing for ``seconds`` (here and, through a shared budget, everywhere)."""
@@ -192,3 +210,6 @@ class Pacer:
             if lock is None or not lock.locked():
                 self._chat_last.pop(key, None)
                 self._chat_locks.pop(key, None)
+                window = self._group_sent.get(key)
+                if window is not None and (not window or window[-1] < self.wall() - self.group_window_s):
+                    self._group_sent.pop(key, None)

@@ -86,6 +86,22 @@ async def test_messages_to_one_chat_leave_at_most_one_a_second(bot_api):
     assert rates.max_per_chat_second <= 2
 
 
+async def test_a_group_or_channel_gets_at_most_its_share_a_minute(bot_api):
+    async with gated_bot(
+        bot_api, Pacer(rate=30, chat_rate=20, group_per_minute=3, group_window_s=2.0)
+    ) as bot:
+        started = time.monotonic()
+        await broadcast(bot, ["@riyadh_roads"] * 4 + [-100123] * 2 + [42] * 4)
+        took = time.monotonic() - started
+    sent = {chat: [c.wall for c in bot_api.sent(chat)] for chat in ("@riyadh_roads", -100123, 42)}
+    assert [len(times) for times in sent.values()] == [4, 2, 4]
+    channel = sorted(sent["@riyadh_roads"])
+    assert channel[3] - channel[0] >= 1.95  # the fourth in a "minute" waited for the first to be that old
+    assert channel[2] - channel[0] < 1.0  # three went at the chat's own pace
+    assert took >= 1.95
+    assert max(sent[42]) - min(sent[42]) < 1.0  # a private chat: only its own pace (20 a second here)
+
+
 async def test_a_429_pauses_every_send_of_the_bot_not_only_the_refused_one(bot_api):
     bot_api.fail_next("sendMessage", status=429, retry_after=2, after=5)
     async with gated_bot(bot_api, Pacer(rate=30, chat_rate=1)) as bot:

@@ -35,10 +35,17 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--chat-rate", type=float, default=1.0)
+    parser.add_argument("--group-per-minute", type=int, default=20, help="0: no per-minute limit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     engine = make_engine(args.database_url)
-    gate = TelegramGate(Pacer(slots_for(engine), rate=args.rate, chat_rate=args.chat_rate))
+    pacer = Pacer(
+        slots_for(engine),
+        rate=args.rate,
+        chat_rate=args.chat_rate,
+        group_per_minute=args.group_per_minute or None,
+    )
+    gate = TelegramGate(pacer)
     request = HTTPXRequest(connection_pool_size=32, read_timeout=10, write_timeout=10)
     bot = ExtBot(args.token, base_url=args.base_url, request=request, rate_limiter=gate)
     stop = asyncio.Event()

@@ -58,7 +58,7 @@ async def worker_process(
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.closures.outbox_process", "--database-url", database_url,
         "--base-url", bot_api.base_url, "--token", bot_api.token, "--name", name,
-        "--rate", str(rate), "--chat-rate", str(chat_rate),
+        "--rate", str(rate), "--chat-rate", str(chat_rate), "--group-per-minute", "0",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
