@@ -123,6 +123,16 @@ async def test_a_429_pauses_every_send_of_the_bot_not_only_the_refused_one(bot_a
     assert len(bot_api.sent(method="sendMessage")) == 29
 
 
+async def test_a_reply_to_a_person_goes_before_the_queued_broadcast(bot_api):
+    async with gated_bot(bot_api, Pacer(rate=10, chat_rate=1)) as bot:
+        flood = asyncio.create_task(broadcast(bot, range(6000, 6030)))  # three seconds' worth at 10 a second
+        await bot_api.wait_for_count(lambda c: c.method == "sendMessage", 3)
+        await bot.send_message(77, "your closures")
+        position = [c.chat_id for c in bot_api.sent(method="sendMessage")].index(77)
+        await flood
+    assert position <= 6  # the next slot or so, not after the 27 still queued
+
+
 async def test_a_reply_to_a_person_is_retried_after_the_pause_by_the_gate_itself(bot_api):
     bot_api.fail_next("sendMessage", status=429, retry_after=1)
     async with gated_bot(bot_api, Pacer(rate=30, chat_rate=1)) as bot:
