@@ -271,15 +271,16 @@ def record_intents(engine: Engine, items: Sequence[Claimed], *, now: datetime) -
                 )
                 .values(intent_at=now, updated_at=now)
             )
-        ours = set(
-            conn.execute(
+        ours = {
+            tuple(row)
+            for row in conn.execute(
                 sa.select(OutboxItem.id, OutboxItem.claim_token).where(
                     OutboxItem.id.in_(ids),  # type: ignore[union-attr]
                     OutboxItem.intent_at == now,
                     OutboxItem.status == OutboxStatus.CLAIMED.value,
                 )
-            ).tuples()
-        )
+            )
+        }
     return [(item.id, item.token) in ours for item in items]
 
 
