@@ -34,6 +34,7 @@ import yarl
 from sqlalchemy.engine import Engine
 from tweepy.asynchronous import AsyncClient
 
+from bot.config import PUBLIC_X_API
 from bot.posts import x_post
 from bot.publish import InDoubt, PublishError, Rejected, RetryLater
 from bot.publish.intent import current_send
@@ -44,7 +45,6 @@ from closures.publishing import PostContext, reserve_budget
 
 logger = logging.getLogger(__name__)
 SessionFactory = Callable[[], aiohttp.ClientSession]
-PUBLIC_X_API = "https://api.twitter.com"  # what tweepy 4.17 hard-codes
 
 
 class _Relocated:
