@@ -24,11 +24,14 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.config import Settings
 from bot.publish.intent import current_send
 from bot.publish.pacing import Pacer
+from closures.sendrate import slots_for
 
 logger = logging.getLogger(__name__)
 _NOT_POSTING = frozenset({"sendChatAction"})
@@ -111,3 +114,11 @@ class TelegramGate(BaseRateLimiter[None]):
             if send is not None and posting:
                 send.answered()
             return result
+
+
+def gate_for(settings: Settings, engine: Engine) -> TelegramGate:
+    """The bot's gate as the settings say: Telegram's limits (shared through PostgreSQL), paid broadcast."""
+    pacer = Pacer(
+        slots_for(engine), rate=settings.telegram_rate(), chat_rate=settings.telegram_chat_rate_msg_s
+    )
+    return TelegramGate(pacer, paid_broadcast=settings.telegram_paid_broadcast)
