@@ -165,3 +165,20 @@ async def test_two_pacers_sharing_postgresql_keep_one_limit_together(bot_api, po
     rates = bot_api.rates()
     assert rates.messages == 60
     assert rates.max_per_second <= 20  # alone, each would have sent 20 a second: together, 20
+
+
+def test_the_settings_choose_the_limits_and_where_they_are_counted(engine):
+    from bot.config import Settings
+    from bot.publish.gate import gate_for
+
+    plain = gate_for(Settings(_env_file=None), engine)  # type: ignore[call-arg]
+    paid = gate_for(Settings(_env_file=None, telegram_paid_broadcast=True), engine)  # type: ignore[call-arg]
+    tuned = gate_for(
+        Settings(_env_file=None, telegram_rate_msg_s=12, telegram_chat_rate_msg_s=0.5),  # type: ignore[call-arg]
+        engine,
+    )
+    assert (plain.pacer.rate, plain.pacer.chat_gap, plain.paid_broadcast) == (30.0, 1.0, False)
+    assert (paid.pacer.rate, paid.paid_broadcast) == (1000.0, True)
+    assert (tuned.pacer.rate, tuned.pacer.chat_gap) == (12, 2.0)
+    shared = engine.dialect.name == "postgresql"  # several processes share one budget there
+    assert isinstance(plain.pacer.slots, SharedSlots if shared else LocalSlots)
