@@ -3,12 +3,16 @@
 Every change is validated first, then written with its audit event and its outbox rows in ONE transaction,
 bumping the closure's version and the store's change counter. Two staff editing the same version: the
 second gets a ``ConflictError`` naming what changed meanwhile, and nothing of theirs is written.
+
+After a write transaction commits, the service tells its after-commit listeners what it changed
+(``closures.changes``): the bot wakes its outbox worker so that the posts just planned go out at once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures import rules
+from closures import municipalities, rules
+from closures.changes import AfterCommit, ClosureChange, Listeners
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
@@ -44,6 +49,7 @@ class Actor:
 
 
 EDITABLE = frozenset(f.name for f in fields(ClosureDraft)) - {"ref", "source"}
+_CHANGES = "roadbot_closure_changes"  # session.info key: the changes of the transaction, told after commit
 
 
 @dataclass
@@ -58,14 +64,19 @@ class ClosureService:
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
+    after_commit: Listeners = field(default_factory=Listeners)
+
+    def add_listener(self, listener: AfterCommit) -> Callable[[], None]:
+        """Tell ``listener`` of every write from now on (see ``closures.changes``); returns its remover."""
+        return self.after_commit.add(listener)
 
     def register(
         self, municipality: str | int, draft: ClosureDraft, actor: Actor, *, allow_past_start: bool = False
     ) -> Closure:
         """Validate and store a new closure, its audit event and its announcement posts."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
-            muni = _municipality(session, municipality)
+        with self._writing() as session:
+            muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
@@ -90,7 +101,7 @@ class ClosureService:
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -111,7 +122,7 @@ class ClosureService:
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -124,7 +135,7 @@ class ClosureService:
     def lift(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -137,7 +148,7 @@ class ClosureService:
     def cancel(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
@@ -165,6 +176,14 @@ class ClosureService:
             return list(session.exec(query))
 
     # -- internals -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed."""
+        with session_scope(self.engine, write=True) as session:
+            yield session
+            changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        self.after_commit.tell(changes)
 
     def _targets(self, muni: Municipality) -> Destinations:
         return self.destinations_for(muni.slug) if self.destinations_for else self.destinations
@@ -262,6 +281,7 @@ class ClosureService:
             )
         )
         bump_change_counter(session)
+        session.info.setdefault(_CHANGES, []).append(ClosureChange(closure.id, closure.version, action))
 
 
 _POST_FOR = {
@@ -271,14 +291,6 @@ _POST_FOR = {
     Action.LIFTED: PostEvent.LIFTED,
     Action.CANCELLED: PostEvent.CANCELLED,
 }
-
-
-def _municipality(session: Session, key: str | int) -> Municipality:
-    column = Municipality.id if isinstance(key, int) else Municipality.slug
-    muni = session.exec(select(Municipality).where(column == key)).first()
-    if muni is None:
-        raise NotFound("municipality", key)
-    return muni
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:

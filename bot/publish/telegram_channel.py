@@ -24,12 +24,12 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
 from bot.publish.aiohttp_request import NOT_SENT as AIOHTTP_NOT_SENT
 from bot.publish.gate import gated, retry_after_s
 from bot.publish.intent import current_send
 from bot.publish.maps import MapMaker, pin_of
+from bot.text.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from closures.models import PostEvent
 from closures.publishing import PostContext
 

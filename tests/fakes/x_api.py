@@ -26,8 +26,8 @@ from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature, utils
 
 from bot.config import PUBLIC_X_API
-from bot.posts import x_length, x_valid
 from bot.publish.x import XAccount
+from bot.text.posts import x_length, x_valid
 
 ACCOUNT = XAccount("ck-local", "cs-local", "1500000000000000001-at-local", "ats-local")
 USER_ID = ACCOUNT.access_token.partition("-")[0]
