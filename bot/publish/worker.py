@@ -6,11 +6,15 @@ when :meth:`OutboxWorker.wake` is called (after a change, or by PTB's JobQueue a
 Several workers — in one process or many, on one PostgreSQL — share the work through leases
 (``closures.outbox.claim_due``: ``FOR UPDATE SKIP LOCKED``), so no row is ever taken twice at once.
 
-Never posted twice — the crash between "sent" and "marked done":
-  Before each send the worker commits its *intent* (``intent_at``) on the claimed row; the outcome (done
-  with the remote id, retry, dead letter) clears it in the same UPDATE that records it. A worker that dies
-  in between leaves the intent behind, and its lease runs out. The next claim sees the intent and passes
-  it to the publisher as ``in_doubt_since``, which must settle it against the remote side first:
+Never posted twice, never stranded:
+  The worker commits its *intent* (``intent_at``) on a claimed row right before each HTTP attempt that may
+  post — the gate does it for every Telegram request (``bot.publish.intent``), after any wait for the rate
+  limit or a flood-control pause; a 429 clears it at once; the outcome (done with the remote id, retry,
+  dead letter) clears it in the same UPDATE that records it. Intents and outcomes of concurrent sends are
+  committed together (``bot.publish.batching``). A worker that dies leaves its claims behind; while it runs
+  it has a heartbeat (``closures.workers``), and the next worker to start or to beat takes the rows of one
+  that is gone: never-sent rows go out again, rows with an intent are passed to the publisher as
+  ``in_doubt_since``, which must settle them against the remote side first:
   - X lets us read our own posts: the publisher looks up our posts since the intent and adopts a match
     (its id becomes the remote id) instead of posting again; only if none matches does it post. X's own
     duplicate-content refusal (403) is a second guard, treated as "already posted".
@@ -18,11 +22,12 @@ Never posted twice — the crash between "sent" and "marked done":
     own messages), so a Telegram send in doubt cannot be checked. A duplicate on a public channel is worse
     than a delay, so such a row is never re-sent on its own: it becomes a dead letter saying "in doubt",
     which ``/outbox`` shows to admins, who can see the channel and retry it if the post is missing. The
-    window is one HTTP round trip; a timeout after the request was written is treated the same way, while
+    window is one HTTP round trip; a timeout after the request left is treated the same way, while
     failures that prove nothing was sent (connection refused, 429, 5xx) are retried with backoff.
 Retries use exponential backoff with jitter and honour ``retry_after``; after ``max_attempts`` the row is
-dead-lettered with its last reason. Telegram's limits (about 30 messages a second overall, 20 a minute per
-channel) are kept by the bot's ``AIORateLimiter``; this worker bounds its own concurrency.
+dead-lettered with its last reason. Telegram's limits (30 messages a second overall, one a second per chat,
+20 a minute per group or channel) are kept by the bot's gate (``bot.publish.gate``) for every process
+together; this worker bounds its own concurrency.
 """
 
 from __future__ import annotations

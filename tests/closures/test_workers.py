@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from closures import outbox
 from closures.models import OutboxWorkerRow
+from closures.publishing import backlog
 from closures.service import Actor, ClosureService
 from closures.store import session_scope
 from closures.workers import Liveness, gone_workers, take_over
@@ -80,6 +81,28 @@ def test_taking_over_sends_the_never_sent_again_and_keeps_the_doubt_of_the_rest(
     assert doubtful.in_doubt_since == clock.now  # settled first: the send may have left
     with session_scope(engine) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(OutboxWorkerRow)) == 0
+
+
+def test_the_backlog_counts_what_goes_out_again_and_tells_doubt_from_refusal(
+    engine, clock, municipalities, make_draft
+):
+    service = ClosureService(engine, clock=clock, destinations={"telegram": [CHANNEL, "@jeddah_roads"]})
+    service.register("riyadh", make_draft(starts_at=clock.now), SYSTEM)
+    _, sending = outbox.claim_due(engine, now=clock.now, token="gone:1", lease=LEASE, limit=10)
+    outbox.record_intents(engine, [sending], now=clock.now)
+    take_over(engine, "gone", now=clock.now)
+    assert backlog(engine).retrying == 1  # the never-sent one; the other is settled first, not just resent
+
+    refused, doubtful = outbox.claim_due(engine, now=clock.now, token="b:1", lease=LEASE, limit=10)
+    outbox.dead_letter(engine, refused, now=clock.now, reason="telegram refused: Chat not found")
+    outbox.dead_letter(
+        engine, doubtful, now=clock.now, reason="in doubt: a send started at … left no outcome"
+    )
+    report = backlog(engine)
+    assert sorted((d.id, d.in_doubt) for d in report.dead) == sorted(
+        [(refused.id, False), (doubtful.id, True)]
+    )
+    assert report.retrying == 0
 
 
 def test_a_worker_named_like_another_takes_over_only_its_own_rows(engine, clock, municipalities, make_draft):
