@@ -140,8 +140,9 @@ class OutboxWorker:
 
         While it runs the worker has a heartbeat, and it takes over the rows of workers that are gone.
         """
-        liveness = await self._db(Liveness, self.engine, self.name, now=self.clock())
-        await self._take_over()
+        liveness = await self._sign_on()
+        if liveness is None:
+            return
         heart = asyncio.create_task(self._heartbeat(liveness), name=f"{self.name}-heartbeat")
         try:
             await self._rounds()
@@ -153,6 +154,25 @@ class OutboxWorker:
                 await self._db(liveness.close)
             except Exception:  # the database is away: the row goes stale, and the others take over
                 logger.warning("outbox worker %s: could not sign off", self.name, exc_info=True)
+
+    async def _sign_on(self) -> Liveness | None:
+        """Register this worker and take over the gone ones; retried while the database is away."""
+        failures, liveness = 0, None
+        while not self._stopping:
+            try:
+                if liveness is None:  # once: on PostgreSQL it holds its lock on a connection of its own
+                    liveness = await self._db(Liveness, self.engine, self.name, now=self.clock())
+                await self._take_over()
+                return liveness
+            except Exception:
+                failures += 1
+                logger.exception("outbox worker %s: cannot sign on (%d in a row)", self.name, failures)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll.total_seconds())
+                self._wake.clear()
+        if liveness is not None:
+            await self._db(liveness.close)
+        return None
 
     async def _rounds(self) -> None:
         failures = 0
