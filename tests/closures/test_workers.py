@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 from datetime import timedelta
 
 import sqlalchemy as sa
 
+from bot.publish.worker import OutboxWorker
 from closures import outbox
 from closures.models import OutboxWorkerRow
 from closures.publishing import backlog
 from closures.service import Actor, ClosureService
-from closures.store import session_scope
+from closures.store import make_engine, session_scope
 from closures.workers import Liveness, gone_workers, take_over
 from tests.closures.publishing_support import CHANNEL, rows
 
@@ -112,3 +115,34 @@ def test_a_worker_named_like_another_takes_over_only_its_own_rows(engine, clock,
     outbox.claim_due(engine, now=clock.now, token="axb:1", lease=LEASE, limit=1)
     assert take_over(engine, "a_b", now=clock.now).never_sent == 1  # "_" is no wildcard here
     assert {r.claim_token for r in rows(engine) if r.status == "claimed"} == {"axb:1"}
+
+
+class _Counting(logging.Handler):
+    """Counts matching log records and sets an event at the n-th (records come on the loop's thread)."""
+
+    def __init__(self, text: str, n: int) -> None:
+        super().__init__()
+        self.text, self.n, self.seen, self.reached = text, n, 0, asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen += 1
+            if self.seen >= self.n:
+                self.reached.set()
+
+
+async def test_a_worker_started_while_the_database_is_away_keeps_trying_and_stops_cleanly():
+    away = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none", connect_args={"connect_timeout": 1})
+    worker = OutboxWorker(away, {}, idle_poll=timedelta(seconds=0.05))
+    tries = _Counting("cannot sign on", 2)
+    log = logging.getLogger("bot.publish.worker")
+    log.addHandler(tries)
+    try:
+        task = asyncio.create_task(worker.run())
+        await asyncio.wait_for(tries.reached.wait(), 20)
+        assert not task.done()  # still trying, not ended
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    finally:
+        log.removeHandler(tries)
+        away.dispose()
