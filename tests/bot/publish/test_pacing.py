@@ -103,7 +103,7 @@ async def test_a_group_or_channel_gets_at_most_its_share_a_minute(bot_api):
 
 
 async def test_a_429_pauses_every_send_of_the_bot_not_only_the_refused_one(bot_api):
-    bot_api.fail_next("sendMessage", status=429, retry_after=2, after=5)
+    bot_api.fail_next("sendMessage", status=429, retry_after=3, after=5)
     pacer = Pacer(rate=30, chat_rate=1)
     async with gated_bot(bot_api, pacer) as bot:
 
@@ -117,9 +117,10 @@ async def test_a_429_pauses_every_send_of_the_bot_not_only_the_refused_one(bot_a
 
         outcomes = await asyncio.gather(*(one(chat) for chat in range(2000, 2030)))
     assert outcomes.count("refused") == 1  # the outbox send is handed back to the worker, not retried here
-    paused_at = pacer.paused_until - 2  # when the bot read the 429
-    # a send that left before the 429 was read still lands; none leaves during the pause
-    during = [c.wall - paused_at for c in bot_api.calls if c.ok and 0.1 < c.wall - paused_at < 1.95]
+    paused_at = pacer.paused_until - 3  # when the bot read the 429
+    # a send that left before the 429 was read still lands (late, on a loaded machine); none leaves during
+    # the pause
+    during = [c.wall - paused_at for c in bot_api.calls if c.ok and 0.6 < c.wall - paused_at < 2.95]
     assert during == []
     assert len(bot_api.sent(method="sendMessage")) == 29
 
