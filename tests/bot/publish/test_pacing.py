@@ -104,7 +104,7 @@ async def test_a_group_or_channel_gets_at_most_its_share_a_minute(bot_api):
 
 async def test_a_429_pauses_every_send_of_the_bot_not_only_the_refused_one(bot_api):
     bot_api.fail_next("sendMessage", status=429, retry_after=3, after=5)
-    pacer = Pacer(rate=30, chat_rate=1)
+    pacer = Pacer(rate=10, chat_rate=1)  # unpaused, the 24 after the 429 would go out within 2.4 s
     async with gated_bot(bot_api, pacer) as bot:
 
         async def one(chat):
