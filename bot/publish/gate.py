@@ -92,12 +92,14 @@ class TelegramGate(BaseRateLimiter[None]):
         retries = 0
         while True:
             if paced(endpoint):
-                await self.pacer.acquire(
+                async with self.pacer.slot(
                     data.get("chat_id"),
                     urgent=send is None,
                     last_sent=send.last_sent_here if send is not None else None,
-                )
-            if send is not None and posting:
+                ):  # the intent is the last thing before the request leaves, after every wait
+                    if send is not None and posting:
+                        await send.before_attempt()
+            elif send is not None and posting:
                 await send.before_attempt()
             try:
                 result = await callback(*args, **kwargs)

@@ -3,7 +3,8 @@
 - **Overall** (``rate`` a second, 30 by default, 1000 with paid broadcast): the pacer reserves slots of
   wall-clock seconds from a :class:`~closures.sendrate.SendSlots` budget — shared by every process on
   PostgreSQL, in memory on SQLite — a few at a time, and gives slot *j* of second *s* out no earlier than
-  ``s + j / rate`` (evenly spread, never a burst) and no later than ``s + 1 - margin`` (a slot not used in
+  ``s + j * spread / rate`` (evenly spread over the first ``spread`` of the second, never a burst) and no
+  later than ``s + 1 - margin`` (so that it arrives within its second; a slot not used in
   time is dropped rather than spilling into the next second, where it would break that second's limit).
 - **Per chat** (``chat_rate``, one a second): sends to one chat follow each other at least ``1 /
   chat_rate`` apart, measured from the moment each left; and a group or channel (a negative id or an
@@ -25,7 +26,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from closures.sendrate import LocalSlots, SendSlots
@@ -45,7 +46,8 @@ class Pacer:
         chat_rate: float | None = 1.0,
         group_per_minute: int | None = 20,
         group_window_s: float = 60.0,
-        margin_s: float = 0.05,
+        spread_s: float = 0.8,
+        margin_s: float = 0.1,
         wall: WallClock = time.time,
     ) -> None:
         if (rate is not None and rate <= 0) or (chat_rate is not None and chat_rate <= 0):
@@ -56,7 +58,8 @@ class Pacer:
         self.group_per_minute = group_per_minute
         self.group_window_s = group_window_s  # "a minute" (shorter only in tests)
         self._group_sent: dict[str, deque[float]] = {}
-        self.margin_s = margin_s
+        self.spread_s = spread_s
+        self.margin_s = margin_s  # a request's time from leaving here to arriving at Telegram, allowed for
         self.wall = wall
         self.paused_until = 0.0
         self._shared = not isinstance(self.slots, LocalSlots)
@@ -73,12 +76,22 @@ class Pacer:
     async def acquire(
         self, chat: object | None, *, urgent: bool = False, last_sent: float | None = None
     ) -> None:
-        """Wait until a message to ``chat`` may leave now (``chat`` None: a request to no chat).
+        """Wait until a message to ``chat`` may leave now (see :meth:`slot`)."""
+        async with self.slot(chat, urgent=urgent, last_sent=last_sent):
+            pass
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self, chat: object | None, *, urgent: bool = False, last_sent: float | None = None
+    ) -> AsyncIterator[None]:
+        """Wait until a message to ``chat`` may leave; the request leaves as the block ends, and the chat's
+        next message is paced from that moment (``chat`` None: a request to no chat).
 
         ``last_sent``: when another process last sent to this chat (wall clock), as the outbox knows it.
         """
         if chat is None or not self.chat_gap:
             await self._overall(urgent)
+            yield
             return
         key = str(chat)
         lock = self._chat_locks.setdefault(key, asyncio.Lock())
@@ -91,9 +104,12 @@ class Pacer:
             if full and window and (wait := window[0] + self.group_window_s - self.wall()) > 0:
                 await asyncio.sleep(wait)  # the group's share of this minute is spent
             await self._overall(urgent)
-            self._chat_last[key] = now = self.wall()
-            if window is not None:
-                window.append(now)
+            try:
+                yield
+            finally:
+                self._chat_last[key] = now = self.wall()
+                if window is not None:
+                    window.append(now)
         if not lock.locked() and len(self._chat_locks) > 1024:
             self._forget_quiet_chats()
 
@@ -130,14 +146,18 @@ class Pacer:
 
     # overall ------------------------------------------------------------------------------------------
     async def _overall(self, urgent: bool) -> None:
-        if self.rate is None and self.paused_until <= self.wall():
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), future))
-        if self._dispatcher is None or self._dispatcher.done():
-            self._dispatcher = asyncio.create_task(self._dispatch(), name="send-pacer")
-        self._changed.set()
-        await future
+        while True:
+            if self.rate is None and self.paused_until <= self.wall():
+                return
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), future))
+            if self._dispatcher is None or self._dispatcher.done():
+                self._dispatcher = asyncio.create_task(self._dispatch(), name="send-pacer")
+            self._changed.set()
+            await future
+            # a slot given out just before a 429 was read (this task ran late) is not used: wait it out
+            if self.paused_until <= self.wall():
+                return
 
     async def _dispatch(self) -> None:
         """Give each waiter, best first, the next slot when its time comes."""
@@ -188,9 +208,11 @@ class Pacer:
             await self._sleep(second + 1 - self.wall())
             return
         last = second + 1 - self.margin_s
+        gap = self.spread_s / limit
+        self._last_scheduled = max(self._last_scheduled, now - gap)  # from now on: no catching up in a burst
         for j in range(grant.first, grant.first + grant.count):
             # evenly spread: never closer than 1/limit to the slot before, even across reservations
-            not_before = max(second + j / limit, self._last_scheduled + 1 / limit)
+            not_before = max(second + j * gap, self._last_scheduled + gap)
             if not_before >= last:
                 break  # the rest of this second's share cannot be used in time
             self._tokens.append((not_before, last))

