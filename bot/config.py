@@ -20,6 +20,7 @@ from geo.render import TileSource
 DATA_DIR = Path(str(resources.files("roadbot_data")))
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
+PUBLIC_X_API = "https://api.twitter.com"  # what tweepy 4.17 hard-codes, and X_API_BASE_URL replaces
 
 
 class PublishTargets(BaseModel):
@@ -102,6 +103,14 @@ class Settings(BaseSettings):
     map_tile_attribution: str = "© OpenStreetMap contributors"
     outbox_worker: bool = True
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Telegram's limits, kept for the whole bot — every process together when they share PostgreSQL:
+    # messages a second overall (unset: 30, or 1000 with paid broadcast) and to any one chat; with paid
+    # broadcast the outbox's messages carry allow_paid_broadcast (Telegram charges Stars for each).
+    telegram_rate_msg_s: float | None = Field(default=None, gt=0, le=1000)
+    telegram_chat_rate_msg_s: float = Field(default=1.0, gt=0, le=30)
+    telegram_paid_broadcast: bool = False
+    # Where X requests go (a proxy in front of X); they are signed for the public API all the same.
+    x_api_base_url: str = Field(default=PUBLIC_X_API, pattern=r"^https?://")
 
     # --- geocoding (place names ⇄ points) ---
     # Nominatim's public service asks for a real user agent naming the application and at most one request
@@ -173,6 +182,12 @@ class Settings(BaseSettings):
         if not self.map_tile_url:
             return None
         return TileSource(self.map_tile_url, attribution=self.map_tile_attribution)
+
+    def telegram_rate(self) -> float:
+        """Messages a second the whole bot may send: as configured, else Telegram's limit for the mode."""
+        if self.telegram_rate_msg_s is not None:
+            return self.telegram_rate_msg_s
+        return 1000.0 if self.telegram_paid_broadcast else 30.0
 
     def geometry_limits(self) -> Limits:
         """The size limits a closure's geometry must keep, in metres."""

@@ -206,7 +206,11 @@ class OutboxItem(SQLModel, table=True):
     """One post to one destination, written in the same transaction as the change that causes it."""
 
     # the worker keeps each (closure, destination) in order: this index finds an item's predecessors
-    __table_args__ = (sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),
+        # one chat at a time, and when it was last posted to (migration 0006)
+        sa.Index("ix_outboxitem_destination", "destination", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
@@ -310,3 +314,33 @@ class UsedKey(SQLModel, table=True):
     telegram_user_id: int = Field(sa_type=sa.BigInteger)
     used_at: datetime = _ts(default_factory=utcnow)
     expires_at: datetime = _ts(index=True)
+
+
+# --- publishing at the platform's limit, with workers that can die (migration 0006) -----------------------
+
+
+class OutboxWorkerRow(SQLModel, table=True):
+    """A running outbox worker: its heartbeat tells the others it is alive (see ``closures.workers``)."""
+
+    __tablename__ = "outboxworker"
+
+    name: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+
+
+class SendSlot(SQLModel, table=True):
+    """How many messages the bot's processes together took in one wall-clock second (closures.sendrate)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    second: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    used: int = Field(default=0)
+
+
+class SendPause(SQLModel, table=True):
+    """Until when (epoch seconds) the platform asked every process of the bot to send nothing (a 429)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    until: float = Field(default=0.0)

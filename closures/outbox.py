@@ -12,13 +12,17 @@ intent (:func:`record_intent`); the row then carries ``intent_at`` until the out
 later claim knows the previous attempt may have reached the remote side and must be reconciled, not
 blindly repeated. Every transition is conditional on the claim token, so a worker that lost its lease
 cannot overwrite the row's fate. The rows of one closure and destination are taken in order: a row
-waits while an earlier one that is due (or already tried) is unfinished.
+waits while an earlier one that is due (or already tried) is unfinished. And one chat is sent to by one
+worker at a time: a row waits while another row to its destination is claimed, a batch holds one row per
+destination, and each claimed row says when the last post to its destination was done, so that the
+sender can keep Telegram's per-chat limit across processes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +34,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
-from closures.store import rows_matched, session_scope
+from closures.store import WRITE_OPTION, rows_matched, session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
 # not configured. The kind "alerts" (target "subscribers") fans announced and started closures out to
@@ -40,6 +44,7 @@ NO_DESTINATIONS: Destinations = {"telegram": None, "x": None}
 ALERTS = "alerts"
 _ALERT_EVENTS = (PostEvent.ANNOUNCED, PostEvent.STARTED)
 _OPEN = (OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value)
+_CLAIM_LOCK = 0x526F6163  # the advisory lock that makes claims on PostgreSQL take turns
 
 
 def idempotency_key(closure_id: int, version: int, event: PostEvent, destination: str) -> str:
@@ -65,7 +70,9 @@ def plan_posts(
             planned.append((PostEvent.ENDED, closure.ends_at))
     items = []
     for kind, configured in destinations.items():
-        targets: Sequence[str | None] = [configured] if isinstance(configured, str) else configured or [None]
+        targets: list[str | None] = [configured] if isinstance(configured, str) else [*(configured or ())]
+        if not targets:
+            targets = [None]  # an unconfigured kind: planned as skipped
         for target in targets:
             destination = f"{kind}:{target}" if target else kind
             status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
@@ -117,6 +124,7 @@ class Claimed:
     token: str
     in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
     payload: dict[str, Any] | None
+    last_sent_here: datetime | None = None  # the latest post done to this destination (per-chat pacing)
 
     @property
     def kind(self) -> str:
@@ -146,14 +154,32 @@ def claim_due(
         sa.and_(col(OutboxItem.status) == OutboxStatus.CLAIMED.value, col(OutboxItem.lease_until) <= now),
     )
     with session_scope(engine, write=True) as session:
+        if session.get_bind().dialect.name == "postgresql":  # claims one after the other, so "busy" holds
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        # the chats being sent to now (one row each: a few hundred at most); read apart, since a planner
+        # with stale statistics right after a 10,000-row fan-out nests a subquery for it quadratically
+        busy = set(
+            session.scalars(
+                sa.select(col(OutboxItem.destination)).where(
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                    col(OutboxItem.lease_until) > now,
+                )
+            )
+        )
         candidates = (
-            sa.select(col(OutboxItem.id))
+            sa.select(col(OutboxItem.id), col(OutboxItem.destination))
             .where(claimable, ~blocked)
             .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list(session.scalars(candidates))
+        if busy:
+            candidates = candidates.where(col(OutboxItem.destination).not_in(busy))
+        ids, seen = [], set()
+        for row_id, destination in session.execute(candidates):
+            if destination not in seen:  # the first row of each chat in this batch; the rest wait their turn
+                seen.add(destination)
+                ids.append(row_id)
         if not ids:
             return []
         session.execute(
@@ -168,15 +194,27 @@ def claim_due(
             )
             .execution_options(synchronize_session=False)
         )
-        rows = session.scalars(
-            sa.select(OutboxItem)
-            .where(col(OutboxItem.id).in_(ids), col(OutboxItem.claim_token) == token)
-            .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
+        rows = list(
+            session.scalars(
+                sa.select(OutboxItem)
+                .where(col(OutboxItem.id).in_(ids), col(OutboxItem.claim_token) == token)
+                .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
+            )
         )
-        return [_claimed(row, token) for row in rows]
+        last_sent = dict(
+            session.execute(
+                sa.select(col(OutboxItem.destination), sa.func.max(col(OutboxItem.done_at)))
+                .where(
+                    col(OutboxItem.destination).in_(seen),
+                    col(OutboxItem.status) == OutboxStatus.DONE.value,
+                )
+                .group_by(col(OutboxItem.destination))
+            ).all()
+        )
+        return [_claimed(row, token, last_sent.get(row.destination)) for row in rows]
 
 
-def _claimed(row: OutboxItem, token: str) -> Claimed:
+def _claimed(row: OutboxItem, token: str, last_sent: datetime | None = None) -> Claimed:
     assert row.id is not None
     return Claimed(
         id=row.id,
@@ -189,6 +227,7 @@ def _claimed(row: OutboxItem, token: str) -> Claimed:
         token=token,
         in_doubt_since=row.intent_at,
         payload=json.loads(row.payload_json) if row.payload_json else None,
+        last_sent_here=last_sent,
     )
 
 
@@ -206,6 +245,70 @@ def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
             .values(intent_at=now, updated_at=now)
         )
         return bool(rows_matched(result))
+
+
+def clear_intent(engine: Engine, item: Claimed) -> bool:
+    """The attempt's answer proved nothing was sent (a 429): the row is no longer in doubt."""
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(OutboxItem)
+            .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
+            .values(intent_at=item.in_doubt_since)  # an older doubt, from a worker before, still stands
+        )
+        return bool(rows_matched(result))
+
+
+def record_intents(engine: Engine, items: Sequence[Claimed], *, now: datetime) -> list[bool]:
+    """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
+    ids = [item.id for item in items]
+    tokens = {item.token for item in items}
+    with _writing(engine) as conn:
+        for token in tokens:
+            conn.execute(
+                sa.update(OutboxItem)
+                .where(
+                    col(OutboxItem.id).in_([item.id for item in items if item.token == token]),
+                    col(OutboxItem.claim_token) == token,
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                    col(OutboxItem.lease_until) > now,
+                )
+                .values(intent_at=now, updated_at=now)
+            )
+        ours = {
+            tuple(row)
+            for row in conn.execute(
+                sa.select(col(OutboxItem.id), col(OutboxItem.claim_token)).where(
+                    col(OutboxItem.id).in_(ids),
+                    col(OutboxItem.intent_at) == now,
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                )
+            )
+        }
+    return [(item.id, item.token) in ours for item in items]
+
+
+_COMPLETE = (
+    sa.update(OutboxItem)
+    .where(col(OutboxItem.id) == sa.bindparam("row_id"), col(OutboxItem.claim_token) == sa.bindparam("token"))
+    .values(
+        status=OutboxStatus.DONE.value, remote_id=sa.bindparam("remote_id"), done_at=sa.bindparam("now"),
+        updated_at=sa.bindparam("now"), claim_token=None, lease_until=None, intent_at=None, last_error=None,
+    )
+)  # fmt: skip
+
+
+def complete_many(engine: Engine, done: Sequence[tuple[Claimed, str | None]], *, now: datetime) -> None:
+    """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
+    params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
+    with _writing(engine) as conn:
+        conn.execute(_COMPLETE, params)
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A Core transaction that holds the write lock from its start (no ORM session: the hot path)."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
 
 
 def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:

@@ -43,6 +43,7 @@ def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
             style=lambda slug: x_style(settings, slug),
             daily_budget=settings.x_daily_budget,
             clock=services.clock,
+            api_base_url=settings.x_api_base_url,
         )
     options.setdefault("max_attempts", settings.outbox_max_attempts)
     return OutboxWorker(services.engine, publishers, clock=services.clock, **options)
