@@ -205,3 +205,18 @@ def test_people_who_asked_to_be_forgotten_are_not_reached_again(emergencies, eng
     _expand(engine, clock, first.id, 2)
 
     assert sorted(_dms(engine, first.id, 2)) == [1]
+
+
+def test_an_update_preview_counts_whom_the_changed_area_reaches(
+    emergencies, engine, clock, declare, locations
+):
+    locations.note(1, *offset(CENTRE, 90, 4000), at=clock.now, language="ar")  # outside the first area
+    locations.flush()
+    first = emergencies.declare("riyadh", declare(area=square(CENTRE, 1000)), STAFF).emergency
+    before = len(emergency_rows(engine))
+
+    plan = emergencies.plan_update(first.id, {"area": square(CENTRE, 5000)}, STAFF)
+
+    assert (plan.reach.drivers, plan.reach.total) == (1, 1)
+    assert len(emergency_rows(engine)) == before
+    assert emergencies.current(first.id).version == 1
