@@ -3,6 +3,9 @@
 Every change is validated first, then written with its audit event and its outbox rows in ONE transaction,
 bumping the closure's version and the store's change counter. Two staff editing the same version: the
 second gets a ``ConflictError`` naming what changed meanwhile, and nothing of theirs is written.
+
+After a write transaction commits, the service tells its after-commit listeners what it changed
+(``closures.changes``): the bot wakes its outbox worker so that the posts just planned go out at once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures import rules
+from closures import municipalities, rules
+from closures.changes import AfterCommit, ClosureChange, Listeners
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
@@ -45,6 +49,7 @@ class Actor:
 
 
 EDITABLE = frozenset(f.name for f in fields(ClosureDraft)) - {"ref", "source"}
+_CHANGES = "roadbot_closure_changes"  # session.info key: the changes of the transaction, told after commit
 
 
 @dataclass
@@ -59,6 +64,11 @@ class ClosureService:
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
+    after_commit: Listeners = field(default_factory=Listeners)
+
+    def add_listener(self, listener: AfterCommit) -> Callable[[], None]:
+        """Tell ``listener`` of every write from now on (see ``closures.changes``); returns its remover."""
+        return self.after_commit.add(listener)
 
     def register(
         self,
@@ -77,8 +87,8 @@ class ClosureService:
         reason (the emergency's own post announces them), so that no follow-up is posted either.
         """
         now = self.clock()
-        with self._session(session) as session:
-            muni = municipality_of(session, municipality)
+        with self._writing(session) as session:
+            muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
@@ -108,7 +118,7 @@ class ClosureService:
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -136,7 +146,7 @@ class ClosureService:
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -158,7 +168,7 @@ class ClosureService:
     ) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -179,7 +189,7 @@ class ClosureService:
     ) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
@@ -208,13 +218,27 @@ class ClosureService:
     # -- internals -------------------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, joined: Session | None) -> Iterator[Session]:
-        """The caller's session (its transaction commits or rolls back everything), else one of our own."""
+    def _writing(self, joined: Session | None = None) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed.
+
+        Joining the caller's session (``joined``), its transaction commits or rolls back everything, and
+        the caller tells the listeners once it has committed (``take_changes``, then ``tell``).
+        """
         if joined is not None:
             yield joined
             return
         with session_scope(self.engine, write=True) as session:
             yield session
+            changes = self.take_changes(session)
+        self.after_commit.tell(changes)
+
+    def take_changes(self, session: Session) -> list[ClosureChange]:
+        """The changes written in ``session`` so far, no longer kept there (tell them after the commit)."""
+        changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        return changes
+
+    def tell(self, changes: list[ClosureChange]) -> None:
+        self.after_commit.tell(changes)
 
     def destinations_of(self, muni: Municipality) -> Destinations:
         """Where the municipality's posts go."""
@@ -309,6 +333,7 @@ class ClosureService:
             )
         )
         bump_change_counter(session)
+        session.info.setdefault(_CHANGES, []).append(ClosureChange(closure.id, closure.version, action))
 
 
 _POST_FOR = {
@@ -333,15 +358,6 @@ def authorise(session: Session, muni: Municipality, actor: Actor) -> None:
     ).first()
     if staff is None:
         raise ValidationError(Refusal.NOT_AUTHORISED, detail=f"{actor.name} is not staff of {muni.slug}")
-
-
-def municipality_of(session: Session, key: str | int) -> Municipality:
-    """The municipality by id or slug, or ``NotFound``."""
-    column = Municipality.id if isinstance(key, int) else Municipality.slug
-    muni = session.exec(select(Municipality).where(column == key)).first()
-    if muni is None:
-        raise NotFound("municipality", key)
-    return muni
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:
