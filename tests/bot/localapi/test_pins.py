@@ -31,9 +31,9 @@ async def test_pins_stack_newest_last_and_come_off_one_by_one(bot_api, bot):
 
 async def test_pinning_a_message_the_chat_does_not_hold_is_refused(bot_api, bot):
     await bot.send_message(CHANNEL, "one")
-    with pytest.raises(BadRequest, match="(?i)message to pin not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to pin not found"):
         await bot.pin_chat_message(CHANNEL, 999)
-    with pytest.raises(BadRequest, match="(?i)message to unpin not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to unpin not found"):
         await bot.unpin_chat_message(CHANNEL, 999)
 
 
