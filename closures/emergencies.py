@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
 from sqlmodel import Session
 
 from closures import emergency_closures as brought
@@ -68,10 +69,21 @@ class Plan:
     playbooks: tuple[PlaybookView, ...]
     closures: tuple[ClosureDraft, ...]  # registered when confirmed (none for an exercise)
     reach: reach.Count | None  # who it reaches now (counted for a preview)
+    draft: EmergencyDraft
+    municipality: Municipality  # (detached)
 
     @property
     def descs(self) -> tuple[str, str]:
         return self.area_desc_ar, self.area_desc_en
+
+    def as_version(
+        self, actor: Actor, now: datetime, *, msg_type: MessageType = MessageType.ALERT
+    ) -> Emergency:
+        """The version this plan would issue, unsaved: what a preview shows is what will be posted."""
+        return versions.new_version(
+            self.municipality, self.draft, self.area, self.descs, actor, now, msg_type=msg_type,
+            state=EmergencyState.DRAFT,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +185,13 @@ class EmergencyService(EmergencyRecords):
             versions.claim_draft(session, row, EmergencyState.DISCARDED, now)
             versions.audit(session, row, EmergencyAction.DISCARDED, actor, now, before=None)
             return row
+
+    def check_area(self, municipality: str | int, area: BaseGeometry) -> ClippedArea:
+        """The area cut to the municipality (refused like a declaration would refuse it), at once."""
+        with session_scope(self.engine) as session:
+            muni = municipalities.by_key(session, municipality)
+        boundary, projection = rules.boundary_of(muni)
+        return clip_area(area, boundary, projection)
 
     def plan_update(self, first_id: int, changes: Mapping[str, Any], actor: Actor) -> Plan:
         """Validate an update and say what it would do (whom it would reach now), writing nothing."""
@@ -320,7 +339,7 @@ class EmergencyService(EmergencyRecords):
                 session, clipped.geometry, municipality_id=muni.id or 0, exercise=draft.exercise, now=now,
                 reach=self.reach,
             )  # fmt: skip
-        return Plan(clipped, desc["ar"], desc["en"], books, closures, count)
+        return Plan(clipped, desc["ar"], desc["en"], books, closures, count, draft, muni)
 
     def _issue(
         self, session: Session, muni: Municipality, row: Emergency, plan: Plan, actor: Actor, now: datetime,
