@@ -28,6 +28,7 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from closures.lifecycle import Phase, phase_at
 from closures.models import ClosureEvent, Municipality, OutboxItem, OutboxStatus, PostBudget, PostEvent
@@ -95,7 +96,7 @@ def prepare_many(
                 OutboxItem.status, OutboxItem.remote_id,
             )
             .where(
-                OutboxItem.closure_id.in_(closure_ids),  # type: ignore[attr-defined]
+                col(OutboxItem.closure_id).in_(closure_ids),
                 OutboxItem.destination.in_({item.destination for item in items}),  # type: ignore[attr-defined]
                 OutboxItem.event.in_([PostEvent.ANNOUNCED.value, PostEvent.STARTED.value]),  # type: ignore[attr-defined]
                 OutboxItem.status != OutboxStatus.SUPERSEDED.value,

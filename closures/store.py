@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -91,6 +91,11 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         if write:
             session.connection(execution_options={_WRITE: True})
         yield session
+
+
+def rows_changed(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a ``CursorResult`` at run time)."""
+    return int(cast("sa.CursorResult[Any]", result).rowcount)
 
 
 def bump_change_counter(session: Session) -> None:
