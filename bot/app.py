@@ -16,7 +16,7 @@ from bot.handlers.persistence import StorePersistence
 from bot.publish import wiring as publishing
 from bot.publish.aiohttp_request import AiohttpRequest
 from bot.publish.gate import gate_for
-from bot.services import Services
+from bot.services import Services, flushing
 
 BOT_CONNECTIONS = 128  # concurrent requests to the Bot API: replies and outbox sends together
 
@@ -58,11 +58,13 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
+    await flushing.start(application)  # drivers' last locations, written in batches
     menus.start_menus(application)  # in the background, in one process of many: calls per person and language
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     await menus.stop_menus(application)
+    await flushing.stop(application)
     await publishing.stop(application)
     await asyncio.to_thread(services.close)

@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     # Where X requests go (a proxy in front of X); they are signed for the public API all the same.
     x_api_base_url: str = Field(default=PUBLIC_X_API, pattern=r"^https?://")
 
+    # --- emergencies ---
+    # A declared emergency messages every driver whose live location, or last location shared within
+    # emergency_recent_h hours, is inside its area or within emergency_margin_m of it. Each bot process
+    # writes the locations it hears of every location_flush_s seconds, in one statement; they are erased
+    # after emergency_recent_h (and by /forget).
+    emergency_recent_h: float = Field(default=2.0, gt=0, le=48)
+    emergency_margin_m: float = Field(default=1_000.0, ge=0, le=20_000)
+    location_flush_s: float = Field(default=1.0, gt=0, le=60)
+
     # --- geocoding (place names ⇄ points) ---
     # Nominatim's public service asks for a real user agent naming the application and at most one request
     # a second; for more load, run your own Nominatim (or Photon / Pelias) and point GEOCODER_DOMAIN at it.

@@ -20,10 +20,8 @@ sender can keep Telegram's per-chat limit across processes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from closures.claims import AnyClaimed, Claimed, ClaimedEmergency, claimed_of
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
 from closures.store import WRITE_OPTION, rows_matched, session_scope
 
@@ -58,8 +57,12 @@ def plan_posts(
     *,
     now: datetime,
     destinations: Destinations,
+    skip_reason: str | None = None,
 ) -> list[OutboxItem]:
-    """Add the immediate post for ``event`` and the timed posts still ahead for this version."""
+    """Add the immediate post for ``event`` and the timed posts still ahead for this version.
+
+    ``skip_reason``: every row is planned as skipped, saying why (kept so that follow-ups are skipped too).
+    """
     assert closure.id is not None
     _supersede_pending(session, closure.id, closure.version)
     planned: list[tuple[PostEvent, datetime]] = [(event, now)]
@@ -75,7 +78,8 @@ def plan_posts(
             targets = [None]  # an unconfigured kind: planned as skipped
         for target in targets:
             destination = f"{kind}:{target}" if target else kind
-            status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
+            status = OutboxStatus.PENDING if target and not skip_reason else OutboxStatus.SKIPPED
+            reason = skip_reason or (None if target else f"no {kind} destination configured")
             for planned_event, due_at in planned:
                 if kind == ALERTS and planned_event not in _ALERT_EVENTS:
                     continue
@@ -87,7 +91,7 @@ def plan_posts(
                     destination=destination,
                     status=status.value,
                     due_at=due_at,
-                    last_error=None if target else f"no {kind} destination configured",
+                    last_error=reason,
                 )
                 session.add(item)
                 items.append(item)
@@ -107,48 +111,32 @@ def _supersede_pending(session: Session, closure_id: int, version: int) -> None:
     )
 
 
+__all__ = ["AnyClaimed", "Claimed", "ClaimedEmergency"]  # defined in closures.claims; imported from here too
+
+
 # --- claiming and finishing -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A claimed row as the worker needs it (a plain copy: no session)."""
-
-    id: int
-    closure_id: int
-    closure_version: int
-    event: PostEvent
-    destination: str
-    due_at: datetime
-    attempts: int
-    token: str
-    in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
-    payload: dict[str, Any] | None
-    last_sent_here: datetime | None = None  # the latest post done to this destination (per-chat pacing)
-
-    @property
-    def kind(self) -> str:
-        return self.destination.partition(":")[0]
-
-    @property
-    def target(self) -> str:
-        return self.destination.partition(":")[2]
-
-
-def claim_due(
-    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
-) -> list[Claimed]:
-    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+def _predecessor_waits(subject: str) -> sa.Exists:
+    """An earlier row of the same closure (or emergency) and destination is unfinished: this one waits."""
     earlier = aliased(OutboxItem)
-    blocked = sa.exists().where(
-        col(earlier.closure_id) == col(OutboxItem.closure_id),
+    return sa.exists().where(
+        col(getattr(earlier, subject)) == col(getattr(OutboxItem, subject)),
         col(earlier.destination) == col(OutboxItem.destination),
-        # "+ 0" keeps SQLite's planner on ix_outboxitem_sequence; on the bare id it would walk every
+        # "+ 0" keeps SQLite's planner on the sequence index; on the bare id it would walk every
         # earlier row of the closure (quadratic for a 10,000-subscriber flood alert)
         col(earlier.id) + 0 < col(OutboxItem.id),
         col(earlier.status).in_(_OPEN),
         sa.or_(col(earlier.due_at) <= col(OutboxItem.due_at), col(earlier.attempts) > 0),
     )
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
+) -> list[AnyClaimed]:
+    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+    # a row's subject column is NULL on the other kind of row, and NULL equals nothing: each test is void
+    blocked = sa.or_(_predecessor_waits("closure_id"), _predecessor_waits("emergency_id"))
     claimable = sa.or_(
         sa.and_(col(OutboxItem.status) == OutboxStatus.PENDING.value, col(OutboxItem.due_at) <= now),
         sa.and_(col(OutboxItem.status) == OutboxStatus.CLAIMED.value, col(OutboxItem.lease_until) <= now),
@@ -211,27 +199,10 @@ def claim_due(
                 .group_by(col(OutboxItem.destination))
             ).all()
         )
-        return [_claimed(row, token, last_sent.get(row.destination)) for row in rows]
+        return [claimed_of(row, token, last_sent.get(row.destination)) for row in rows]
 
 
-def _claimed(row: OutboxItem, token: str, last_sent: datetime | None = None) -> Claimed:
-    assert row.id is not None
-    return Claimed(
-        id=row.id,
-        closure_id=row.closure_id,
-        closure_version=row.closure_version,
-        event=PostEvent(row.event),
-        destination=row.destination,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        token=token,
-        in_doubt_since=row.intent_at,
-        payload=json.loads(row.payload_json) if row.payload_json else None,
-        last_sent_here=last_sent,
-    )
-
-
-def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
+def record_intent(engine: Engine, item: AnyClaimed, *, now: datetime) -> bool:
     """Note that a send is about to start; False if the lease was lost (then do not send)."""
     with session_scope(engine, write=True) as session:
         result = session.execute(
@@ -247,7 +218,7 @@ def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
         return bool(rows_matched(result))
 
 
-def clear_intent(engine: Engine, item: Claimed) -> bool:
+def clear_intent(engine: Engine, item: AnyClaimed) -> bool:
     """The attempt's answer proved nothing was sent (a 429): the row is no longer in doubt."""
     with session_scope(engine, write=True) as session:
         result = session.execute(
@@ -258,7 +229,7 @@ def clear_intent(engine: Engine, item: Claimed) -> bool:
         return bool(rows_matched(result))
 
 
-def record_intents(engine: Engine, items: Sequence[Claimed], *, now: datetime) -> list[bool]:
+def record_intents(engine: Engine, items: Sequence[AnyClaimed], *, now: datetime) -> list[bool]:
     """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
     ids = [item.id for item in items]
     tokens = {item.token for item in items}
@@ -297,7 +268,7 @@ _COMPLETE = (
 )  # fmt: skip
 
 
-def complete_many(engine: Engine, done: Sequence[tuple[Claimed, str | None]], *, now: datetime) -> None:
+def complete_many(engine: Engine, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
     """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
     params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
     with _writing(engine) as conn:
@@ -311,24 +282,24 @@ def _writing(engine: Engine) -> Iterator[sa.Connection]:
         yield conn
 
 
-def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:
+def complete(engine: Engine, item: AnyClaimed, *, now: datetime, remote_id: str | None) -> bool:
     """Posted: keep the remote message id."""
     return _finish(engine, item, now, OutboxStatus.DONE, remote_id=remote_id, done_at=now, last_error=None)
 
 
-def skip(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def skip(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Not to be posted (stale after downtime, recipient gone); ``reason`` says why."""
     return _finish(engine, item, now, OutboxStatus.SKIPPED, last_error=reason)
 
 
-def dead_letter(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def dead_letter(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Given up: it stays visible in ``/outbox`` with ``reason`` until an admin retries it."""
     return _finish(engine, item, now, OutboxStatus.DEAD, last_error=reason)
 
 
 def retry_later(
     engine: Engine,
-    item: Claimed,
+    item: AnyClaimed,
     *,
     now: datetime,
     delay: timedelta,
@@ -356,7 +327,7 @@ def retry_later(
     return OutboxStatus.PENDING
 
 
-def _finish(engine: Engine, item: Claimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
+def _finish(engine: Engine, item: AnyClaimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
     changes: dict[str, Any] = {
         "status": status.value,
         "claim_token": None,

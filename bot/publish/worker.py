@@ -44,18 +44,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.publish import InDoubt, Publisher, PublishError, RecipientGone, RetryLater
+from bot.publish import EmergencyPublisher, InDoubt, Publisher, PublishError, RecipientGone, RetryLater
 from bot.publish.batching import Coalesced
 from bot.publish.intent import LeaseLost, OutboxSend, sending
-from closures import outbox
+from closures import emergency_outbox, outbox
+from closures.emergency_publishing import EmergencyPost, prepare_emergencies
 from closures.fanout import deactivate_subscriber, queue_alerts
 from closures.lifecycle import Clock, system_clock
-from closures.outbox import Claimed
+from closures.locations import forget_user as forget_location
+from closures.outbox import AnyClaimed, Claimed, ClaimedEmergency
 from closures.publishing import PostContext, Stale, prepare_many
+from closures.reach import Reach, queue_people
 from closures.workers import Liveness, gone_workers, take_over
 
 logger = logging.getLogger(__name__)
-AfterSend = Callable[[Claimed, str], Awaitable[None]]
+AfterSend = Callable[[AnyClaimed, str], Awaitable[None]]
+Prepared = PostContext | EmergencyPost | Stale
+Outcome = tuple[AnyClaimed, str | None, datetime]
 
 
 class OutboxWorker:
@@ -78,11 +83,15 @@ class OutboxWorker:
         name: str | None = None,
         heartbeat: timedelta = timedelta(seconds=5),
         stale_after: timedelta = timedelta(seconds=30),
+        emergency_publishers: Mapping[str, EmergencyPublisher] | None = None,
+        reach: Reach | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch, concurrency and max_attempts must be at least 1")
         self.engine = engine
         self.publishers = dict(publishers)
+        self.emergency_publishers = dict(emergency_publishers or {})
+        self.reach = reach or Reach()  # whom an emergency's people row reaches
         self.clock = clock
         self.lease = lease
         self.batch = batch
@@ -103,12 +112,10 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         # intents and outcomes of concurrent sends are committed together (group commit)
-        self._intents: Coalesced[tuple[Claimed, datetime], bool] = Coalesced(
+        self._intents: Coalesced[tuple[AnyClaimed, datetime], bool] = Coalesced(
             self._write_intents, self._submit
         )
-        self._outcomes: Coalesced[tuple[Claimed, str | None, datetime], None] = Coalesced(
-            self._write_outcomes, self._submit
-        )
+        self._outcomes: Coalesced[Outcome, None] = Coalesced(self._write_outcomes, self._submit)
 
     async def _db[T](self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run blocking database work on the worker's own threads."""
@@ -118,14 +125,18 @@ class OutboxWorker:
     async def _submit[R](self, write: Callable[[], R]) -> R:
         return await asyncio.get_running_loop().run_in_executor(self._executor, write)
 
-    def _write_intents(self, batch: Sequence[tuple[Claimed, datetime]]) -> list[bool]:
+    def _write_intents(self, batch: Sequence[tuple[AnyClaimed, datetime]]) -> list[bool]:
         now = max(at for _, at in batch)
         return outbox.record_intents(self.engine, [item for item, _ in batch], now=now)
 
-    def _write_outcomes(self, batch: Sequence[tuple[Claimed, str | None, datetime]]) -> None:
-        outbox.complete_many(
-            self.engine, [(item, remote) for item, remote, _ in batch], now=max(t for *_, t in batch)
-        )
+    def _write_outcomes(self, batch: Sequence[Outcome]) -> None:
+        now = max(t for *_, t in batch)
+        posts = [(item, remote) for item, remote, _ in batch if isinstance(item, Claimed)]
+        emergency = [(item, remote) for item, remote, _ in batch if isinstance(item, ClaimedEmergency)]
+        if posts:
+            outbox.complete_many(self.engine, posts, now=now)
+        if emergency:  # a person's first message id is kept too: later versions reply to it
+            emergency_outbox.complete_many(self.engine, emergency, now=now)
 
     def wake(self) -> None:
         """Look for due rows now (call after planning posts, or from a JobQueue job)."""
@@ -231,15 +242,31 @@ class OutboxWorker:
             outbox.claim_due, self.engine, now=self.clock(), token=token, lease=self.lease, limit=self.batch
         )
         if items:
-            prepared = await self._db(
-                prepare_many, self.engine, items, now=self.clock(), late_after=self.late_after
-            )
-            await asyncio.gather(*(self._guarded(item, p) for item, p in zip(items, prepared, strict=True)))
+            prepared = await self._db(self._prepare, items, self.clock())
+            await asyncio.gather(*(self._guarded(item, prepared[item.id]) for item in items))
         return len(items)
 
-    async def _guarded(self, item: Claimed, prepared: PostContext | Stale) -> None:
+    def _prepare(self, items: list[AnyClaimed], now: datetime) -> dict[int, Prepared]:
+        """Each row's context (closure posts and emergency posts alike), in one worker-thread trip."""
+        closures = [i for i in items if isinstance(i, Claimed)]
+        emergencies = [i for i in items if isinstance(i, ClaimedEmergency)]
+        out: dict[int, Prepared] = {}
+        if closures:
+            found = prepare_many(self.engine, closures, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(closures, found, strict=True)})
+        if emergencies:
+            posts = prepare_emergencies(self.engine, emergencies, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(emergencies, posts, strict=True)})
+        return out
+
+    async def _guarded(self, item: AnyClaimed, prepared: Prepared) -> None:
         async with self._limit:
-            await self._process(item, prepared)
+            if isinstance(item, ClaimedEmergency):
+                assert not isinstance(prepared, PostContext)
+                await self._process_emergency(item, prepared)
+            else:
+                assert not isinstance(prepared, EmergencyPost)
+                await self._process(item, prepared)
 
     async def _process(self, item: Claimed, prepared: PostContext | Stale) -> None:
         if isinstance(prepared, Stale):
@@ -250,21 +277,48 @@ class OutboxWorker:
             return
         publisher = self.publishers.get(item.kind)
         if publisher is None:
-            reason = f"no publisher for {item.kind!r} destinations is configured"
-            await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+            await self._no_publisher(item)
             return
+        publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, publish, outbox.complete)
+
+    async def _process_emergency(self, item: ClaimedEmergency, prepared: EmergencyPost | Stale) -> None:
+        if isinstance(prepared, Stale):
+            await self._db(outbox.skip, self.engine, item, now=self.clock(), reason=prepared.reason)
+            return
+        if item.kind == emergency_outbox.PEOPLE:  # one transaction: done, and a row per person
+            await self._db(queue_people, self.engine, item, now=self.clock(), reach=self.reach)
+            return
+        publisher = self.emergency_publishers.get(item.kind)
+        if publisher is None:
+            await self._no_publisher(item)
+            return
+        publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, publish, emergency_outbox.complete)
+
+    async def _no_publisher(self, item: AnyClaimed) -> None:
+        reason = f"no publisher for {item.kind!r} destinations is configured"
+        await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+
+    async def _deliver[C: AnyClaimed](
+        self,
+        item: C,
+        publisher: object,
+        publish: Callable[[], Awaitable[str]],
+        complete: Callable[..., bool],
+    ) -> None:
+        """Send with the intent recorded around each HTTP attempt, and record the outcome (``complete``
+        keeps the remote id when the post is recorded early, before what follows it)."""
         send = OutboxSend(
             functools.partial(self._record_intent, item),
             functools.partial(self._db, outbox.clear_intent, self.engine, item),
-            lambda remote_id: self._db(
-                outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id
-            ),
+            lambda remote_id: self._db(complete, self.engine, item, now=self.clock(), remote_id=remote_id),
         )
         try:
             if not getattr(publisher, "intent_per_attempt", False):
                 await send.before_attempt()  # it cannot tell its attempts apart: one intent for the publish
             with sending(send):
-                remote_id = await publisher.publish(prepared, in_doubt_since=item.in_doubt_since)
+                remote_id = await publish()
         except LeaseLost:
             logger.warning("outbox row %s: lease lost before sending; left to its new holder", item.id)
             return
@@ -276,11 +330,11 @@ class OutboxWorker:
         if not send.recorded:
             await self._outcomes((item, remote_id, self.clock()))
 
-    async def _record_intent(self, item: Claimed) -> datetime | None:
+    async def _record_intent(self, item: AnyClaimed) -> datetime | None:
         now = self.clock()
         return now if await self._intents((item, now)) else None
 
-    def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, send: OutboxSend) -> None:
+    def _failed(self, item: AnyClaimed, publisher: object, exc: Exception, send: OutboxSend) -> None:
         now = self.clock()
         if not isinstance(exc, PublishError):
             logger.exception("outbox row %s: unexpected failure", item.id, exc_info=exc)
@@ -299,6 +353,7 @@ class OutboxWorker:
             )  # fmt: skip
         elif isinstance(exc, RecipientGone):
             deactivate_subscriber(self.engine, exc.user_id)
+            forget_location(self.engine, exc.user_id)  # no emergency is to try them again either
             outbox.skip(self.engine, item, now=now, reason=exc.reason)
         else:
             logger.warning("outbox row %s parked for an admin: %s", item.id, exc.reason)
