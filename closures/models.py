@@ -7,33 +7,30 @@ Times are UTC-aware everywhere (``UTCDateTime``); they are shown in the municipa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone, so it is added back on load)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a timezone-aware one is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from closures.columns import UTCDateTime, utcnow  # noqa: F401  (UTCDateTime: re-exported, as before)
+from closures.columns import timestamp as _ts
+from closures.emergency_models import (  # noqa: F401  (re-exported: one import registers every table)
+    AlertLevel,
+    AreaSource,
+    DriverLocation,
+    Emergency,
+    EmergencyAction,
+    EmergencyClosure,
+    EmergencyEvent,
+    EmergencyRecipient,
+    EmergencyState,
+    Hazard,
+    MessageType,
+    Playbook,
+    PlaybookClosure,
+    ReachReason,
+)
 
 
 class Kind(StrEnum):
@@ -104,14 +101,6 @@ class OutboxStatus(StrEnum):
     SKIPPED = "skipped"
     SUPERSEDED = "superseded"
     DEAD = "dead"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(**kw: Any) -> Any:
-    return Field(sa_type=UTCDateTime, **kw)
 
 
 class Municipality(SQLModel, table=True):
@@ -203,15 +192,23 @@ class Subscription(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """One post to one destination, written in the same transaction as the change that causes it."""
+    """One post to one destination, written in the same transaction as the change that causes it.
 
-    # the worker keeps each (closure, destination) in order: this index finds an item's predecessors
-    __table_args__ = (sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),)
+    A post is about a closure (``closure_id`` and ``closure_version``) or about an emergency (the series'
+    first version ``emergency_id`` and ``emergency_version``), never both.
+    """
+
+    # the worker keeps each (closure or emergency, destination) in order: these indexes find predecessors
+    __table_args__ = (
+        sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),
+        sa.Index("ix_outboxitem_emergency_sequence", "emergency_id", "destination", "due_at"),
+        sa.CheckConstraint("(closure_id IS NULL) <> (emergency_id IS NULL)", name="ck_outboxitem_subject"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
-    closure_id: int = Field(foreign_key="closure.id", index=True)
-    closure_version: int
+    closure_id: int | None = Field(default=None, foreign_key="closure.id", index=True)
+    closure_version: int | None = None
     event: str = Field(max_length=16)
     destination: str = Field(max_length=100)
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=16, index=True)
@@ -228,6 +225,9 @@ class OutboxItem(SQLModel, table=True):
     intent_at: datetime | None = _ts(default=None)
     done_at: datetime | None = _ts(default=None)
     payload_json: str | None = Field(default=None, sa_type=sa.Text)
+    # emergencies (migration 0005)
+    emergency_id: int | None = Field(default=None, foreign_key="emergency.id")
+    emergency_version: int | None = None
 
 
 class StoreState(SQLModel, table=True):
