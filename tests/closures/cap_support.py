@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+import shapely
 from lxml import etree
-from shapely.geometry import Polygon
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy.engine import Engine
+
+from closures.emergency_models import Emergency
+from closures.store import bump_change_counter, session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 XSD = ROOT / "tests" / "schemas" / "cap-1.2" / "CAP-v1.2.xsd"
@@ -70,3 +76,70 @@ def rule_errors(document: bytes, *, within: BaseGeometry | None = None) -> list[
     elif references:
         errors.append(f"an {kind} with references")
     return errors
+
+
+SENDER = "riyadh@roads.example.org"
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+FLOOD_AREA = box(46.60, 24.60, 46.75, 24.72)  # Wadi Hanifah to Al Olaya
+
+
+def event_name(hazard: str, lang: str) -> str:
+    return {("flood", "ar"): "سيول", ("flood", "en"): "Flood"}.get((hazard, lang), f"{hazard}:{lang}")
+
+
+def emergency_version(
+    muni_id: int,
+    *,
+    id: int,
+    first_id: int,
+    version: int = 1,
+    msg_type: str = "alert",
+    sent_at: datetime = T0,
+    area: BaseGeometry = FLOOD_AREA,
+    **overrides: object,
+) -> Emergency:
+    """One issued emergency version as the emergency service writes it (values derived as it derives them)."""
+    minx, miny, maxx, maxy = area.bounds
+    values: dict[str, object] = {
+        "id": id,
+        "identifier": f"riyadh-{first_id}-{version}",
+        "municipality_id": muni_id,
+        "first_id": first_id,
+        "version": version,
+        "msg_type": msg_type,
+        "state": "issued",
+        "exercise": False,
+        "hazard": "flood",
+        "level": "alarm",
+        "cap_category": "Met",
+        "cap_severity": "Extreme",
+        "cap_urgency": "Immediate",
+        "cap_certainty": "Observed",
+        "cap_response": "Avoid",
+        "headline_ar": "إنذار أحمر: سيول في وادي حنيفة",
+        "headline_en": "Red alarm: floods in Wadi Hanifah",
+        "instruction_ar": "ابتعدوا عن الأنفاق ومجاري الأودية",
+        "instruction_en": "Keep away from underpasses and valley beds",
+        "area_desc_ar": "وادي حنيفة والعليا",
+        "area_desc_en": "Wadi Hanifah and Al Olaya",
+        "area_geojson": shapely.to_geojson(area),
+        "area_source": "drawn",
+        "min_lon": minx,
+        "min_lat": miny,
+        "max_lon": maxx,
+        "max_lat": maxy,
+        "sent_at": sent_at,
+        "expires_at": T0 + timedelta(hours=6),
+        "created_by": "tg:1001",
+        "created_at": sent_at,
+        "updated_at": sent_at,
+    }
+    return Emergency(**(values | overrides))
+
+
+def store_versions(engine: Engine, *versions: Emergency) -> None:
+    with session_scope(engine) as session:
+        for version in versions:
+            session.add(version)
+            session.flush()
+        bump_change_counter(session)
