@@ -32,12 +32,16 @@ class CapMessage(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("sender", "identifier", "municipality_id"),
         sa.Index("ix_capmessage_key", "sender", "identifier"),
+        sa.Index("ix_capmessage_thread", "thread", "municipality_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     sender: str = Field(max_length=200)
     identifier: str = Field(max_length=200)
     sent: datetime = timestamp()
+    # the first Alert of the messages that follow one another ("<sender> <identifier>"): an Update or
+    # Cancel names some earlier messages, and the thread leads from them to the draft in force now
+    thread: str = Field(max_length=401)
     msg_type: str = Field(max_length=8)  # CAP msgType: Alert, Update, Cancel
     status: str = Field(max_length=16)  # CAP status: Actual, Exercise, …
     municipality_id: int = Field(foreign_key="municipality.id", index=True)

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=200), nullable=False),
         sa.Column("identifier", sa.String(length=200), nullable=False),
         sa.Column("sent", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("thread", sa.String(length=401), nullable=False),
         sa.Column("msg_type", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("municipality_id", sa.Integer(), nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("capmessage", schema=None) as batch_op:
         batch_op.create_index("ix_capmessage_key", ["sender", "identifier"], unique=False)
+        batch_op.create_index("ix_capmessage_thread", ["thread", "municipality_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_capmessage_municipality_id"), ["municipality_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_capmessage_emergency_id"), ["emergency_id"], unique=False)
 
@@ -48,5 +50,6 @@ def downgrade() -> None:
     with op.batch_alter_table("capmessage", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_capmessage_emergency_id"))
         batch_op.drop_index(batch_op.f("ix_capmessage_municipality_id"))
+        batch_op.drop_index("ix_capmessage_thread")
         batch_op.drop_index("ix_capmessage_key")
     op.drop_table("capmessage")
