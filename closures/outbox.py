@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
+from closures.models import Closure, EmergencyAction, OutboxItem, OutboxStatus, PostEvent
 from closures.store import session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
@@ -52,8 +52,12 @@ def plan_posts(
     *,
     now: datetime,
     destinations: Destinations,
+    skip_reason: str | None = None,
 ) -> list[OutboxItem]:
-    """Add the immediate post for ``event`` and the timed posts still ahead for this version."""
+    """Add the immediate post for ``event`` and the timed posts still ahead for this version.
+
+    ``skip_reason``: every row is planned as skipped, saying why (kept so that follow-ups are skipped too).
+    """
     assert closure.id is not None
     _supersede_pending(session, closure.id, closure.version)
     planned: list[tuple[PostEvent, datetime]] = [(event, now)]
@@ -67,7 +71,8 @@ def plan_posts(
         targets = [configured] if isinstance(configured, str) else list(configured or [None])
         for target in targets:
             destination = f"{kind}:{target}" if target else kind
-            status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
+            status = OutboxStatus.PENDING if target and not skip_reason else OutboxStatus.SKIPPED
+            reason = skip_reason or (None if target else f"no {kind} destination configured")
             for planned_event, due_at in planned:
                 if kind == ALERTS and planned_event not in _ALERT_EVENTS:
                     continue
@@ -79,7 +84,7 @@ def plan_posts(
                     destination=destination,
                     status=status.value,
                     due_at=due_at,
-                    last_error=None if target else f"no {kind} destination configured",
+                    last_error=reason,
                 )
                 session.add(item)
                 items.append(item)
@@ -126,20 +131,53 @@ class Claimed:
         return self.destination.partition(":")[2]
 
 
-def claim_due(
-    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
-) -> list[Claimed]:
-    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+@dataclass(frozen=True, slots=True)
+class ClaimedEmergency:
+    """A claimed row about an emergency (``emergency_id`` is the series' first version)."""
+
+    id: int
+    emergency_id: int
+    emergency_version: int
+    event: EmergencyAction
+    destination: str
+    due_at: datetime
+    attempts: int
+    token: str
+    in_doubt_since: datetime | None
+    payload: dict[str, Any] | None
+
+    @property
+    def kind(self) -> str:
+        return self.destination.partition(":")[0]
+
+    @property
+    def target(self) -> str:
+        return self.destination.partition(":")[2]
+
+
+AnyClaimed = Claimed | ClaimedEmergency
+
+
+def _predecessor_waits(subject: str) -> sa.Exists:
+    """An earlier row of the same closure (or emergency) and destination is unfinished: this one waits."""
     earlier = aliased(OutboxItem)
-    blocked = sa.exists().where(
-        earlier.closure_id == OutboxItem.closure_id,
+    return sa.exists().where(
+        getattr(earlier, subject) == getattr(OutboxItem, subject),
         earlier.destination == OutboxItem.destination,
-        # "+ 0" keeps SQLite's planner on ix_outboxitem_sequence; on the bare id it would walk every
+        # "+ 0" keeps SQLite's planner on the sequence index; on the bare id it would walk every
         # earlier row of the closure (quadratic for a 10,000-subscriber flood alert)
         earlier.id + 0 < OutboxItem.id,
         earlier.status.in_(_OPEN),
         sa.or_(earlier.due_at <= OutboxItem.due_at, earlier.attempts > 0),
     )
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
+) -> list[AnyClaimed]:
+    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+    # a row's subject column is NULL on the other kind of row, and NULL equals nothing: each test is void
+    blocked = sa.or_(_predecessor_waits("closure_id"), _predecessor_waits("emergency_id"))
     claimable = sa.or_(
         sa.and_(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.due_at <= now),
         sa.and_(OutboxItem.status == OutboxStatus.CLAIMED.value, OutboxItem.lease_until <= now),  # type: ignore[operator]
@@ -175,8 +213,24 @@ def claim_due(
         return [_claimed(row, token) for row in rows]
 
 
-def _claimed(row: OutboxItem, token: str) -> Claimed:
+def _claimed(row: OutboxItem, token: str) -> AnyClaimed:
     assert row.id is not None
+    if row.emergency_id is not None:
+        assert row.emergency_version is not None
+        return ClaimedEmergency(
+            id=row.id,
+            emergency_id=row.emergency_id,
+            emergency_version=row.emergency_version,
+            event=EmergencyAction(row.event),
+            destination=row.destination,
+            due_at=row.due_at,
+            attempts=row.attempts,
+            token=token,
+            in_doubt_since=row.intent_at,
+            payload=json.loads(row.payload_json) if row.payload_json else None,
+        )
+    assert row.closure_id is not None
+    assert row.closure_version is not None
     return Claimed(
         id=row.id,
         closure_id=row.closure_id,
@@ -191,7 +245,7 @@ def _claimed(row: OutboxItem, token: str) -> Claimed:
     )
 
 
-def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
+def record_intent(engine: Engine, item: AnyClaimed, *, now: datetime) -> bool:
     """Note that a send is about to start; False if the lease was lost (then do not send)."""
     with session_scope(engine, write=True) as session:
         result = session.execute(
@@ -207,24 +261,24 @@ def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:
+def complete(engine: Engine, item: AnyClaimed, *, now: datetime, remote_id: str | None) -> bool:
     """Posted: keep the remote message id."""
     return _finish(engine, item, now, OutboxStatus.DONE, remote_id=remote_id, done_at=now, last_error=None)
 
 
-def skip(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def skip(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Not to be posted (stale after downtime, recipient gone); ``reason`` says why."""
     return _finish(engine, item, now, OutboxStatus.SKIPPED, last_error=reason)
 
 
-def dead_letter(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def dead_letter(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Given up: it stays visible in ``/outbox`` with ``reason`` until an admin retries it."""
     return _finish(engine, item, now, OutboxStatus.DEAD, last_error=reason)
 
 
 def retry_later(
     engine: Engine,
-    item: Claimed,
+    item: AnyClaimed,
     *,
     now: datetime,
     delay: timedelta,
@@ -252,7 +306,7 @@ def retry_later(
     return OutboxStatus.PENDING
 
 
-def _finish(engine: Engine, item: Claimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
+def _finish(engine: Engine, item: AnyClaimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
     changes: dict[str, Any] = {
         "status": status.value,
         "claim_token": None,

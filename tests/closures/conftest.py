@@ -183,3 +183,7 @@ def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+# the emergency tests' fixtures, defined beside their helpers
+from tests.closures.emergency_support import declare, emergencies, posting_closures  # noqa: E402, F401
