@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import shapely
+
 from closures import cap_records as records
 from closures.cap_drafts import DRAFTED_STATUSES, DraftContent, draft_content
 from closures.cap_models import CapOutcome
@@ -140,9 +142,9 @@ class CapImporter:
             if made is None:
                 continue
             draft, new = made
-            entry = Record(
-                alert, records.thread_of(alert), muni, draft, CapOutcome.DRAFTED, content, Notice.DRAFTED
-            )
+            thread = records.thread_of(alert)
+            books = self._playbooks(muni, draft)
+            entry = Record(alert, thread, muni, draft, CapOutcome.DRAFTED, content, Notice.DRAFTED, books)
             if self._record(entry, made_here=new):
                 report.drafted += 1
 
@@ -195,7 +197,8 @@ class CapImporter:
         if made is None:
             return
         replacement, new = made
-        entry = Record(alert, thread, muni, replacement, CapOutcome.REPLACED, content, Notice.REPLACED)
+        books = self._playbooks(muni, replacement)
+        entry = Record(alert, thread, muni, replacement, CapOutcome.REPLACED, content, Notice.REPLACED, books)
         if self._record(entry, made_here=new):
             report.replaced += 1
 
@@ -235,6 +238,10 @@ class CapImporter:
         except (ClosureError, GeometryError) as exc:
             report.refuse(alert, f"{muni.slug}: {exc}")
             return None
+
+    def _playbooks(self, muni: Municipality, draft: Emergency) -> tuple[str, ...]:
+        area = shapely.from_geojson(draft.area_geojson)
+        return tuple(book.slug for book in self.emergencies.playbooks.touching(muni.slug, area))
 
     def _record(self, entry: Record, *, made_here: bool = False) -> bool:
         engine, now = self.emergencies.engine, self.emergencies.clock()

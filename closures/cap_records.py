@@ -28,7 +28,7 @@ from closures.cap_drafts import DraftContent
 from closures.cap_models import CapMessage, CapOutcome
 from closures.emergency_models import Emergency, EmergencyAction, EmergencyState
 from closures.formats.cap import CapAlert
-from closures.models import Municipality, OutboxItem, OutboxStatus, Playbook, Staff
+from closures.models import Municipality, OutboxItem, OutboxStatus, Staff
 from closures.store import session_scope
 
 STAFF_NOTICE = "cap-staff"  # outbox destination kind: "cap-staff:<telegram user id>"
@@ -68,6 +68,7 @@ class Record:
     outcome: CapOutcome
     content: DraftContent | None
     notice: str | None  # whom to tell what; None: nobody
+    playbooks: tuple[str, ...] = ()  # the slugs of the playbooks a draft's area touches
 
 
 def record(engine: Engine, entry: Record, *, now: datetime, admins: Sequence[int]) -> bool:
@@ -103,9 +104,7 @@ def _notify(
         select(Staff.telegram_user_id).where(Staff.municipality_id == muni.id, col(Staff.active).is_(True))
     ).all()
     people = list(dict.fromkeys([*staff, *admins]))
-    drafting = entry.notice in (Notice.DRAFTED, Notice.REPLACED)
-    books = touching_playbooks(session, muni, emergency) if drafting else []
-    payload = json.dumps({"what": entry.notice, "message": message.id, "playbooks": books})
+    payload = json.dumps({"what": entry.notice, "message": message.id, "playbooks": list(entry.playbooks)})
     session.add_all(
         OutboxItem(
             idempotency_key=f"cap:{message.id}:{uid}",
@@ -121,15 +120,6 @@ def _notify(
         )
         for uid in people
     )
-
-
-def touching_playbooks(session: Session, muni: Municipality, emergency: Emergency) -> list[str]:
-    """The slugs of the municipality's playbooks whose areas meet the emergency's."""
-    area = shapely.from_geojson(emergency.area_geojson)
-    books = session.exec(
-        select(Playbook).where(Playbook.municipality_id == muni.id).order_by(col(Playbook.slug))
-    ).all()
-    return [b.slug for b in books if b.area_geojson and shapely.from_geojson(b.area_geojson).intersects(area)]
 
 
 # --- reading ---------------------------------------------------------------------------------------

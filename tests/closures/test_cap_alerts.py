@@ -188,3 +188,27 @@ def test_any_issued_message_is_found_by_its_identifier_listed_or_not(engine, mun
 def replace_muni(version, muni_id):
     version.municipality_id = muni_id
     return version
+
+
+@pytest.mark.usefixtures("staff")
+def test_what_the_emergency_service_declares_updates_and_ends_is_listed_and_valid(
+    engine, emergencies, declare, clock, municipalities
+):
+    from closures.service import Actor
+    from closures.store import change_counter
+
+    staff = Actor.telegram(1001)
+    boundary = shapely.from_geojson(municipalities["riyadh"].boundary_geojson)
+    counter = change_counter(engine)
+    first = emergencies.declare("riyadh", declare(), staff).emergency
+    assert change_counter(engine) > counter, "a declaration moves the counter: the CAP feed is rebuilt"
+    clock.advance(timedelta(minutes=10))
+    emergencies.update(first.first_id, {"level": "warning"}, staff)
+    clock.advance(timedelta(minutes=10))
+    emergencies.end(first.first_id, staff)
+    [series] = cap_snapshot(engine, clock.now).series
+    assert [v.msg_type for v in series.versions] == ["alert", "update", "cancel"]
+    for i in range(3):
+        document = alert_xml(alert_of(series, i, sender=SENDER, web=WEB, event_name=event_name))
+        assert schema_errors(document) == []
+        assert rule_errors(document, within=boundary) == []

@@ -19,9 +19,9 @@ SQUARE = '{"type":"Polygon","coordinates":[[[46.6,24.6],[46.8,24.6],[46.8,24.8],
 
 def _message(conn: sa.Connection, muni: int, identifier: str = "NCM-1") -> None:
     statement = sa.text(
-        "INSERT INTO capmessage (sender, identifier, sent, thread, msg_type, status, municipality_id, outcome, "
-        "source, received_at) VALUES ('alerts@ncm.example.sa', :identifier, :t, 'x', 'Alert', 'Actual', :muni, "
-        "'drafted', 'cap:ncm.example.sa', :t)"
+        "INSERT INTO capmessage (sender, identifier, sent, thread, msg_type, status, municipality_id, "
+        "outcome, source, received_at) VALUES ('alerts@ncm.example.sa', :identifier, :t, 'x', 'Alert', "
+        "'Actual', :muni, 'drafted', 'cap:ncm.example.sa', :t)"
     ).bindparams(sa.bindparam("t", type_=UTCDateTime))
     conn.execute(statement, {"identifier": identifier, "t": T0, "muni": muni})
 
