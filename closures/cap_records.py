@@ -76,6 +76,7 @@ def record(engine: Engine, entry: Record, *, now: datetime, admins: Sequence[int
     the same message meanwhile (the table's unique key): then nothing of this call is kept."""
     alert, emergency, content = entry.alert, entry.emergency, entry.content
     first_id = emergency.first_id or emergency.id
+    assert entry.municipality.id is not None
     try:
         with session_scope(engine, write=True) as session:
             row = CapMessage(
