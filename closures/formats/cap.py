@@ -2,8 +2,9 @@
 
 ``CapAlert`` holds one message with its ``CapInfo`` blocks (one per language) and their ``CapArea``\\ s;
 :func:`alert_xml` writes it in the element order the OASIS schema fixes, and ``closures.formats.cap_read``
-reads it back into the same values, so a round trip gives the same content. Nothing here knows a database:
-``closures.cap_alerts`` maps emergencies to these values and back.
+reads it back into the same values, so a round trip gives the same content; ``closures.formats.cap_atom``
+lists alerts in an Atom feed. Nothing here knows a database: ``closures.cap_alerts`` maps emergencies to
+these values.
 
 On the wire (CAP 1.2, section 3.3):
 
@@ -17,9 +18,8 @@ On the wire (CAP 1.2, section 3.3):
 from __future__ import annotations
 
 import re
-import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,17 +28,13 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from closures.formats.atom import ATOM  # registers Atom as the default namespace of Atom documents
-from closures.formats.common import EXPORT_REFS
-
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP11 = "urn:oasis:names:tc:emergency:cap:1.1"
 CAP_MIME = "application/cap+xml"
 DECIMALS = 5
 MAX_AREA_DESC = 49  # "under 50 characters": short enough for a phone's alert banner
 # what XML 1.0 cannot carry at all (control characters, lone surrogates): dropped rather than sent broken
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class MsgType(StrEnum):
@@ -262,7 +258,7 @@ def _info(element: ET.Element, info: CapInfo) -> None:
 
 def _put(parent: ET.Element, name: str, text: str | None) -> None:
     if text is not None:
-        ET.SubElement(parent, f"{{{CAP12}}}{name}").text = _NOT_XML.sub("", text)
+        ET.SubElement(parent, f"{{{CAP12}}}{name}").text = NOT_XML.sub("", text)
 
 
 def _pairs(parent: ET.Element, name: str, pairs: Sequence[tuple[str, str]]) -> None:
@@ -270,50 +266,3 @@ def _pairs(parent: ET.Element, name: str, pairs: Sequence[tuple[str, str]]) -> N
         holder = ET.SubElement(parent, f"{{{CAP12}}}{name}")
         _put(holder, "valueName", value_name)
         _put(holder, "value", value)
-
-
-# --- the Atom index ----------------------------------------------------------------------------------
-
-
-def cap_atom(
-    alerts: Sequence[CapAlert],
-    *,
-    as_of: datetime,
-    title: str,
-    publisher: str,
-    self_url: str,
-    url_of: Callable[[CapAlert], str],
-    lang: str = "ar",
-) -> bytes:
-    """An Atom feed with one entry per alert, newest first, each linking to the alert's CAP document.
-
-    An entry's ``id`` follows the message (sender and identifier), so a reader sees an Update as a new
-    entry: CAP consumers want every message, each one whole. The title is the headline in ``lang``.
-    """
-    feed = ET.Element(f"{{{ATOM}}}feed", {_XML_LANG: lang})
-    _atom(feed, "id", f"urn:uuid:{uuid.uuid5(EXPORT_REFS, f'cap-feed:{publisher}')}")
-    _atom(feed, "title", title)
-    _atom(feed, "updated", cap_time(as_of))
-    ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "self", "href": self_url, "type": "application/atom+xml"})
-    _atom(ET.SubElement(feed, f"{{{ATOM}}}author"), "name", publisher)
-    _atom(feed, "generator", "road-closure-bot")
-    for alert in sorted(alerts, key=lambda a: (a.sent, a.identifier), reverse=True):
-        info = alert.info(lang) or (alert.infos[0] if alert.infos else None)
-        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        _atom(entry, "id", f"urn:uuid:{uuid.uuid5(EXPORT_REFS, 'cap:' + ' '.join(alert.key))}")
-        heading = (info.headline or info.event) if info else alert.msg_type.value
-        _atom(entry, "title", heading).set(_XML_LANG, info.language if info else "en")
-        _atom(entry, "updated", cap_time(alert.sent))
-        _atom(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", (info and info.sender_name) or alert.sender)
-        ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate", "type": CAP_MIME, "href": url_of(alert)})
-        for scheme, term in (("msgType", alert.msg_type.value), ("status", alert.status.value)):
-            ET.SubElement(entry, f"{{{ATOM}}}category", {"term": term, "scheme": f"urn:oasis:cap:{scheme}"})
-        if info and info.description:
-            _atom(entry, "summary", info.description).set(_XML_LANG, info.language)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)  # Atom: the default namespace
-
-
-def _atom(parent: ET.Element, name: str, text: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{name}")
-    element.text = _NOT_XML.sub("", text)
-    return element

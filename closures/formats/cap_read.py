@@ -29,8 +29,8 @@ from defusedxml.common import DefusedXmlException
 from shapely.geometry import MultiPolygon, Polygon
 
 from closures.errors import ClosureError
+from closures.formats.atom import ATOM
 from closures.formats.cap import (
-    ATOM,
     CAP11,
     CAP12,
     CapAlert,

@@ -24,11 +24,11 @@ from closures.formats.cap import (
     CapStatus,
     MsgType,
     alert_xml,
-    cap_atom,
     cap_time,
     polygon_text,
     short_text,
 )
+from closures.formats.cap_atom import cap_atom
 from closures.formats.cap_read import CapError, CapProblem, read_alert, read_cap
 from tests.closures.cap_support import rule_errors, sample, schema_errors
 
