@@ -62,7 +62,7 @@ class Plan:
     area_desc_en: str
     playbooks: tuple[PlaybookView, ...]
     closures: tuple[ClosureDraft, ...]  # registered when confirmed (none for an exercise)
-    reach: reach.Count
+    reach: reach.Count | None  # who it reaches now (counted for a preview)
 
     @property
     def descs(self) -> tuple[str, str]:
@@ -99,7 +99,7 @@ class EmergencyService(EmergencyRecords):
         with session_scope(self.engine) as session:
             muni = municipality_of(session, municipality)
             authorise(session, muni, actor)
-            return self._plan(session, muni, draft, now)
+            return self._plan(session, muni, draft, now, with_reach=True)
 
     # -- changing ----------------------------------------------------------------------------------
 
@@ -168,25 +168,22 @@ class EmergencyService(EmergencyRecords):
             versions.audit(session, row, EmergencyAction.DISCARDED, actor, now, before=None)
             return row
 
+    def plan_update(self, first_id: int, changes: Mapping[str, Any], actor: Actor) -> Plan:
+        """Validate an update and say what it would do (whom it would reach now), writing nothing."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            current, muni = self._for_change(session, first_id, None, actor, now)
+            draft = self._updated(session, current, changes, now)
+            return self._plan(session, muni, draft, now, check_times=False, with_reach=True)
+
     def update(
         self, first_id: int, changes: Mapping[str, Any], actor: Actor, *, expected_version: int | None = None
     ) -> Issued:
         """Issue a new version with ``changes`` (see ``EDITABLE``); earlier closures follow a new expiry."""
-        unknown = set(changes) - EDITABLE
-        if unknown:
-            raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
         with session_scope(self.engine, write=True) as session:
             current, muni = self._for_change(session, first_id, expected_version, actor, now)
-            base = replace(versions.draft_of(current), playbooks=())
-            if {"area", "area_from"} & set(changes):  # a new area: its description too, unless given
-                base = replace(base, area_from=AreaSource.DRAWN.value, area_desc_ar=None, area_desc_en=None)
-            draft = replace(base, **changes)
-            if draft.playbooks:  # a playbook already activated brings nothing twice
-                done = versions.activated(session, first_id)
-                draft = replace(draft, playbooks=tuple(s for s in draft.playbooks if s not in done))
-            if "expires_at" in changes:
-                check_expiry(draft.expires_at, now)
+            draft = self._updated(session, current, changes, now)
             plan = self._plan(session, muni, draft, now, check_times=False)
             row = versions.new_version(
                 muni,
@@ -234,6 +231,25 @@ class EmergencyService(EmergencyRecords):
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _updated(
+        self, session: Session, current: Emergency, changes: Mapping[str, Any], now: datetime
+    ) -> EmergencyDraft:
+        """The current version with ``changes``, as a draft to check again (times as changed)."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
+        base = replace(versions.draft_of(current), playbooks=())
+        if {"area", "area_from"} & set(changes):  # a new area: its description too, unless given
+            base = replace(base, area_from=AreaSource.DRAWN.value, area_desc_ar=None, area_desc_en=None)
+        draft = replace(base, **changes)
+        if draft.playbooks:  # a playbook already activated brings nothing twice
+            assert current.first_id is not None
+            done = versions.activated(session, current.first_id)
+            draft = replace(draft, playbooks=tuple(s for s in draft.playbooks if s not in done))
+        if "expires_at" in changes:
+            check_expiry(draft.expires_at, now)
+        return draft
+
     def _plan(
         self,
         session: Session,
@@ -242,6 +258,7 @@ class EmergencyService(EmergencyRecords):
         now: datetime,
         *,
         check_times: bool = True,
+        with_reach: bool = False,
     ) -> Plan:
         cap_terms(draft.hazard, draft.level)  # checks both choices
         if check_times:
@@ -264,14 +281,12 @@ class EmergencyService(EmergencyRecords):
             closures = tuple(
                 d for book in books for d, _ in drafts_for(book, starts_at=now, ends_at=draft.expires_at)
             )
-        count = reach.count(
-            session,
-            clipped.geometry,
-            municipality_id=muni.id or 0,
-            exercise=draft.exercise,
-            now=now,
-            reach=self.reach,
-        )
+        count = None  # counted for a preview only: declaring holds the write lock meanwhile
+        if with_reach:
+            count = reach.count(
+                session, clipped.geometry, municipality_id=muni.id or 0, exercise=draft.exercise, now=now,
+                reach=self.reach,
+            )  # fmt: skip
         return Plan(clipped, desc["ar"], desc["en"], books, closures, count)
 
     def _issue(

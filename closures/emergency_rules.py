@@ -105,7 +105,8 @@ def clip_area(area: BaseGeometry, boundary: BaseGeometry, projection: Projection
         raise ValidationError(Refusal.NOT_AN_AREA, field="area", detail=area.geom_type)
     area = validate(area, boundary=boundary, limits=AREA_LIMITS)
     given_m2 = projection.to_metric(area).area
-    inside = _polygons(shapely.intersection(area, boundary))
+    # an area wholly inside is kept as drawn (intersection would rewrite its rings: not stable on re-saving)
+    inside = area if boundary.covers(area) else _polygons(shapely.intersection(area, boundary))
     inside_m2 = projection.to_metric(inside).area if inside is not None else 0.0
     if inside is None or inside_m2 < MIN_INSIDE_M2:
         raise ValidationError(Refusal.OUTSIDE_MUNICIPALITY, field="area", detail=f"{inside_m2:.0f} m² inside")

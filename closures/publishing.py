@@ -189,11 +189,12 @@ def view_of(snapshot: dict[str, Any]) -> ClosureView:
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     id: int
-    closure_id: int
+    closure_id: int | None  # None for a post about an emergency
     event: str
     destination: str
     attempts: int
     reason: str
+    emergency_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,15 @@ def backlog(engine: Engine, *, dead_limit: int = 10) -> Backlog:
             .limit(dead_limit)
         )
         dead = [
-            DeadLetter(r.id or 0, r.closure_id, r.event, r.destination, r.attempts, r.last_error or "")
+            DeadLetter(
+                r.id or 0,
+                r.closure_id,
+                r.event,
+                r.destination,
+                r.attempts,
+                r.last_error or "",
+                r.emergency_id,
+            )
             for r in rows
         ]
     return Backlog({str(k): int(v) for k, v in counts.items()}, next_due, dead)

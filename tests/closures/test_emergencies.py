@@ -14,7 +14,8 @@ from shapely.geometry import Polygon
 from closures.emergency_models import EmergencyClosure
 from closures.errors import EmergencyConflict, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
-from closures.models import Municipality
+from closures.models import Municipality, OutboxItem
+from closures.playbooks import drafts_for
 from closures.service import Actor
 from closures.store import session_scope
 from geo.errors import GeometryError
@@ -203,6 +204,31 @@ def test_a_failure_half_way_through_the_closures_leaves_nothing_behind(emergenci
 
     assert caught.value.code is Refusal.OUTSIDE_MUNICIPALITY
     assert table_counts(engine) == before
+
+
+def test_a_failure_planning_the_posts_leaves_no_closure_behind(emergencies, engine, clock, declare, khurais):
+    # A row already holds the key the emergency's first post will take (its id is the next one): the
+    # posts fail after the version and all three closures were written, and the whole step rolls back.
+    closure = emergencies.closures.register("riyadh", declare_closure(khurais, clock), SYSTEM)
+    with session_scope(engine) as session:
+        session.add(
+            OutboxItem(
+                idempotency_key="emergency:1:1:declared:emergency-people", closure_id=closure.id,
+                closure_version=1, event="announced", destination="squatter", status="done", due_at=clock.now,
+            )
+        )  # fmt: skip
+    before = table_counts(engine)
+
+    with pytest.raises(sa.exc.IntegrityError):
+        emergencies.declare("riyadh", declare(playbooks=["khurais-underpasses"]), STAFF)
+
+    assert table_counts(engine) == before
+    assert emergencies.listing("riyadh") == []
+
+
+def declare_closure(khurais, clock):
+    draft, _ = drafts_for(khurais, starts_at=clock.now, ends_at=clock.now + timedelta(hours=1))[0]
+    return draft
 
 
 def test_an_exercise_closes_no_road_and_posts_nothing_publicly(emergencies, engine, declare, khurais):
