@@ -70,10 +70,13 @@ class CapImportReport:
 
 @dataclass
 class CapImporter:
-    """Applies CAP messages through the emergency service. ``admins`` are told as well as the staff."""
+    """Applies CAP messages through the emergency service. ``admins`` are told as well as the staff;
+    ``only`` (a municipality's slug) limits the drafts to that municipality (a national feed followed by one
+    city)."""
 
     emergencies: EmergencyService
     admins: Sequence[int] = ()
+    only: str | None = None
 
     def apply(
         self,
@@ -132,7 +135,7 @@ class CapImporter:
         if content.area.is_empty:
             report.refuse(alert, "no <polygon> or <circle>: an area given by geocodes alone is not matched")
             return
-        munis = records.meeting(self.emergencies.engine, content.area)
+        munis = self._meeting(content.area)
         if not munis:
             names = "; ".join(a.description for a in alert.infos[0].areas if a.description)
             report.outside.append({"alert": f"{alert.sender} {alert.identifier}", "area": names or "-"})
@@ -182,9 +185,7 @@ class CapImporter:
     ) -> None:
         """An Update replaces a draft (unless its area left the municipality); a Cancel withdraws it."""
         assert draft.id is not None
-        stays = content is not None and muni.slug in {
-            m.slug for m in records.meeting(self.emergencies.engine, content.area)
-        }
+        stays = content is not None and muni.slug in {m.slug for m in self._meeting(content.area)}
         self.emergencies.discard(draft.id, actor)
         if not stays:
             if self._record(
@@ -238,6 +239,10 @@ class CapImporter:
         except (ClosureError, GeometryError) as exc:
             report.refuse(alert, f"{muni.slug}: {exc}")
             return None
+
+    def _meeting(self, area: shapely.Geometry) -> list[Municipality]:
+        munis = records.meeting(self.emergencies.engine, area)
+        return [m for m in munis if self.only is None or m.slug == self.only]
 
     def _playbooks(self, muni: Municipality, draft: Emergency) -> tuple[str, ...]:
         area = shapely.from_geojson(draft.area_geojson)

@@ -212,6 +212,18 @@ def test_an_alert_over_two_municipalities_drafts_one_emergency_in_each(importer,
     assert {f"cap-staff:{RIYADH_STAFF}", f"cap-staff:{JEDDAH_STAFF}"} <= told
 
 
+def test_a_feed_followed_for_one_municipality_drafts_only_there(emergencies, engine):
+    kingdom = sample("ncm_flood_riyadh.xml").replace(
+        b"24.30,46.30 24.30,47.30 25.20,47.30 25.20,46.30 24.30,46.30",
+        b"21.00,39.00 21.00,47.30 25.20,47.30 25.20,39.00 21.00,39.00",
+    )
+    report = CapImporter(emergencies, only="jeddah").apply(read_cap(kingdom).alerts, source="cap:ncm")
+    assert report.drafted == 1
+    [draft] = _drafts(engine)
+    assert {d for d, _, _ in _notices(engine)} == {f"cap-staff:{JEDDAH_STAFF}"}
+    assert draft.min_lon < 40, "Jeddah's"
+
+
 def test_test_messages_are_left_alone_and_an_exercise_is_drafted_as_one(importer, engine):
     document = sample("ncm_flood_riyadh.xml")
     test = read_cap(document.replace(b"<status>Actual</status>", b"<status>Test</status>")).alerts
