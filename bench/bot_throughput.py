@@ -44,10 +44,10 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from bot.app import build_application
 from bot.cli.demo import load_sample_database
+from bot.cli.progress import progress
 from bot.config import Settings
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
-from bot.progress import progress
 from bot.services import Services
 
 FULL_DRIVERS = 1_000

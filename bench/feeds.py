@@ -49,7 +49,7 @@ from starlette.routing import Route
 
 from bot.config import Settings
 from bot.services import Services
-from bot.web_feeds import CONTENT_TYPES, feed_builders, feed_routes
+from bot.web.feed_routes import CONTENT_TYPES, feed_builders, feed_routes
 from closures.feeds import feed_snapshot
 from closures.formats.atom import atom_feed
 from closures.formats.geojson import read_municipalities

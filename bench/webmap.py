@@ -35,8 +35,9 @@ import shapely
 
 from bot.config import DATA_DIR, Settings
 from bot.services import Services
-from bot.web import MapData, build_web_app
-from bot.webserver import WebServer
+from bot.web.map_routes import MapData
+from bot.web.serving import WebServer
+from bot.web.site import build_web_app
 from closures.formats.geojson import read_municipalities
 from closures.models import Closure, Municipality
 from closures.store import bump_change_counter, session_scope, upgrade

@@ -1,4 +1,4 @@
-"""``build_application``: the python-telegram-bot Application, its typed context and its handlers.
+"""``build_application``: the python-telegram-bot Application with its handlers (its types: ``bot.context``).
 
 Services are built once in ``main()`` and handed in; ``post_init`` warms them, ``post_shutdown`` closes them.
 """
@@ -8,32 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    CallbackContext,
-    ContextTypes,
-    ExtBot,
-)
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
-from bot import menus
-from bot.persistence import StorePersistence
-from bot.publish import runner as publishing
+from bot.context import BotApplication, BotContext
+from bot.handlers import menus, register_all
+from bot.handlers.persistence import StorePersistence
+from bot.publish import wiring as publishing
 from bot.services import Services
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The callback context every handler receives, with the services as a typed property."""
-
-    @property
-    def services(self) -> Services:
-        return cast(Services, self.application.bot_data["services"])
-
-
-type BotApplication = Application[
-    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
 
 
 def build_application(services: Services, *, rate_limit: bool = True) -> BotApplication:
@@ -52,12 +33,10 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
         .post_shutdown(_post_shutdown)
         .persistence(StorePersistence(services.engine, update_interval=settings.conversation_save_s))
     )
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    application = cast(BotApplication, builder.build())
+    # A rate limiter changes the builder's bot type (ExtBot[int]); handlers see one BotApplication type.
+    built = builder.rate_limiter(AIORateLimiter(max_retries=3)).build() if rate_limit else builder.build()
+    application = cast(BotApplication, built)
     application.bot_data["services"] = services
-    from bot.handlers import register_all  # imported here: handlers import BotContext from this module
-
     register_all(application)
     return application
 

@@ -11,7 +11,7 @@ loaded, so a number or a Latin word never reorders the sentence around it. In En
 contain right-to-left script are isolated.
 
 Catalogue texts are plain text that is also valid Telegram HTML (no ``<``, ``>`` or ``&``); a caller
-sending HTML escapes user-supplied values before interpolating them (``bot.render`` does).
+sending HTML escapes user-supplied values before interpolating them (``bot.text`` does).
 
 >>> ar, en = get_translator("ar"), get_translator("en")
 >>> ar.distance(2345), en.distance(2345), en.distance(844)

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute
 from telegram import Update
 
-from bot.app import BotApplication, build_application
-from bot.partners import poll_partners
+from bot.app import build_application
+from bot.context import BotApplication
 from bot.services import Services
-from bot.web import build_web_app
-from bot.webhook import WebhookSecrets, register_webhook
-from bot.webserver import WebServer
+from bot.web.partners import poll_partners
+from bot.web.serving import WebServer
+from bot.web.site import build_web_app
+from bot.web.webhook import WebhookSecrets, register_webhook
 
 log = logging.getLogger("roadbot")
 

@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from closures.models import OutboxItem, OutboxStatus, Subscription
 from closures.outbox import Claimed, idempotency_key, insert_ignore
-from closures.queries import ClosureView
 from closures.store import session_scope
+from closures.views import ClosureView
 from geo.measure import direction_code
 from geo.projection import Projection
 

@@ -1,4 +1,5 @@
-"""Closures as staff list them: open in their municipalities, or registered by them, a page at a time.
+"""Closures as staff list them: open in their municipalities, or registered by them, a page at a time;
+and every closure with its municipality, as the command line lists and exports them.
 
 Blocking (database); the bot calls it from a worker thread. Rows are returned detached (safe across threads).
 """
@@ -11,10 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from closures.lifecycle import Clock, system_clock
-from closures.models import Closure, Status
+from closures.models import Closure, Municipality, Status
 from closures.store import session_scope
 
 
@@ -42,6 +43,19 @@ class ClosureListing:
     def created_by(self, actor_name: str, *, offset: int = 0, limit: int = 10) -> Page:
         """Active and scheduled closures this actor registered."""
         return self._page(Closure.created_by == actor_name, offset, limit)
+
+    def every(self, *, municipality: str | None = None) -> list[tuple[Closure, str]]:
+        """Every closure, whatever its phase, with its municipality's slug; by start, then id. Only those of
+        ``municipality`` (a slug) when given."""
+        query = (
+            select(Closure, Municipality.slug)
+            .join(Municipality)
+            .order_by(col(Closure.starts_at), col(Closure.id))
+        )
+        if municipality is not None:
+            query = query.where(col(Municipality.slug) == municipality)
+        with session_scope(self.engine) as session:
+            return [(closure, slug) for closure, slug in session.exec(query)]
 
     def _page(self, where: Any, offset: int, limit: int) -> Page:
         now = self.clock()

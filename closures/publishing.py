@@ -32,8 +32,8 @@ from sqlalchemy.engine import Engine
 from closures.lifecycle import Phase, phase_at
 from closures.models import ClosureEvent, Municipality, OutboxItem, OutboxStatus, PostBudget, PostEvent
 from closures.outbox import ALERTS, Claimed, insert_ignore
-from closures.queries import ClosureView
 from closures.store import session_scope
+from closures.views import ClosureView
 
 _TIMES = ("starts_at", "ends_at", "lifted_at", "created_at", "updated_at")
 

@@ -20,62 +20,17 @@ from datetime import datetime, timedelta
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures.lifecycle import Clock, Phase, is_relevant, phase_at, system_clock
+from closures.lifecycle import Clock, is_relevant, phase_at, system_clock
 from closures.models import Closure, Status
 from closures.store import change_counter, local_writes
+from closures.views import ClosureView, Found
 from geo.index import SpatialIndex
 from geo.measure import direction_codes
 
 DEFAULT_HORIZON = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class ClosureView:
-    """A read-only copy of a closure as the index holds it (no session, safe across threads)."""
-
-    id: int
-    municipality_id: int
-    ref: str | None
-    kind: str
-    geometry: BaseGeometry
-    radius_m: float | None
-    reason: str
-    severity: str
-    lanes_ar: str | None
-    lanes_en: str | None
-    direction: str
-    heading: str | None
-    starts_at: datetime
-    ends_at: datetime | None
-    status: str
-    title_ar: str
-    title_en: str | None
-    detour_ar: str | None
-    detour_en: str | None
-    version: int
-
-    @classmethod
-    def of(cls, row: Closure, geometry: BaseGeometry) -> ClosureView:
-        assert row.id is not None
-        return cls(geometry=geometry, **{name: getattr(row, name) for name in _VIEW_COLUMNS})
-
-
-_VIEW_COLUMNS = tuple(name for name in ClosureView.__slots__ if name != "geometry")  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """One closure answering a query: how far (to its edge), which way from the driver, where on the route."""
-
-    closure: ClosureView
-    phase: Phase
-    distance_m: float
-    direction: str | None
-    position_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 Every change is validated first, then written with its audit event and its outbox rows in ONE transaction,
 bumping the closure's version and the store's change counter. Two staff editing the same version: the
 second gets a ``ConflictError`` naming what changed meanwhile, and nothing of theirs is written.
+
+After a write transaction commits, the service tells its after-commit listeners what it changed
+(``closures.changes``): the bot wakes its outbox worker so that the posts just planned go out at once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures import rules
+from closures import municipalities, rules
+from closures.changes import AfterCommit, ClosureChange, Listeners
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
@@ -45,6 +49,7 @@ class Actor:
 
 
 EDITABLE = frozenset(f.name for f in fields(ClosureDraft)) - {"ref", "source"}
+_CHANGES = "roadbot_closure_changes"  # session.info key: the changes of the transaction, told after commit
 
 
 @dataclass
@@ -59,6 +64,11 @@ class ClosureService:
     limits: Limits = field(default_factory=Limits)
     boundary_tolerance_m: float = 500.0
     max_past_start: timedelta = timedelta(hours=1)
+    after_commit: Listeners = field(default_factory=Listeners)
+
+    def add_listener(self, listener: AfterCommit) -> Callable[[], None]:
+        """Tell ``listener`` of every write from now on (see ``closures.changes``); returns its remover."""
+        return self.after_commit.add(listener)
 
     def register(
         self,
@@ -213,8 +223,16 @@ class ClosureService:
         if joined is not None:
             yield joined
             return
+        with self._writing() as session:
+            yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed."""
         with session_scope(self.engine, write=True) as session:
             yield session
+            changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        self.after_commit.tell(changes)
 
     def destinations_of(self, muni: Municipality) -> Destinations:
         """Where the municipality's posts go."""
@@ -309,6 +327,7 @@ class ClosureService:
             )
         )
         bump_change_counter(session)
+        session.info.setdefault(_CHANGES, []).append(ClosureChange(closure.id, closure.version, action))
 
 
 _POST_FOR = {
@@ -337,11 +356,7 @@ def authorise(session: Session, muni: Municipality, actor: Actor) -> None:
 
 def municipality_of(session: Session, key: str | int) -> Municipality:
     """The municipality by id or slug, or ``NotFound``."""
-    column = Municipality.id if isinstance(key, int) else Municipality.slug
-    muni = session.exec(select(Municipality).where(column == key)).first()
-    if muni is None:
-        raise NotFound("municipality", key)
-    return muni
+    return municipalities.by_key(session, key)
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:

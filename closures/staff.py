@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from closures import municipalities
 from closures.errors import NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
 from closures.models import Municipality, Role, Staff, StaffEvent
@@ -58,10 +59,9 @@ class StaffDirectory:
 
     def memberships(self, user_id: int) -> list[Membership]:
         """Every municipality ``user_id`` may act in, by slug; settings admins are admins of them all."""
+        if user_id in self.admin_user_ids:
+            return [_membership(m, Role.ADMIN.value) for m in municipalities.every(self.engine)]
         with session_scope(self.engine) as session:
-            if user_id in self.admin_user_ids:
-                munis = session.exec(select(Municipality).order_by(Municipality.slug))
-                return [_membership(m, Role.ADMIN.value) for m in munis]
             rows = session.exec(
                 select(Staff, Municipality)
                 .join(Municipality)
@@ -167,10 +167,7 @@ class StaffDirectory:
             return list(session.exec(query))
 
     def _municipality_for(self, session: Session, key: str | int, actor: Actor) -> Municipality:
-        column = Municipality.id if isinstance(key, int) else Municipality.slug
-        muni = session.exec(select(Municipality).where(column == key)).first()
-        if muni is None:
-            raise NotFound("municipality", key)
+        muni = municipalities.by_key(session, key)
         if actor.telegram_user_id is None or actor.telegram_user_id in self.admin_user_ids:
             return muni  # the command line, or an admin of every municipality
         row = _row(session, actor.telegram_user_id, muni)

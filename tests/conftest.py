@@ -26,7 +26,8 @@ from closures.store import make_engine, session_scope, upgrade
 
 pytest_plugins = ["tests.fakes.telegram", "tests.fakes.nominatim", "tests.routing_fixtures"]
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+DATA = ROOT / "data"
 PG_URL_VAR = "ROADBOT_TEST_POSTGRES_URL"
 
 

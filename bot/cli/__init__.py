@@ -16,12 +16,12 @@ from collections.abc import Sequence
 import pydantic
 import sqlalchemy.exc
 
-from bot.cli import admin, botcmds, demo, exchange, records, routing, webcmds
+from bot.cli import admin, botcmds, demo, exchange, records, routingcmds, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
-from bot.cli.routing import RoutingFailed
+from bot.cli.routingcmds import RoutingFailed
 from bot.config import Settings
-from bot.partners import FetchError
-from bot.timeinput import TimeInputError
+from bot.handlers.staff.timeinput import TimeInputError
+from bot.web.partners import FetchError
 from closures.errors import ConflictError, NotFound, ValidationError
 from geo.errors import GeometryError
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     botcmds.register(commands)
     webcmds.register(commands)
-    routing.register(commands)
+    routingcmds.register(commands)
     return parser
 
 

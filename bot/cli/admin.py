@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import shapely
 from pyproj.exceptions import ProjError
-from sqlmodel import select
 
 from bot.cli.common import CliError, Context, print_json, read_text_arg
+from closures import municipalities
 from closures.formats.geojson import BOUNDARY_LIMITS, ImportedMunicipality, read_municipalities
-from closures.models import Municipality, Role
+from closures.models import Role
 from closures.service import Actor
 from closures.staff import StaffDirectory
-from closures.store import current_revision, session_scope, upgrade
+from closures.store import current_revision, upgrade
 from geo.parse import parse_geometry
 from geo.projection import Projection
 
@@ -76,14 +76,7 @@ def db_upgrade(ctx: Context, args: argparse.Namespace) -> None:
 def save_municipality(ctx: Context, item: ImportedMunicipality) -> str:
     """Insert or update by slug; returns 'added' or 'updated'."""
     _check_zone_and_crs(item)
-    with session_scope(ctx.ready_engine(), write=True) as session:
-        muni = session.exec(select(Municipality).where(Municipality.slug == item.slug)).first()
-        outcome = "updated" if muni else "added"
-        muni = muni or Municipality(slug=item.slug, name_ar="", name_en="", boundary_geojson="")
-        for name in ("name_ar", "name_en", "boundary_geojson", "timezone", "default_radius_m", "epsg"):
-            setattr(muni, name, getattr(item, name))
-        session.add(muni)
-    return outcome
+    return municipalities.save(ctx.ready_engine(), item)
 
 
 MAX_SCALE_ERROR = 0.01  # 1 %: UTM stays within 0.1 % in its zone and 0.7 % one zone over
@@ -133,11 +126,9 @@ def municipality_load(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def municipality_list(ctx: Context, args: argparse.Namespace) -> None:
-    with session_scope(ctx.ready_engine()) as session:
-        rows = list(session.exec(select(Municipality).order_by(Municipality.slug)))
     items = [
         {"id": m.id, "slug": m.slug, "name_ar": m.name_ar, "name_en": m.name_en, "timezone": m.timezone}
-        for m in rows
+        for m in municipalities.every(ctx.ready_engine())
     ]
     if args.json:
         print_json({"municipalities": items})

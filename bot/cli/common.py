@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from bot.config import Settings
+from closures import municipalities
 from closures.models import Municipality
 from closures.queries import ClosureQueries
 from closures.service import ClosureService
-from closures.store import alembic_config, current_revision, make_engine, session_scope
+from closures.store import alembic_config, current_revision, make_engine
 from geo.parse import Limits
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
@@ -70,14 +70,10 @@ class Context:
         return ClosureQueries(self.ready_engine(), horizon=timedelta(hours=self.settings.horizon_hours))
 
     def timezones(self) -> dict[int, ZoneInfo]:
-        with session_scope(self.ready_engine()) as session:
-            return {
-                m.id: ZoneInfo(m.timezone) for m in session.exec(select(Municipality)) if m.id is not None
-            }
+        return municipalities.zones(self.ready_engine())
 
     def municipality(self, slug: str) -> Municipality:
-        with session_scope(self.ready_engine()) as session:
-            muni = session.exec(select(Municipality).where(Municipality.slug == slug)).first()
+        muni = municipalities.find(self.ready_engine(), slug)
         if muni is None:
             raise CliError(f"no municipality {slug!r} (see `roadbot municipality list`)")
         return muni

@@ -13,9 +13,9 @@ import sys
 from typing import Any
 
 from bot.cli.common import MAX_INPUT_BYTES, CliError, Context, print_json, read_text_arg
+from bot.cli.progress import progress
 from bot.cli.records import closures_in
-from bot.partners import PartnerPoller, default_source, fetch_feed
-from bot.progress import progress
+from bot.web.partners import PartnerPoller, default_source, fetch_feed
 from closures.formats.geojson import exported_feature, feature_collection
 from closures.importing import FORMATS, READERS, ImportReport, apply_import
 from closures.service import Actor

@@ -19,8 +19,9 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.localapi.html import HtmlEntityError, parse_html
 from bot.services import Services

@@ -9,17 +9,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
-from sqlmodel import select
 
 from bot.cli.common import CliError, Context, km, local, print_json, read_text_arg
-from bot.timeinput import parse_end, parse_when
+from bot.handlers.staff.timeinput import parse_end, parse_when
 from closures.formats.geojson import closure_feature
 from closures.lifecycle import phase_at
-from closures.models import Closure, Direction, Municipality, Reason, Severity
-from closures.queries import Found
+from closures.listing import ClosureListing
+from closures.models import Closure, Direction, Reason, Severity
 from closures.rules import ClosureDraft, geometry_of
 from closures.service import Actor
-from closures.store import session_scope
+from closures.views import Found
 from geo.measure import COMPASS_CODES, direction_code, distance_m
 from geo.parse import parse_coordinates, parse_geometry
 
@@ -166,7 +165,7 @@ def closure_extend(ctx: Context, args: argparse.Namespace) -> None:
 
 def closure_history(ctx: Context, args: argparse.Namespace) -> None:
     events = ctx.service.history(args.id)
-    items = [
+    items: list[dict[str, Any]] = [
         {"version": e.version, "action": e.action, "actor": e.actor, "at": e.at.isoformat(),
          "changed": _changed(e.before_json, e.after_json)}
         for e in events
@@ -223,11 +222,8 @@ def print_found(found: list[Found], zones: dict[int, ZoneInfo]) -> None:
 
 def closures_in(ctx: Context, slug: str | None, *, include_all: bool) -> list[tuple[Closure, str]]:
     now = ctx.service.clock()
-    with session_scope(ctx.ready_engine()) as session:
-        query = select(Closure, Municipality.slug).join(Municipality).order_by(Closure.starts_at, Closure.id)
-        if slug:
-            query = query.where(Municipality.slug == ctx.municipality(slug).slug)
-        rows = [(c, s) for c, s in session.exec(query)]
+    only = ctx.municipality(slug).slug if slug else None  # an unknown slug is one line and exit 2
+    rows = ClosureListing(ctx.ready_engine(), clock=ctx.service.clock).every(municipality=only)
     if include_all:
         return rows
     return [(c, s) for c, s in rows if phase_at(c, now).value in ("scheduled", "active")]

@@ -14,7 +14,7 @@ from typing import Any
 from bot.cli.common import CliError, Context
 from bot.runner import Listen, Started, serve_web
 from bot.services import Services
-from bot.webserver import WebServerError
+from bot.web.serving import WebServerError
 
 EXIT_REFUSED = 1
 

@@ -1,20 +1,18 @@
-"""One flow per module; ``register_all`` wires them into the Application in a fixed order."""
+"""One flow per module for drivers (``start``, ``nearby``, ``route``, ``places``, ``place_search``, ``live``),
+``staff/`` for staff and admins, and what they share; ``register_all`` wires them in a fixed order."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.handlers import drivers, errors, live, outbox_admin, places, route, staff_admin, staff_new, start
-
-if TYPE_CHECKING:
-    from bot.app import BotApplication
+from bot.context import BotApplication
+from bot.handlers import guards, live, nearby, places, route, start
+from bot.handlers.staff import conversation, manage, outbox_admin
 
 
 def register_all(application: BotApplication) -> None:
-    application.add_handlers(errors.handlers(), group=-1)  # flood control runs before everything
+    application.add_handlers(guards.handlers(), group=-1)  # flood control runs before everything
     # A staff member in the middle of /new or /edit: the conversation's states win over the driver flows.
-    application.add_handlers([staff_new.conversation(), *staff_admin.handlers()])
+    application.add_handlers([conversation.conversation(), *manage.handlers()])
     application.add_handlers([*start.handlers(), *route.handlers(), *places.handlers(), *live.handlers()])
     application.add_handlers(outbox_admin.handlers())  # /outbox for admins (publishing)
-    application.add_handlers(drivers.handlers())
-    application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    application.add_handlers(nearby.handlers())
+    application.add_error_handler(guards.on_error)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from telegram import Location, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import filters
 
+from bot.config import Settings
+from bot.context import BotContext
 from bot.i18n import Translator, get_translator, resolve_language
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
-    from bot.config import Settings
-    from closures.drivers import Profile
+from closures.drivers import Profile
 
 MAX_TEXT_IN = 1_000  # longer text cannot be a location, a link or a place name
 
@@ -77,6 +75,6 @@ def addressed_to_me(update: Update, context: BotContext) -> bool:
     return bool(context.bot.username) and first.lower().endswith(f"@{context.bot.username.lower()}")
 
 
-async def reply(message: Message, text: str, **kwargs: object) -> Message:
+async def reply(message: Message, text: str, **kwargs: Any) -> Message:
     """Reply with Telegram HTML (catalogue texts are HTML-safe; rendered values are escaped)."""
-    return await message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+    return await message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import html
-from typing import TYPE_CHECKING
-
 from shapely.geometry import Point
 from telegram import Update
-from telegram.ext import BaseHandler, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import LIVE_LOCATION, blocking, driver_of, live_period, reply
-from bot.trip import ALERT_DISTANCE_M, Trip
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
+from bot.handlers.trip import ALERT_DISTANCE_M, Trip
+from bot.text import answers
 
 
 async def on_live_start(update: Update, context: BotContext) -> None:
@@ -54,20 +50,10 @@ async def on_live_edit(update: Update, context: BotContext) -> None:
     if not ahead:
         return
     trip.warned(ahead, now)
-    lines = [
-        me.tr.t(
-            "live.alert",
-            title=html.escape(
-                (f.closure.title_ar if me.tr.lang == "ar" else f.closure.title_en) or f.closure.title_ar
-            ),
-            distance=me.tr.distance(f.distance_m),
-        )
-        for f in ahead
-    ]
-    await reply(message, "\n".join(lines))
+    await reply(message, answers.live_alerts(ahead, me.tr))
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     private = filters.ChatType.PRIVATE
     return [
         MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE & LIVE_LOCATION, on_live_start),

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 
-from bot import geocode
+from bot.context import BotContext
+from bot.handlers import geocode
 from bot.handlers.common import Driver, driver_of, reply
+from bot.text import keyboards
 from geo.errors import GeocodingError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 type AnswerPoint = Callable[..., Awaitable[None]]  # drivers.on_point(update, context, point, *, me)
 CHOICES_KEY = "place_choices"
@@ -52,11 +50,8 @@ async def on_place_query(
         await _use(update, context, me, message, geocode.label(found[0]), found[0].point, answer)
         return
     data[CHOICES_KEY] = [(p.point.x, p.point.y, geocode.label(p)) for p in found]
-    rows = [
-        [InlineKeyboardButton(name, callback_data=f"gp:{i}")]
-        for i, (_, _, name) in enumerate(data[CHOICES_KEY])
-    ]
-    await reply(message, me.tr.t("geocode.choose"), reply_markup=InlineKeyboardMarkup(rows))
+    markup = keyboards.choices((name for _, _, name in data[CHOICES_KEY]), "gp:")
+    await reply(message, me.tr.t("geocode.choose"), reply_markup=markup)
 
 
 async def on_pick(update: Update, context: BotContext, answer: AnswerPoint) -> None:

@@ -5,18 +5,17 @@ Saving: a "save" button under an answer remembers its point (or route); the next
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from shapely.geometry import LineString, Point
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram import Message, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
+from bot.text import keyboards
 from closures.drivers import MAX_PLACES, Place
 from closures.errors import NotFound, Refusal, ValidationError
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
 
 SUBSCRIPTION_RADIUS_M = 2_000
 
@@ -68,11 +67,8 @@ async def places(update: Update, context: BotContext) -> None:
         else:
             key = "places.item_route" if place.kind == "route" else "places.item_saved"
             lines.append("• " + me.tr.t(key, name=place.name))
-    buttons = [
-        [InlineKeyboardButton(me.tr.t("button.delete", name=p.name), callback_data=f"delplace:{i}")]
-        for i, p in enumerate(saved)
-    ]
-    await reply(message, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+    markup = keyboards.saved_places(me.tr, (p.name for p in saved))
+    await reply(message, "\n".join(lines), reply_markup=markup)
 
 
 async def subscribe(update: Update, context: BotContext) -> None:
@@ -81,9 +77,8 @@ async def subscribe(update: Update, context: BotContext) -> None:
     if got is None:
         return
     message, me, saved = got
-    buttons = [[InlineKeyboardButton(p.name, callback_data=f"sub:{i}")] for i, p in enumerate(saved)]
     text = me.tr.t("subscribe.choose", radius=me.tr.distance(SUBSCRIPTION_RADIUS_M))
-    await reply(message, text, reply_markup=InlineKeyboardMarkup(buttons))
+    await reply(message, text, reply_markup=keyboards.subscribe(p.name for p in saved))
 
 
 async def on_place_button(update: Update, context: BotContext) -> None:
@@ -116,11 +111,7 @@ async def forget(update: Update, context: BotContext) -> None:
     if not addressed_to_me(update, context) or message is None:
         return
     me = await driver_of(update, context)
-    buttons = [
-        InlineKeyboardButton(me.tr.t("button.confirm_forget"), callback_data="forget:yes"),
-        InlineKeyboardButton(me.tr.t("button.cancel"), callback_data="forget:no"),
-    ]
-    await reply(message, me.tr.t("forget.confirm"), reply_markup=InlineKeyboardMarkup([buttons]))
+    await reply(message, me.tr.t("forget.confirm"), reply_markup=keyboards.forget(me.tr))
 
 
 async def on_forget(update: Update, context: BotContext) -> None:
@@ -150,17 +141,17 @@ async def _saved_places(update: Update, context: BotContext) -> tuple[Message, D
     return message, me, saved
 
 
-def _last_point(data: dict) -> Point | None:  # type: ignore[type-arg]
+def _last_point(data: dict[str, Any]) -> Point | None:
     last = data.get("last_query")
     return Point(last[0], last[1]) if last else None
 
 
-def _last_route(data: dict) -> LineString | None:  # type: ignore[type-arg]
+def _last_route(data: dict[str, Any]) -> LineString | None:
     coords = data.get("last_route")
     return LineString(coords) if coords else None
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [
         CommandHandler("places", places),
         CommandHandler("subscribe", subscribe),

@@ -2,25 +2,22 @@
 
 The route comes from the configured Router (a labelled straight line until a road engine is set up); the
 closures within the corridor are listed in the order the driver meets them. When a full closure active now
-blocks the route and the router follows real roads, a route avoiding it (``bot.detours``) is offered with its
-extra length and time, or the driver is told that no way around is known.
+blocks the route and the router follows real roads, a route avoiding it (``closures.detours``) is offered
+with its extra length and time, or the driver is told that no way around is known.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram import Message, Update
+from telegram.ext import CommandHandler
 
-from bot import render
-from bot.detours import Detour, blocks, find_detour
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
+from bot.text import answers, keyboards
+from closures.detours import Detour, blocks, find_detour
 
 
 async def route_command(update: Update, context: BotContext) -> None:
@@ -64,7 +61,7 @@ async def answer_route(
     route = await blocking(services.router.route, origin, destination)
     found = await blocking(services.queries.along, route.line, corridor, at=now)
     blocked = any(blocks(f) for f in found)
-    text = render.route_message(
+    text = answers.route_message(
         found, me.tr, services.zones, now, route.length_m, approximate=route.approximate, blocked=blocked
     )
     if blocked and not route.approximate:
@@ -80,8 +77,7 @@ async def answer_route(
         text += "\n\n" + _detour_note(me, detour)
     if context.user_data is not None:
         context.user_data["last_route"] = list(route.line.coords)
-    save = InlineKeyboardButton(me.tr.t("button.save_route"), callback_data="save:route")
-    await reply(message, text, reply_markup=InlineKeyboardMarkup([[save]]))
+    await reply(message, text, reply_markup=keyboards.save_route(me.tr))
 
 
 def _detour_note(me: Driver, detour: Detour | None) -> str:
@@ -96,5 +92,5 @@ def _detour_note(me: Driver, detour: Detour | None) -> str:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [CommandHandler("route", route_command)]

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import menus
+from bot.context import BotContext, BotHandler
+from bot.handlers import menus
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import LANGUAGES, get_translator
+from bot.text import keyboards
 from closures.drivers import RADIUS_RANGE_M
 from geo.parse import normalise_digits
-
-if TYPE_CHECKING:
-    from bot.app import BotContext
-
-LANGUAGE_NAMES = {"ar": "العربية", "en": "English"}
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -27,8 +22,7 @@ async def start(update: Update, context: BotContext) -> None:
     me = await driver_of(update, context)
     keyboard = None
     if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
-        button = KeyboardButton(me.tr.t("button.share_location"), request_location=True)
-        keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True)
+        keyboard = keyboards.share_location(me.tr)
         await menus.greet_menu(context.bot, context.services.staff, me.user_id)
     text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}"
     await reply(update.effective_message, text, reply_markup=keyboard)
@@ -39,9 +33,7 @@ async def language(update: Update, context: BotContext) -> None:
     if not addressed_to_me(update, context) or update.effective_message is None:
         return
     me = await driver_of(update, context)
-    buttons = [InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=f"lang:{lang}") for lang in LANGUAGES]
-    markup = InlineKeyboardMarkup([buttons])
-    await reply(update.effective_message, me.tr.t("language.choose"), reply_markup=markup)
+    await reply(update.effective_message, me.tr.t("language.choose"), reply_markup=keyboards.languages())
 
 
 async def language_chosen(update: Update, context: BotContext) -> None:
@@ -97,7 +89,7 @@ def _metres(text: str) -> int | None:
     return round(value * unit)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BotHandler]:
     return [
         CommandHandler(["start", "help"], start),
         CommandHandler("language", language),

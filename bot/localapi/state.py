@@ -123,7 +123,7 @@ class ApiState:
         """
         key = self._aliases.get(chat_id) if isinstance(chat_id, str) and chat_id.startswith("@") else chat_id
         try:
-            return self._chats[int(key)]  # type: ignore[arg-type]
+            return self._chats[int(key)]  # type: ignore[arg-type]  # None or junk: TypeError, caught below
         except (KeyError, TypeError, ValueError):
             raise bad_request("chat not found") from None
 
@@ -150,7 +150,7 @@ class ApiState:
         """The stored message, or ``400 Bad Request: {missing}`` like Telegram."""
         chat = self.chat_for(chat_id)
         try:
-            return self._messages.get(chat["id"], {})[int(message_id)]  # type: ignore[call-overload]
+            return self._messages.get(chat["id"], {})[int(message_id)]  # type: ignore[call-overload]  # as above
         except (KeyError, TypeError, ValueError):
             raise bad_request(missing) from None
 

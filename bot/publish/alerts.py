@@ -10,13 +10,13 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.i18n import get_translator
-from bot.posts import alert_text
 from bot.publish import InDoubt
 from bot.publish.telegram_channel import in_doubt_reason, telegram_failure
-from bot.render import closure_line
+from bot.text.answers import closure_line
+from bot.text.posts import alert_text
 from closures.lifecycle import phase_at
 from closures.publishing import PostContext
-from closures.queries import Found
+from closures.views import Found
 
 
 class AlertPublisher:

@@ -9,7 +9,7 @@ import httpx
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from closures.queries import ClosureView
+from closures.views import ClosureView
 from geo.render import TileSource, render_map
 
 
@@ -45,8 +45,8 @@ class MapMaker:
 def pin_of(geometry: BaseGeometry) -> Point:
     """Where a location pin goes: a point's own place, a line's middle, an area's inner point."""
     if geometry.geom_type == "Point":
-        return geometry  # type: ignore[return-value]
+        return geometry
     if geometry.geom_type in ("LineString", "MultiLineString"):
-        line = geometry if geometry.geom_type == "LineString" else max(geometry.geoms, key=lambda g: g.length)  # type: ignore[attr-defined]
-        return line.interpolate(0.5, normalized=True)  # type: ignore[no-any-return]
+        line = geometry if geometry.geom_type == "LineString" else max(geometry.geoms, key=lambda g: g.length)
+        return line.interpolate(0.5, normalized=True)
     return geometry.representative_point()

@@ -25,9 +25,9 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
 from bot.publish.maps import MapMaker, pin_of
+from bot.text.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from closures.models import PostEvent
 from closures.publishing import PostContext
 

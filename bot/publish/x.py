@@ -3,7 +3,7 @@
 The Arabic post goes first, with the map uploaded through the v2 media endpoint (``POST /2/media/upload``,
 which tweepy 4.17 has no method for, so it is called through the client's own signed ``request``); the
 English text follows as a reply in the thread, and later events reply to the original post. Every text is
-valid by twitter-text (``bot.posts``).
+valid by twitter-text (``bot.text.posts``).
 
 - Duplicate content (403) means it is already there: treated as posted, its id looked up.
 - 429: retried once ``x-rate-limit-reset`` has passed. 5xx: retried with backoff.
@@ -29,9 +29,9 @@ import tweepy
 from sqlalchemy.engine import Engine
 from tweepy.asynchronous import AsyncClient
 
-from bot.posts import x_post
 from bot.publish import InDoubt, PublishError, Rejected, RetryLater
 from bot.publish.maps import MapMaker
+from bot.text.posts import x_post
 from closures.lifecycle import Clock, system_clock
 from closures.models import PostEvent
 from closures.publishing import PostContext, reserve_budget

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
-from bot.webserver import WebServer
+from bot.web.serving import WebServer
 from closures.formats.geojson import read_closures, read_municipalities
 from closures.models import Municipality
 from closures.service import Actor

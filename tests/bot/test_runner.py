@@ -22,7 +22,7 @@ from closures.queries import ClosureQueries
 from closures.service import Actor
 from closures.store import make_engine
 from tests.bot.conftest import load_sample_data
-from tests.bot.web_support import free_port, running_instance
+from tests.bot.web.support import free_port, running_instance
 from tests.closures.conftest import draft_factory
 from tests.conftest import FakeClock, Ticks, _empty_postgres
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft7Validator
@@ -23,9 +22,8 @@ from closures.importing import apply_import
 from closures.rules import ClosureDraft
 from closures.service import Actor, ClosureService
 from tests.closures.conftest import DRIVER, KING_FAHD, offset
-from tests.conftest import DATA, FakeClock
+from tests.conftest import DATA, ROOT, FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "tests" / "schemas"
 CIFS_XSD = ROOT.parent / "shared" / "schemas" / "waze-cifs" / "cifsv2.xsd"
 SAMPLE = (DATA / "sample_closures.geojson").read_text(encoding="utf-8")

@@ -31,8 +31,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature, utils
 
-from bot.posts import x_length, x_valid
 from bot.publish.x import XAccount
+from bot.text.posts import x_length, x_valid
 
 HOSTS = ("api.twitter.com", "api.x.com", "upload.twitter.com")
 ACCOUNT = XAccount("ck-local", "cs-local", "1500000000000000001-at-local", "ats-local")

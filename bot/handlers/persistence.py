@@ -1,0 +1,119 @@
+"""PTB persistence in the store: conversation states and the part of user data that must outlive a restart.
+
+Only conversations and the user-data keys named in ``KEPT_KEYS`` (the draft of a half-finished ``/new``) are
+kept, as JSON; everything else a handler keeps in memory (a driver's last point, a live trip) is not. The
+Application writes what changed every ``update_interval`` seconds and when it shuts down; a row is written
+only when its JSON changed, so idle users cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+from bot.handlers.staff.flow import DRAFT_KEY
+from closures import conversations
+from closures.lifecycle import Clock, system_clock
+
+KEPT_KEYS = (DRAFT_KEY,)
+
+type UserData = dict[Any, Any]
+
+
+class StorePersistence(BasePersistence[UserData, UserData, UserData]):
+    def __init__(self, engine: Engine, *, update_interval: float = 5.0, clock: Clock = system_clock) -> None:
+        super().__init__(
+            store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
+            update_interval=update_interval,
+        )
+        self._engine = engine
+        self._clock = clock
+        self._written: dict[tuple[str, str], str] = {}  # (table, key) → JSON last read or written
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    async def get_user_data(self) -> dict[int, UserData]:
+        rows = await asyncio.to_thread(conversations.user_data, self._engine)
+        out: dict[int, UserData] = {}
+        for user_id, data_json in rows.items():
+            self._written[("data", str(user_id))] = data_json
+            out[user_id] = json.loads(data_json)
+        return out
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        rows = await asyncio.to_thread(conversations.states, self._engine, name)
+        out: ConversationDict = {}
+        for key, state in rows.items():
+            self._written[(name, key)] = state
+            out[tuple(json.loads(key))] = json.loads(state)
+        return out
+
+    async def get_chat_data(self) -> dict[int, UserData]:
+        return {}
+
+    async def get_bot_data(self) -> UserData:
+        return {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    # -- saving ------------------------------------------------------------------------------------
+
+    async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        key_json = json.dumps(list(key))
+        state = None if new_state is None else json.dumps(new_state)
+        if self._written.get((name, key_json)) == state:
+            return
+        await asyncio.to_thread(
+            conversations.save_state, self._engine, name, key_json, state, now=self._clock()
+        )
+        self._remember((name, key_json), state)
+
+    async def update_user_data(self, user_id: int, data: UserData) -> None:
+        kept = {key: data[key] for key in KEPT_KEYS if data.get(key) is not None}
+        value = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+        if self._written.get(("data", str(user_id))) == value:
+            return
+        await asyncio.to_thread(conversations.save_user_data, self._engine, user_id, value, now=self._clock())
+        self._remember(("data", str(user_id)), value)
+
+    async def drop_user_data(self, user_id: int) -> None:
+        await asyncio.to_thread(conversations.save_user_data, self._engine, user_id, None, now=self._clock())
+        self._written.pop(("data", str(user_id)), None)
+
+    async def update_chat_data(self, chat_id: int, data: UserData) -> None:
+        return None
+
+    async def update_bot_data(self, data: UserData) -> None:
+        return None
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        return None
+
+    async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: UserData) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: UserData) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None  # every update is written when it is made
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _remember(self, key: tuple[str, str], value: str | None) -> None:
+        if value is None:
+            self._written.pop(key, None)
+        else:
+            self._written[key] = value

@@ -1,0 +1,157 @@
+"""The ``/new`` and ``/edit`` conversation's shared parts: its states, the draft kept in user data, the
+``@step`` every answer's callback is wrapped in, and asking the question of a state. Answers are handled in
+``geometry`` and ``fields``; the wiring, the preview's buttons and the write are in ``conversation``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Message, Update
+from telegram.ext import ConversationHandler
+
+from bot.context import BotContext
+from bot.handlers.common import reply
+from bot.handlers.staff.auth import Operator, operator_of
+from bot.handlers.staff.draft import Draft
+from bot.handlers.staff.timeinput import TimeInputError
+from bot.i18n import LANGUAGES, Translator
+from bot.text import staff_questions, staff_views
+from closures.errors import ValidationError
+from geo.errors import GeometryError
+from geo.files import FileError
+
+GEOMETRY, REASON, SEVERITY, LANES, DIRECTION, HEADING = (
+    "geometry",
+    "reason",
+    "severity",
+    "lanes",
+    "dir",
+    "heading",
+)
+START, START_PAST, END, DETOUR, TITLE_AR, TITLE_EN = (
+    "start",
+    "start_past",
+    "end",
+    "detour",
+    "title_ar",
+    "title_en",
+)
+PREVIEW, FIELD = "preview", "field"
+type State = str | int  # a state name, or ConversationHandler.END (-1)
+END_CONVERSATION = ConversationHandler.END
+DRAFT_KEY = "staff_draft"
+RADII_M = (50, 100, 250, 500)
+# Field groups as the "Edit a field" menu offers them → the state that asks for the group's first value.
+GROUPS = {
+    "geometry": GEOMETRY,
+    "reason": REASON,
+    "severity": SEVERITY,
+    "direction": DIRECTION,
+    "starts_at": START,
+    "ends_at": END,
+    "detour": DETOUR,
+    "title": TITLE_AR,
+}
+_ORDER = list(GROUPS)
+_FIELD_STATE = {
+    "radius_m": GEOMETRY, "lanes_ar": LANES, "lanes_en": LANES, "heading": HEADING,
+    "title_ar": TITLE_AR, "title_en": TITLE_EN, "detour_ar": DETOUR, "detour_en": DETOUR,
+}  # fmt: skip
+
+
+def load(context: BotContext) -> Draft:
+    return Draft.load(context.user_data.get(DRAFT_KEY) if context.user_data is not None else None)
+
+
+def keep(context: BotContext, draft: Draft) -> None:
+    if context.user_data is not None:
+        context.user_data[DRAFT_KEY] = draft.dump()
+
+
+def clear(context: BotContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT_KEY, None)
+
+
+type Answer = Callable[[Update, BotContext, Operator, Message, Draft], Awaitable[State]]
+
+
+def step(answer: Answer) -> Callable[[Update, BotContext], Coroutine[Any, Any, State]]:
+    """Make ``answer`` a callback of the conversation: it gets the operator, the message to answer and the
+    draft. A stranger's turn ends the conversation there (after "not authorised"); a button is answered."""
+
+    @functools.wraps(answer)
+    async def callback(update: Update, context: BotContext) -> State:
+        op = await operator_of(update, context)
+        message = update.effective_message
+        if op is None or message is None:
+            clear(context)
+            return END_CONVERSATION
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        return await answer(update, context, op, message, load(context))
+
+    return callback
+
+
+def problem(exc: Exception, tr: Translator) -> str:
+    """The operator's sentence for a refused answer."""
+    match exc:
+        case GeometryError():
+            return tr.t(f"geo.{exc.reason.value}")
+        case FileError():
+            return tr.t(f"staff.{exc.problem.value}")
+        case ValidationError():
+            return tr.t(f"staff.refused.{exc.code.value}")
+        case TimeInputError():
+            return tr.t(f"staff.time.{exc.code}")
+    raise exc
+
+
+def state_for_field(name: str | None) -> str:
+    """Where to ask again for a field the service refused."""
+    return _FIELD_STATE.get(name or "", GROUPS.get(name or "", PREVIEW))
+
+
+async def done(message: Message, context: BotContext, op: Operator, draft: Draft, group: str) -> State:
+    """A group of fields is answered: back to the preview when editing, else on to the next question."""
+    following = _ORDER[_ORDER.index(group) + 1] if group != _ORDER[-1] else None
+    state = PREVIEW if draft.editing or following is None else GROUPS[following]
+    return await ask(message, context, op, draft, state)
+
+
+async def ask(message: Message, context: BotContext, op: Operator, draft: Draft, state: str) -> State:
+    """Send the question of ``state`` (with its buttons) and return ``state``."""
+    keep(context, draft)
+    if state == PREVIEW:
+        await show_preview(message, context, op, draft)
+        return state
+    text, markup = staff_questions.question(
+        state,
+        op.tr,
+        titles={lang: proposal(draft, lang) for lang in LANGUAGES},
+        geocoding=context.services.geocoder is not None,
+        fields=GROUPS,
+    )
+    await reply(message, text, reply_markup=markup)
+    return state
+
+
+async def show_preview(message: Message, context: BotContext, op: Operator, draft: Draft) -> None:
+    """The closure's pin, then the text followers will see, with Confirm / Edit a field / Cancel."""
+    geometry = draft.geometry
+    assert geometry is not None
+    pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
+    await message.reply_location(latitude=pin.y, longitude=pin.x)
+    services = context.services
+    tz = services.zone(draft.municipality_id or 0)
+    text = staff_views.preview(draft.view(), op.tr, tz, services.clock())
+    await reply(message, text, reply_markup=staff_questions.preview_buttons(op.tr))
+
+
+def proposal(draft: Draft, lang: str) -> str:
+    """The title proposed in ``lang``: the reason, on the street at the closure when it is known."""
+    return staff_questions.proposal(draft.get("reason"), draft.streets.get(lang), lang)

@@ -1,0 +1,123 @@
+"""What ``/new`` and ``/edit`` ask, with the buttons of each question, and the titles they propose.
+
+Each question is named like the conversation state that waits for its answer (``reason``, ``dir``, …); the
+conversation (``bot.handlers.staff``) decides which one comes next. Button data start with the prefix the
+conversation's handlers match (``sr:`` a reason, ``ss:`` a severity, …).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import FSI, PDI, Translator, get_translator
+from closures.models import Reason
+
+HEADINGS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+_OTHER_SCRIPT = {"ar": re.compile("[A-Za-z]"), "en": re.compile("[\u0590-\u08ff]")}
+
+type Rows = list[list[InlineKeyboardButton]]
+
+
+def question(
+    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The question ``name`` and its buttons. ``titles`` are the proposed titles by language, ``fields`` the
+    groups the "Edit a field" menu offers (any name not listed here is that menu)."""
+    text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields)
+    return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+def _question(
+    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+) -> tuple[str, Rows]:
+    t = tr.t
+    match name:
+        case "geometry":
+            names = t("staff.ask.place_name") if geocoding else t("staff.ask.no_geocoder")
+            return f"{t('staff.ask.geometry')}\n\n{names}", []
+        case "reason":
+            return t("staff.ask.reason"), _pairs(
+                [_button(tr, f"reason.{r.value}", f"sr:{r.value}") for r in Reason]
+            )
+        case "severity":
+            return t("staff.ask.severity"), [[_button(tr, "staff.button.full", "ss:full")],
+                                             [_button(tr, "staff.button.partial", "ss:partial")]]  # fmt: skip
+        case "lanes":
+            return t("staff.ask.lanes"), []
+        case "dir":
+            return t("staff.ask.direction"), [[_button(tr, "staff.button.both", "sd:both")],
+                                              [_button(tr, "staff.button.one", "sd:one")]]  # fmt: skip
+        case "heading":
+            buttons = [InlineKeyboardButton(tr.compass(c), callback_data=f"sh:{c}") for c in HEADINGS]
+            return t("staff.ask.heading"), _pairs(buttons)
+        case "start":
+            return t("staff.ask.start"), [[_button(tr, "staff.button.now", "st:now")]]
+        case "end":
+            return t("staff.ask.end"), [[_button(tr, "staff.button.open_ended", "se:open")]]
+        case "detour":
+            return t("staff.ask.detour"), [[_button(tr, "staff.button.no_detour", "sx:skip")]]
+        case "title_ar":
+            use = t("staff.button.use", title=titles["ar"])
+            return t("staff.ask.title_ar"), [[InlineKeyboardButton(use, callback_data="ta:use")]]
+        case "title_en":
+            use = t("staff.button.use", title=titles["en"])
+            return t("staff.ask.title_en"), [[InlineKeyboardButton(use, callback_data="te:use")],
+                                             [_button(tr, "staff.button.skip", "te:skip")]]  # fmt: skip
+        case _:  # the "Edit a field" menu
+            labels = [_button(tr, f"staff.field.{group}", f"sf:{group}") for group in fields]
+            return t("staff.ask.field"), _pairs(labels)
+
+
+def proposal(reason: str | None, street: str | None, lang: str) -> str:
+    """A title proposed from the reason, on the street found by reverse geocoding the closure when known."""
+    tr = get_translator(lang)
+    reason_text = tr.t(f"reason.{reason or 'other'}")
+    if not street:
+        return reason_text
+    title = tr.t("staff.title.on_street", reason=reason_text, street=street)
+    # The title is stored and posted: drop the direction isolates where every part is in the title's own
+    # script (they only matter around a street name in the other script, kept as the geocoder gave it).
+    return title if _OTHER_SCRIPT[lang].search(street) else title.replace(FSI, "").replace(PDI, "")
+
+
+def preview_buttons(tr: Translator) -> InlineKeyboardMarkup:
+    """Under the preview: Confirm, Edit a field, Cancel."""
+    buttons = [
+        ("staff.button.confirm", "sv:confirm"),
+        ("staff.button.edit", "sv:edit"),
+        ("button.cancel", "sv:cancel"),
+    ]
+    return InlineKeyboardMarkup([[_button(tr, key, data)] for key, data in buttons])
+
+
+def radii(tr: Translator, radii_m: Sequence[int]) -> InlineKeyboardMarkup:
+    """Under the first point: the radius that makes it the closure."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(tr.distance(r), callback_data=f"sg:r:{r}") for r in radii_m]]
+    )
+
+
+def points_done(tr: Translator, count: int) -> InlineKeyboardMarkup:
+    """Under the second point and after: Done (a line), and from three points Done as area."""
+    rows = [[_button(tr, "staff.button.done_line", "sg:line")]]
+    if count >= 3:
+        rows.append([_button(tr, "staff.button.done_area", "sg:area")])
+    return InlineKeyboardMarkup(rows)
+
+
+def start_in_the_past(tr: Translator) -> InlineKeyboardMarkup:
+    """Under "That start is over an hour ago": yes it is, or ask again."""
+    return InlineKeyboardMarkup(
+        [[_button(tr, "staff.button.past_yes", "sp:yes")], [_button(tr, "staff.button.past_no", "sp:no")]]
+    )
+
+
+def _button(tr: Translator, key: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(tr.t(key), callback_data=data)
+
+
+def _pairs(buttons: list[InlineKeyboardButton]) -> Rows:
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]

@@ -1,0 +1,143 @@
+"""The map's routes: the page, its closures as JSON, and the municipalities' boundaries under them.
+
+Database work runs in worker threads; the map's JSON is built once per change of the closures (and of the
+day, which relative times depend on) and then answered from memory, or with 304 to a page that has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy.exc
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.i18n import get_translator
+from bot.services import Services
+from bot.web.map_page import PageOptions, closures_collection, map_page, pick_language
+from closures import municipalities
+
+log = logging.getLogger(__name__)
+UNAVAILABLE_HEADERS = {"Retry-After": "30"}
+
+
+@dataclass(frozen=True, slots=True)
+class MapBody:
+    etag: str
+    json: bytes
+    gzip: bytes  # compressed once per version, not per request
+
+
+class MapData:
+    """The map's JSON per language, rebuilt only when what it shows may have changed."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._cache: dict[str, tuple[tuple[Any, ...], MapBody]] = {}  # lang → (key, body)
+
+    def get(self, lang: str) -> MapBody:
+        """The closures in ``lang`` now (blocking: may read the store's counter and rebuild)."""
+        services = self._services
+        now = services.clock()
+        relevant = services.queries.relevant(at=now)
+        # What the texts depend on: the closures and their phases, and each zone's date ("tomorrow").
+        days = tuple(now.astimezone(zone).date() for _, zone in sorted(services.zones.items()))
+        key = (relevant.counter, relevant.built_at, relevant.since, days)
+        cached = self._cache.get(lang)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        collection = closures_collection(relevant.found, get_translator(lang), services.zones, now)
+        body = _dumps(collection)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        made = MapBody(etag, body, gzip.compress(body, compresslevel=6, mtime=0))
+        self._cache[lang] = (key, made)
+        return made
+
+
+def _dumps(collection: dict[str, Any]) -> bytes:
+    # Feature by feature: one json.dumps call holds the GIL throughout, and thousands of features in one
+    # call would stall the event loop's thread for that long.
+    features = collection.pop("features")
+    head = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))[:-1]
+    parts = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    return f'{head},"features":[{",".join(parts)}]}}'.encode()
+
+
+def municipality_boundaries(services: Services, lang: str) -> bytes:
+    """Every municipality's boundary as GeoJSON, named in ``lang`` (blocking)."""
+    features = [
+        {
+            "type": "Feature",
+            "id": m.slug,
+            "geometry": json.loads(m.boundary_geojson),
+            "properties": {"slug": m.slug, "name": (m.name_en or m.name_ar) if lang == "en" else m.name_ar},
+        }
+        for m in municipalities.every(services.engine, order="id")
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+
+
+def map_routes(services: Services) -> list[BaseRoute]:
+    """``/`` (the page), ``/map/closures.json`` and ``/map/boundaries.json``, in the reader's language."""
+    settings = services.settings
+    map_data = MapData(services)
+
+    def language(request: Request) -> str:
+        asked, accepted = request.query_params.get("lang"), request.headers.get("accept-language")
+        return pick_language(asked, accepted, settings.default_language)
+
+    async def page(request: Request) -> Response:
+        """The map page in the reader's language."""
+        lang = language(request)
+        options = PageOptions(
+            closures_url=f"map/closures.json?lang={lang}",
+            boundaries_url=f"map/boundaries.json?lang={lang}",
+            refresh_s=settings.map_refresh_s,
+            tile_url=settings.map_tile_url,
+            tile_attribution=settings.map_tile_attribution,
+        )
+        headers = {"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "no-cache"}
+        return HTMLResponse(map_page(get_translator(lang), options), headers=headers)
+
+    async def closures_json(request: Request) -> Response:
+        """Active and upcoming closures with their texts; 304 when the page already has this version."""
+        lang = language(request)
+        try:
+            body = await asyncio.to_thread(map_data.get, lang)
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # the page keeps what it has and says so
+            log.warning("map: the closures cannot be read: %s", type(exc).__name__)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS)
+        headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Language, Accept-Encoding"}
+        if _etags(request.headers.get("if-none-match")) & {body.etag, "*"}:
+            return Response(status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(body.gzip, media_type="application/json", headers=headers)
+        return Response(body.json, media_type="application/json", headers=headers)
+
+    async def boundaries_json(request: Request) -> Response:
+        """The municipalities' boundaries, drawn under the closures."""
+        try:
+            body = await asyncio.to_thread(municipality_boundaries, services, language(request))
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning("map: the boundaries cannot be read: %s", type(exc).__name__)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS)
+        return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})
+
+    return [
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/map/closures.json", closures_json, methods=["GET", "HEAD"]),
+        Route("/map/boundaries.json", boundaries_json, methods=["GET", "HEAD"]),
+    ]
+
+
+def _etags(header: str | None) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compare equal, as RFC 9110 says for GET)."""
+    return {tag.strip().removeprefix("W/") for tag in (header or "").split(",") if tag.strip()}

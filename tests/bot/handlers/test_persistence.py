@@ -1,0 +1,53 @@
+"""The store-backed PTB persistence: conversation states and the kept part of user data, as JSON rows."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.handlers.persistence import StorePersistence
+from closures.models import ConversationData, ConversationState
+from closures.store import session_scope
+
+
+def rows(engine: Engine) -> tuple[list[tuple[str, str, str]], list[tuple[int, str]]]:
+    with session_scope(engine) as session:
+        states = [(r.name, r.key, r.state) for r in session.exec(select(ConversationState))]
+        data = [(r.telegram_user_id, r.data_json) for r in session.exec(select(ConversationData))]
+    return sorted(states), sorted(data)
+
+
+async def test_conversation_states_are_written_read_back_and_deleted_when_ended(engine: Engine) -> None:
+    first = StorePersistence(engine)
+    await first.update_conversation("staff_new", (42, 42), "reason")
+    await first.update_conversation("staff_new", (7, 7), "end")
+    await first.update_conversation("other", (42, 42), 3)
+    await first.update_conversation("staff_new", (7, 7), None)  # ended
+    assert rows(engine)[0] == [("other", "[42, 42]", "3"), ("staff_new", "[42, 42]", '"reason"')]
+    second = StorePersistence(engine)  # after a restart
+    assert await second.get_conversations("staff_new") == {(42, 42): "reason"}
+    assert await second.get_conversations("other") == {(42, 42): 3}
+
+
+async def test_only_the_kept_user_data_is_written_and_only_when_it_changed(engine: Engine) -> None:
+    persistence = StorePersistence(engine)
+    await persistence.update_user_data(
+        1, {"last_point": object(), "staff_draft": {"values": {"reason": "flood"}}}
+    )
+    await persistence.update_user_data(2, {"last_point": object()})  # nothing to keep: no row
+    assert rows(engine)[1] == [(1, '{"staff_draft": {"values": {"reason": "flood"}}}')]
+    assert await StorePersistence(engine).get_user_data() == {
+        1: {"staff_draft": {"values": {"reason": "flood"}}}
+    }
+    with session_scope(engine, write=True) as session:  # proof that an unchanged draft is not written again
+        row = session.get(ConversationData, 1)
+        assert row is not None
+        row.data_json = '{"staff_draft": "tampered"}'
+        session.add(row)
+    await persistence.update_user_data(1, {"staff_draft": {"values": {"reason": "flood"}}})
+    assert rows(engine)[1] == [(1, '{"staff_draft": "tampered"}')]
+    await persistence.update_user_data(1, {})  # the draft is done with
+    assert rows(engine)[1] == []
+    await persistence.update_user_data(3, {"staff_draft": {"values": {}}})
+    await persistence.drop_user_data(3)
+    assert rows(engine)[1] == []
