@@ -14,7 +14,7 @@ from bot.context import BotApplication, BotContext
 from bot.handlers import menus, register_all
 from bot.handlers.persistence import StorePersistence
 from bot.publish import wiring as publishing
-from bot.services import Services
+from bot.services import Services, flushing
 
 
 def build_application(services: Services, *, rate_limit: bool = True) -> BotApplication:
@@ -46,6 +46,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
+    await flushing.start(application)  # drivers' last locations, written in batches
     await menus.set_driver_menus(application.bot)
     menus.start_staff_menus(application)  # in the background: one call per staff member and language
 
@@ -53,5 +54,6 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     await menus.stop_staff_menus(application)
+    await flushing.stop(application)
     await publishing.stop(application)
     await asyncio.to_thread(services.close)

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     outbox_worker: bool = True
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
 
+    # --- emergencies ---
+    # A declared emergency messages every driver whose live location, or last location shared within
+    # emergency_recent_h hours, is inside its area or within emergency_margin_m of it. Each bot process
+    # writes the locations it hears of every location_flush_s seconds, in one statement; they are erased
+    # after emergency_recent_h (and by /forget).
+    emergency_recent_h: float = Field(default=2.0, gt=0, le=48)
+    emergency_margin_m: float = Field(default=1_000.0, ge=0, le=20_000)
+    location_flush_s: float = Field(default=1.0, gt=0, le=60)
+
     # --- geocoding (place names ⇄ points) ---
     # Nominatim's public service asks for a real user agent naming the application and at most one request
     # a second; for more load, run your own Nominatim (or Photon / Pelias) and point GEOCODER_DOMAIN at it.

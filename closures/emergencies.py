@@ -16,15 +16,18 @@ a staff member confirms it. Blocking (database); the bot calls it from a worker 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
 from sqlmodel import Session
 
 from closures import emergency_closures as brought
-from closures import emergency_outbox, reach, rules
+from closures import emergency_outbox, municipalities, reach, rules
 from closures import emergency_versions as versions
 from closures.emergency_models import (
     AreaSource,
@@ -49,8 +52,11 @@ from closures.errors import EmergencyConflict, Refusal, ValidationError
 from closures.models import Closure, Municipality
 from closures.playbooks import PlaybookService, PlaybookView, drafts_for
 from closures.rules import ClosureDraft
-from closures.service import Actor, ClosureService, authorise, municipality_of
+from closures.service import Actor, ClosureService, authorise
 from closures.store import bump_change_counter, session_scope
+
+log = logging.getLogger(__name__)
+_ISSUED = "roadbot_emergencies_issued"  # session.info key: the versions issued, told after commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +69,21 @@ class Plan:
     playbooks: tuple[PlaybookView, ...]
     closures: tuple[ClosureDraft, ...]  # registered when confirmed (none for an exercise)
     reach: reach.Count | None  # who it reaches now (counted for a preview)
+    draft: EmergencyDraft
+    municipality: Municipality  # (detached)
 
     @property
     def descs(self) -> tuple[str, str]:
         return self.area_desc_ar, self.area_desc_en
+
+    def as_version(
+        self, actor: Actor, now: datetime, *, msg_type: MessageType = MessageType.ALERT
+    ) -> Emergency:
+        """The version this plan would issue, unsaved: what a preview shows is what will be posted."""
+        return versions.new_version(
+            self.municipality, self.draft, self.area, self.descs, actor, now, msg_type=msg_type,
+            state=EmergencyState.DRAFT,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,7 @@ class EmergencyService(EmergencyRecords):
     reach: reach.Reach = field(default_factory=reach.Reach, kw_only=True)
 
     def __post_init__(self) -> None:
+        self._listeners: tuple[Callable[[Emergency], None], ...] = ()
         self.playbooks = PlaybookService(
             self.engine, clock=self.clock, limits=self.closures.limits,
             boundary_tolerance_m=self.closures.boundary_tolerance_m,
@@ -97,7 +115,7 @@ class EmergencyService(EmergencyRecords):
         """Validate a declaration and say what it would do, writing nothing."""
         now = self.clock()
         with session_scope(self.engine) as session:
-            muni = municipality_of(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             return self._plan(session, muni, draft, now, with_reach=True)
 
@@ -106,8 +124,8 @@ class EmergencyService(EmergencyRecords):
     def declare(self, municipality: str | int, draft: EmergencyDraft, actor: Actor) -> Issued:
         """Issue the first version, register its closures and plan its posts, all in one transaction."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
-            muni = municipality_of(session, municipality)
+        with self._writing() as session:
+            muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             plan = self._plan(session, muni, draft, now)
             row = versions.new_version(
@@ -128,8 +146,8 @@ class EmergencyService(EmergencyRecords):
     def draft(self, municipality: str | int, draft: EmergencyDraft, actor: Actor) -> Emergency:
         """Keep a validated declaration as a draft (an imported alert): nothing is posted or closed."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
-            muni = municipality_of(session, municipality)
+        with self._writing() as session:
+            muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             plan = self._plan(session, muni, replace(draft, playbooks=()), now)
             row = versions.new_version(
@@ -151,7 +169,7 @@ class EmergencyService(EmergencyRecords):
     def confirm(self, draft_id: int, actor: Actor, *, playbooks: Sequence[str] = ()) -> Issued:
         """Issue a draft as it stands (with the playbooks chosen now): from here on it is a declaration."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             row, muni = versions.draft_for_change(session, draft_id, actor)
             check_expiry(row.expires_at, now)
             draft = replace(versions.draft_of(row), playbooks=tuple(playbooks))
@@ -162,11 +180,18 @@ class EmergencyService(EmergencyRecords):
 
     def discard(self, draft_id: int, actor: Actor) -> Emergency:
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             row, _ = versions.draft_for_change(session, draft_id, actor)
             versions.claim_draft(session, row, EmergencyState.DISCARDED, now)
             versions.audit(session, row, EmergencyAction.DISCARDED, actor, now, before=None)
             return row
+
+    def check_area(self, municipality: str | int, area: BaseGeometry) -> ClippedArea:
+        """The area cut to the municipality (refused like a declaration would refuse it), at once."""
+        with session_scope(self.engine) as session:
+            muni = municipalities.by_key(session, municipality)
+        boundary, projection = rules.boundary_of(muni)
+        return clip_area(area, boundary, projection)
 
     def plan_update(self, first_id: int, changes: Mapping[str, Any], actor: Actor) -> Plan:
         """Validate an update and say what it would do (whom it would reach now), writing nothing."""
@@ -181,7 +206,7 @@ class EmergencyService(EmergencyRecords):
     ) -> Issued:
         """Issue a new version with ``changes`` (see ``EDITABLE``); earlier closures follow a new expiry."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             current, muni = self._for_change(session, first_id, expected_version, actor, now)
             draft = self._updated(session, current, changes, now)
             plan = self._plan(session, muni, draft, now, check_times=False)
@@ -213,7 +238,7 @@ class EmergencyService(EmergencyRecords):
     def end(self, first_id: int, actor: Actor, *, expected_version: int | None = None) -> Issued:
         """Issue the last version (CAP Cancel); lift the closures that followed the emergency."""
         now = self.clock()
-        with session_scope(self.engine, write=True) as session:
+        with self._writing() as session:
             current, muni = self._for_change(session, first_id, expected_version, actor, now)
             row = Emergency(**versions.copied(current), identifier=versions.identifier(muni, now))
             row.version, row.msg_type, row.sent_at = current.version + 1, MessageType.CANCEL.value, now
@@ -227,9 +252,36 @@ class EmergencyService(EmergencyRecords):
                 session, row, now=now, destinations=self.closures.destinations_of(muni)
             )
             bump_change_counter(session)
+            session.info.setdefault(_ISSUED, []).append(row)
             return Issued(row, changed=tuple(changed))
 
+    def add_listener(self, listener: Callable[[Emergency], None]) -> Callable[[], None]:
+        """Tell ``listener`` of every version issued from now on, after its commit (the bot wakes its
+        outbox worker); returns its remover."""
+        self._listeners = (*self._listeners, listener)
+
+        def remove() -> None:
+            self._listeners = tuple(known for known in self._listeners if known is not listener)
+
+        return remove
+
     # -- internals ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction; once it has committed, the closures' listeners hear of the closures it
+        changed, and ours of the version it issued (nothing is told of a transaction rolled back)."""
+        with session_scope(self.engine, write=True) as session:
+            yield session
+            changes = self.closures.take_changes(session)
+            issued = session.info.pop(_ISSUED, [])
+        self.closures.tell(changes)
+        for row in issued:
+            for listener in self._listeners:
+                try:
+                    listener(row)
+                except Exception:  # best effort (waking a worker): the write stands
+                    log.exception("emergency listener %r failed", listener)
 
     def _updated(
         self, session: Session, current: Emergency, changes: Mapping[str, Any], now: datetime
@@ -287,7 +339,7 @@ class EmergencyService(EmergencyRecords):
                 session, clipped.geometry, municipality_id=muni.id or 0, exercise=draft.exercise, now=now,
                 reach=self.reach,
             )  # fmt: skip
-        return Plan(clipped, desc["ar"], desc["en"], books, closures, count)
+        return Plan(clipped, desc["ar"], desc["en"], books, closures, count, draft, muni)
 
     def _issue(
         self, session: Session, muni: Municipality, row: Emergency, plan: Plan, actor: Actor, now: datetime,
@@ -302,6 +354,7 @@ class EmergencyService(EmergencyRecords):
         emergency_outbox.plan_version(session, row, now=now, destinations=self.closures.destinations_of(muni))
         bump_change_counter(session)
         session.flush()
+        session.info.setdefault(_ISSUED, []).append(row)
         return Issued(row, tuple(registered))
 
     def _for_change(

@@ -12,12 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from closures import emergency_versions as versions
+from closures import municipalities
 from closures.emergency_models import Emergency, EmergencyClosure, EmergencyEvent, EmergencyState
 from closures.emergency_versions import is_active
 from closures.errors import NotFound
 from closures.lifecycle import Clock, system_clock
 from closures.models import Closure
-from closures.service import municipality_of
 from closures.store import session_scope
 
 
@@ -63,12 +63,14 @@ class EmergencyRecords:
                 Emergency.superseded_by.is_(None),  # type: ignore[union-attr]
             )
             if municipality is not None:
-                query = query.where(Emergency.municipality_id == municipality_of(session, municipality).id)
+                query = query.where(
+                    Emergency.municipality_id == municipalities.by_key(session, municipality).id
+                )
             return list(session.exec(query.order_by(Emergency.first_id.desc()).limit(limit)))  # type: ignore[union-attr]
 
     def drafts(self, municipality: str | int) -> list[Emergency]:
         with session_scope(self.engine) as session:
-            muni = municipality_of(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             return list(session.exec(
                 select(Emergency)
                 .where(Emergency.municipality_id == muni.id, Emergency.state == EmergencyState.DRAFT.value)

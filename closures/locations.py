@@ -115,6 +115,12 @@ def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
     )
 
 
+def forget_user(engine: Engine, user_id: int) -> int:
+    """Delete the driver's stored location (they blocked the bot: no emergency is to try them again)."""
+    with session_scope(engine, write=True) as session:
+        return forget(session, user_id)
+
+
 def forget(session: Session, user_id: int) -> int:
     """Delete the driver's stored location in the caller's transaction."""
     result = session.execute(sa.delete(DriverLocation).where(DriverLocation.telegram_user_id == user_id))

@@ -21,14 +21,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from closures import rules
+from closures import municipalities, rules
 from closures.emergency_models import Hazard, Playbook, PlaybookClosure
 from closures.emergency_rules import MAX_AREA_DESC, check_choice, check_slug, clean_text, clip_area
 from closures.errors import ClosureError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
 from closures.models import Direction, Municipality, Severity
 from closures.rules import ClosureDraft
-from closures.service import Actor, authorise, municipality_of
+from closures.service import Actor, authorise
 from closures.store import session_scope
 from geo.errors import GeometryError
 from geo.parse import Limits
@@ -130,7 +130,7 @@ class PlaybookService:
         """
         now = self.clock()
         with session_scope(self.engine, write=True) as session:
-            muni = municipality_of(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             row = self._checked(draft, muni, now)
             existing = session.exec(
@@ -156,7 +156,7 @@ class PlaybookService:
 
     def list(self, municipality: str | int) -> list[PlaybookView]:
         with session_scope(self.engine) as session:
-            muni = municipality_of(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             rows = session.exec(
                 select(Playbook).where(Playbook.municipality_id == muni.id).order_by(Playbook.slug)
             )
@@ -164,12 +164,12 @@ class PlaybookService:
 
     def get(self, municipality: str | int, slug: str) -> PlaybookView:
         with session_scope(self.engine) as session:
-            return _view(session, _find(session, municipality_of(session, municipality), slug))
+            return _view(session, _find(session, municipalities.by_key(session, municipality), slug))
 
     def remove(self, municipality: str | int, slug: str, actor: Actor) -> None:
         """Delete a playbook (closures it already brought stay: they are real closures now)."""
         with session_scope(self.engine, write=True) as session:
-            muni = municipality_of(session, municipality)
+            muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             row = _find(session, muni, slug)
             session.execute(sa.delete(PlaybookClosure).where(PlaybookClosure.playbook_id == row.id))

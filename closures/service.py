@@ -87,8 +87,8 @@ class ClosureService:
         reason (the emergency's own post announces them), so that no follow-up is posted either.
         """
         now = self.clock()
-        with self._session(session) as session:
-            muni = municipality_of(session, municipality)
+        with self._writing(session) as session:
+            muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
@@ -118,7 +118,7 @@ class ClosureService:
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -146,7 +146,7 @@ class ClosureService:
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -168,7 +168,7 @@ class ClosureService:
     ) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -189,7 +189,7 @@ class ClosureService:
     ) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with self._session(session) as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
@@ -218,20 +218,26 @@ class ClosureService:
     # -- internals -------------------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, joined: Session | None) -> Iterator[Session]:
-        """The caller's session (its transaction commits or rolls back everything), else one of our own."""
+    def _writing(self, joined: Session | None = None) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed.
+
+        Joining the caller's session (``joined``), its transaction commits or rolls back everything, and
+        the caller tells the listeners once it has committed (``take_changes``, then ``tell``).
+        """
         if joined is not None:
             yield joined
             return
-        with self._writing() as session:
-            yield session
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One write transaction; once it has committed, the listeners hear what it changed."""
         with session_scope(self.engine, write=True) as session:
             yield session
-            changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+            changes = self.take_changes(session)
+        self.after_commit.tell(changes)
+
+    def take_changes(self, session: Session) -> list[ClosureChange]:
+        """The changes written in ``session`` so far, no longer kept there (tell them after the commit)."""
+        changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        return changes
+
+    def tell(self, changes: list[ClosureChange]) -> None:
         self.after_commit.tell(changes)
 
     def destinations_of(self, muni: Municipality) -> Destinations:
@@ -352,11 +358,6 @@ def authorise(session: Session, muni: Municipality, actor: Actor) -> None:
     ).first()
     if staff is None:
         raise ValidationError(Refusal.NOT_AUTHORISED, detail=f"{actor.name} is not staff of {muni.slug}")
-
-
-def municipality_of(session: Session, key: str | int) -> Municipality:
-    """The municipality by id or slug, or ``NotFound``."""
-    return municipalities.by_key(session, key)
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.localapi.calls import ApiCall, CallLog
 from bot.localapi.methods import ChatMethods
+from bot.localapi.pins import PinMethods
 from bot.localapi.polling import UpdateDelivery
 from bot.localapi.state import JSON, ApiError
 from bot.localapi.users import SimulatedUsers
@@ -33,7 +34,7 @@ _STATUS_TEXT = {
 }
 
 
-class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
+class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, PinMethods, SimulatedUsers):
     """A Telegram Bot API server on localhost that a real PTB ``Application`` can poll.
 
     Point PTB at it with ``.token(api.token).base_url(api.base_url).base_file_url(api.base_file_url)``;

@@ -36,18 +36,23 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.publish import InDoubt, Publisher, PublishError, RecipientGone, RetryLater
-from closures import outbox
+from bot.publish import EmergencyPublisher, InDoubt, Publisher, PublishError, RecipientGone, RetryLater
+from closures import emergency_outbox, outbox
+from closures.emergency_publishing import EmergencyPost, prepare_emergencies
 from closures.fanout import deactivate_subscriber, queue_alerts
 from closures.lifecycle import Clock, system_clock
-from closures.outbox import Claimed
+from closures.locations import forget_user as forget_location
+from closures.outbox import AnyClaimed, Claimed, ClaimedEmergency
 from closures.publishing import PostContext, Stale, prepare_many
+from closures.reach import Reach, queue_people
 
 logger = logging.getLogger(__name__)
-AfterSend = Callable[[Claimed, str], Awaitable[None]]
+AfterSend = Callable[[AnyClaimed, str], Awaitable[None]]
+Prepared = PostContext | EmergencyPost | Stale
 
 
 class OutboxWorker:
@@ -68,11 +73,15 @@ class OutboxWorker:
         rng: random.Random | None = None,
         after_send: AfterSend | None = None,
         name: str | None = None,
+        emergency_publishers: Mapping[str, EmergencyPublisher] | None = None,
+        reach: Reach | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch, concurrency and max_attempts must be at least 1")
         self.engine = engine
         self.publishers = dict(publishers)
+        self.emergency_publishers = dict(emergency_publishers or {})
+        self.reach = reach or Reach()  # whom an emergency's people row reaches
         self.clock = clock
         self.lease = lease
         self.batch = batch
@@ -140,15 +149,31 @@ class OutboxWorker:
             outbox.claim_due, self.engine, now=self.clock(), token=token, lease=self.lease, limit=self.batch
         )
         if items:
-            prepared = await self._db(
-                prepare_many, self.engine, items, now=self.clock(), late_after=self.late_after
-            )
-            await asyncio.gather(*(self._guarded(item, p) for item, p in zip(items, prepared, strict=True)))
+            prepared = await self._db(self._prepare, items, self.clock())
+            await asyncio.gather(*(self._guarded(item, prepared[item.id]) for item in items))
         return len(items)
 
-    async def _guarded(self, item: Claimed, prepared: PostContext | Stale) -> None:
+    def _prepare(self, items: list[AnyClaimed], now: datetime) -> dict[int, Prepared]:
+        """Each row's context (closure posts and emergency posts alike), in one worker-thread trip."""
+        closures = [i for i in items if isinstance(i, Claimed)]
+        emergencies = [i for i in items if isinstance(i, ClaimedEmergency)]
+        out: dict[int, Prepared] = {}
+        if closures:
+            found = prepare_many(self.engine, closures, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(closures, found, strict=True)})
+        if emergencies:
+            posts = prepare_emergencies(self.engine, emergencies, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(emergencies, posts, strict=True)})
+        return out
+
+    async def _guarded(self, item: AnyClaimed, prepared: Prepared) -> None:
         async with self._limit:
-            await self._process(item, prepared)
+            if isinstance(item, ClaimedEmergency):
+                assert not isinstance(prepared, PostContext)
+                await self._process_emergency(item, prepared)
+            else:
+                assert not isinstance(prepared, EmergencyPost)
+                await self._process(item, prepared)
 
     async def _process(self, item: Claimed, prepared: PostContext | Stale) -> None:
         if isinstance(prepared, Stale):
@@ -159,23 +184,47 @@ class OutboxWorker:
             return
         publisher = self.publishers.get(item.kind)
         if publisher is None:
-            reason = f"no publisher for {item.kind!r} destinations is configured"
-            await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+            await self._no_publisher(item)
             return
+        send = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, send, outbox.complete)
+
+    async def _process_emergency(self, item: ClaimedEmergency, prepared: EmergencyPost | Stale) -> None:
+        if isinstance(prepared, Stale):
+            await self._db(outbox.skip, self.engine, item, now=self.clock(), reason=prepared.reason)
+            return
+        if item.kind == emergency_outbox.PEOPLE:  # one transaction: done, and a row per person
+            await self._db(queue_people, self.engine, item, now=self.clock(), reach=self.reach)
+            return
+        publisher = self.emergency_publishers.get(item.kind)
+        if publisher is None:
+            await self._no_publisher(item)
+            return
+        send = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, send, emergency_outbox.complete)
+
+    async def _no_publisher(self, item: AnyClaimed) -> None:
+        reason = f"no publisher for {item.kind!r} destinations is configured"
+        await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+
+    async def _deliver(
+        self, item: Any, publisher: object, send: Callable[[], Awaitable[str]], complete: Callable[..., bool]
+    ) -> None:
+        """Record the intent, send, and record the outcome (``complete`` keeps the remote id)."""
         if not await self._db(outbox.record_intent, self.engine, item, now=self.clock()):
             logger.warning("outbox row %s: lease lost before sending; left to its new holder", item.id)
             return
         intent = self.clock()
         try:
-            remote_id = await publisher.publish(prepared, in_doubt_since=item.in_doubt_since)
+            remote_id = await send()
         except Exception as exc:  # every failure becomes the row's fate; unknown ones count as in doubt
             await self._db(self._failed, item, publisher, exc, intent)
             return
         if self.after_send is not None:
             await self.after_send(item, remote_id)
-        await self._db(outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id)
+        await self._db(complete, self.engine, item, now=self.clock(), remote_id=remote_id)
 
-    def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, intent: datetime) -> None:
+    def _failed(self, item: AnyClaimed, publisher: object, exc: Exception, intent: datetime) -> None:
         now = self.clock()
         if not isinstance(exc, PublishError):
             logger.exception("outbox row %s: unexpected failure", item.id, exc_info=exc)
@@ -191,6 +240,7 @@ class OutboxWorker:
             )  # fmt: skip
         elif isinstance(exc, RecipientGone):
             deactivate_subscriber(self.engine, exc.user_id)
+            forget_location(self.engine, exc.user_id)  # no emergency is to try them again either
             outbox.skip(self.engine, item, now=now, reason=exc.reason)
         else:
             outbox.dead_letter(self.engine, item, now=now, reason=exc.reason)

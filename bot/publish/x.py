@@ -83,6 +83,7 @@ class XPublisher:
         self.clock = clock
         self._session_factory = session_factory
         self._clients: dict[str, tuple[AsyncClient, str]] = {}
+        self._clients_lock = asyncio.Lock()
 
     async def publish(self, ctx: PostContext, *, in_doubt_since: datetime | None) -> str:
         name = ctx.item.target
@@ -116,20 +117,23 @@ class XPublisher:
             raise InDoubt(f"in doubt: {type(exc).__name__} after the request was sent") from exc
 
     async def _client(self, name: str) -> tuple[AsyncClient, str]:
-        if name not in self._clients:
-            keys = self.accounts[name]
-            client = AsyncClient(
-                consumer_key=keys.consumer_key,
-                consumer_secret=keys.consumer_secret,
-                access_token=keys.access_token,
-                access_token_secret=keys.access_token_secret,
-            )
-            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            client.session = (
-                self._session_factory() if self._session_factory else aiohttp.ClientSession(timeout=timeout)
-            )
-            me = await client.get_me(user_auth=True)
-            self._clients[name] = (client, str(me.data.id))
+        async with self._clients_lock:  # concurrent first posts must not each open (and leak) a session
+            return self._clients[name] if name in self._clients else await self._new_client(name)
+
+    async def _new_client(self, name: str) -> tuple[AsyncClient, str]:
+        keys = self.accounts[name]
+        client = AsyncClient(
+            consumer_key=keys.consumer_key,
+            consumer_secret=keys.consumer_secret,
+            access_token=keys.access_token,
+            access_token_secret=keys.access_token_secret,
+        )
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        client.session = (
+            self._session_factory() if self._session_factory else aiohttp.ClientSession(timeout=timeout)
+        )
+        me = await client.get_me(user_auth=True)
+        self._clients[name] = (client, str(me.data.id))
         return self._clients[name]
 
     async def _tweet(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pyproj import Geod
 from shapely.geometry import Point, Polygon
 from sqlalchemy.engine import Engine
 
@@ -25,13 +26,19 @@ from closures.models import Closure, OutboxItem
 from closures.playbooks import PlannedClosure, PlaybookDraft
 from closures.service import Actor, ClosureService
 from closures.store import change_counter, session_scope
-from tests.closures.conftest import offset
 from tests.conftest import FakeClock
 
+GEOD = Geod(ellps="WGS84")
 SYSTEM = Actor.system("cli")
 DESTINATIONS = {"telegram": "@riyadh_roads", "x": "riyadh", "alerts": "subscribers"}
 CENTRE = (46.7100, 24.6900)  # central Riyadh, south of Al Olaya
 KHURAIS = (46.7900, 24.7300)  # Khurais Rd, east of the centre
+
+
+def offset(origin: tuple[float, float], azimuth: float, metres: float) -> tuple[float, float]:
+    """The (lon, lat) ``metres`` from ``origin`` along the geodesic leaving at ``azimuth``."""
+    lon, lat, _ = GEOD.fwd(origin[0], origin[1], azimuth, metres)
+    return float(lon), float(lat)
 
 
 def square(centre: tuple[float, float], half_side_m: float) -> Polygon:

@@ -29,6 +29,7 @@ from tests.bot.handlers.test_nearby import (
     listed,
     settle,
 )
+from tests.bot.handlers.test_start import greeting
 
 LANGS = pytest.mark.parametrize("lang", ["ar", "en"])
 GROUP = {"id": -100_777, "type": "supergroup", "title": "Riyadh commuters"}
@@ -79,7 +80,7 @@ async def test_in_a_group_only_commands_naming_the_bot_are_answered(running_bot:
     await settle(running_bot)
 
     assert answer.ok
-    assert answer.text == f"{en.t('start.welcome')}\n\n{en.t('help.text')}"
+    assert answer.text == greeting(en)
     assert "reply_markup" not in answer.params  # a location button is refused outside private chats
     assert to_chat(running_bot, GROUP["id"], since) == [answer]
     assert running_bot.services.drivers.profile(user.id).radius_m is None
