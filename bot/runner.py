@@ -130,7 +130,10 @@ async def serve_web(
 async def _partner_polling(services: Services, stop: asyncio.Event) -> AsyncIterator[None]:
     """Poll the partner feeds of the settings (if any) while the body runs. On the way out a fetch in flight
     is cancelled (nothing applied yet); an import already applying in its worker thread runs to its end."""
-    task = asyncio.create_task(poll_partners(services.settings, services.closures, stop), name="partners")
+    task = asyncio.create_task(
+        poll_partners(services.settings, services.closures, stop, emergencies=services.emergencies),
+        name="partners",
+    )
     try:
         yield
     finally:

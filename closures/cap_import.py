@@ -51,11 +51,12 @@ class CapImportReport:
     drafted: int = 0
     replaced: int = 0
     withdrawn: int = 0
-    expired: int = 0  # drafts dropped as their source expired, and alerts read after their expiry
+    expired: int = 0  # drafts dropped as their source expired, and alerts read after their expiry (``late``)
     noted: int = 0  # updates and cancels of alerts confirmed (or dismissed) here: nothing changed
     unchanged: int = 0  # read here before
     outside: list[dict[str, str]] = field(default_factory=list)  # {"alert", "area"}: met no municipality
     rejected: list[dict[str, str]] = field(default_factory=list)  # {"alert", "error"}
+    late: list[dict[str, str]] = field(default_factory=list)  # {"alert", "expired"}: read after its expiry
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -131,6 +132,8 @@ class CapImporter:
         content = draft_content(alert)
         if content.expires_at <= self.emergencies.clock():
             report.expired += 1
+            name = f"{alert.sender} {alert.identifier}"
+            report.late.append({"alert": name, "expired": content.expires_at.isoformat()})
             return
         if content.area.is_empty:
             report.refuse(alert, "no <polygon> or <circle>: an area given by geocodes alone is not matched")

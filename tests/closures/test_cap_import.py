@@ -170,6 +170,9 @@ def test_an_expired_update_is_refused_and_an_expired_alert_drafts_nothing(import
     clock.now = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # past both the alert's and the update's expiry
     report = importer.apply(_read("ncm_flood_riyadh.xml", "ncm_flood_riyadh_update.xml"), source="cap:ncm")
     assert report.expired == 1
+    assert report.late == [
+        {"alert": f"{NCM} NCM-RYD-2026-11-27-0042", "expired": "2026-11-27T18:00:00+00:00"}
+    ]
     [refusal] = report.rejected
     assert "Update expired at 2026-11-27T21:00:00+00:00, before it was read" in refusal["error"]
     assert _drafts(engine) == []
