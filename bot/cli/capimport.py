@@ -40,16 +40,14 @@ def import_cap(ctx: Context, args: argparse.Namespace) -> int:
         progress=lambda alerts, n: progress(alerts, total=n, label="drafting"),
     )
     if args.json:
-        print_json(report.as_dict())
+        print_json(report.as_dict())  # everything is in it: what expired and what lies outside too
     else:
         print(summary(report))
-    for late in report.late:
-        print(f"roadbot: {late['alert']}: expired at {late['expired']}, nothing drafted", file=sys.stderr)
-    for outside in report.outside:
-        print(
-            f"roadbot: {outside['alert']}: its area ({outside['area']}) meets no municipality",
-            file=sys.stderr,
-        )
+        for late in report.late:
+            print(f"roadbot: {late['alert']}: expired at {late['expired']}, nothing drafted", file=sys.stderr)
+        for outside in report.outside:
+            where = f"its area ({outside['area']}) meets no municipality"
+            print(f"roadbot: {outside['alert']}: {where}", file=sys.stderr)
     for rejected in report.rejected:
         print(f"roadbot: refused {rejected['alert']}: {rejected['error']}", file=sys.stderr)
     return EXIT_REFUSED if report.rejected else 0

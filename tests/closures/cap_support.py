@@ -143,3 +143,18 @@ def store_versions(engine: Engine, *versions: Emergency) -> None:
             session.add(version)
             session.flush()
         bump_change_counter(session)
+
+
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+
+
+def moved(document: bytes, now: datetime) -> bytes:
+    """``document`` with every time moved as if ``T0`` (the samples' morning) were ``now``: for tests that
+    run on the real clock (the command line)."""
+    delta = now - T0
+
+    def shift(match: re.Match[bytes]) -> bytes:
+        when = datetime.fromisoformat(match[0].decode()) + delta
+        return when.replace(microsecond=0).isoformat().encode()
+
+    return _STAMP.sub(shift, document)
