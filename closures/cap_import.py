@@ -254,6 +254,8 @@ class CapImporter:
     def _record(self, entry: Record, *, made_here: bool = False) -> bool:
         engine, now = self.emergencies.engine, self.emergencies.clock()
         done = records.record(engine, entry, now=now, admins=self.admins)
+        if done and entry.notice is not None:
+            self.emergencies.tell(entry.emergency)  # the bot's outbox worker sends the notices at once
         if not done and made_here:
             # another process recorded this message first, with a draft of its own: ours goes
             assert entry.emergency.id is not None

@@ -10,16 +10,19 @@ ended already. Blocking (database): the worker calls it from a worker thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from closures.cap_models import CapMessage
 from closures.cap_records import Notice
 from closures.emergency_models import Emergency, EmergencyState, MessageType
-from closures.models import Municipality, Playbook
+from closures.models import Driver, Municipality, Playbook
+from closures.outbox import ClaimedEmergency
 from closures.store import session_scope
 
 
@@ -33,6 +36,8 @@ class PlaybookName:
 @dataclass(frozen=True, slots=True)
 class CapNotice:
     what: str  # a ``closures.cap_records.Notice``
+    item: ClaimedEmergency | None  # the outbox row (None when read outside the worker)
+    language: str | None  # the staff member's own choice, if they made one
     emergency: Emergency  # the draft, or the current version of the emergency confirmed from the alert
     municipality: Municipality
     sender: str  # the partner's CAP sender
@@ -41,6 +46,8 @@ class CapNotice:
     description_ar: str | None
     description_en: str | None
     playbooks: tuple[PlaybookName, ...]
+    source_headline: tuple[str, str] | None = None  # what the partner's latest message says (ar, en)
+    now: datetime | None = None  # when it was prepared (times read relative to it)
 
     @property
     def offers_confirm(self) -> bool:
@@ -56,13 +63,37 @@ class StaleNotice:
     reason: str
 
 
+def prepare_notices(
+    engine: Engine, items: Sequence[ClaimedEmergency], *, now: datetime
+) -> list[CapNotice | StaleNotice]:
+    """Each claimed ``cap-staff`` row's notice, or why it is not to be sent (the outbox worker's call)."""
+    users = {int(item.target) for item in items if item.target.isdigit()}
+    with session_scope(engine) as session:
+        languages = dict(
+            session.execute(
+                sa.select(col(Driver.telegram_user_id), col(Driver.language)).where(
+                    col(Driver.telegram_user_id).in_(users)
+                )
+            ).all()
+        )
+    out: list[CapNotice | StaleNotice] = []
+    for item in items:
+        notice = cap_notice(engine, emergency_id=item.emergency_id, payload=item.payload or {}, now=now)
+        if isinstance(notice, CapNotice):
+            user = int(item.target) if item.target.isdigit() else None
+            notice = replace(notice, item=item, language=languages.get(user), now=now)
+        out.append(notice)
+    return out
+
+
 def cap_notice(
     engine: Engine, *, emergency_id: int, payload: dict[str, object], now: datetime
 ) -> CapNotice | StaleNotice:
     """The notice of an outbox row (``emergency_id``: the series; ``payload``: what the import planned)."""
     what = str(payload.get("what"))
     message_id = payload.get("message")
-    slugs = [str(s) for s in payload.get("playbooks") or []]  # type: ignore[attr-defined]
+    named = payload.get("playbooks")
+    slugs = [str(s) for s in named] if isinstance(named, list) else []
     with session_scope(engine) as session:
         message = session.get(CapMessage, message_id) if isinstance(message_id, int) else None
         if message is None:
@@ -88,8 +119,12 @@ def cap_notice(
     if stale:
         return StaleNotice(stale)
     names = {b.slug: PlaybookName(b.slug, b.name_ar, b.name_en) for b in books}
+    headline = payload.get("headline")
+    said = (str(headline[0]), str(headline[1])) if isinstance(headline, list) and len(headline) == 2 else None
     return CapNotice(
         what=what,
+        item=None,
+        language=None,
         emergency=version,
         municipality=muni,
         sender=message.sender,
@@ -98,6 +133,7 @@ def cap_notice(
         description_ar=message.description_ar,
         description_en=message.description_en,
         playbooks=tuple(names[s] for s in slugs if s in names),
+        source_headline=said,
     )
 
 

@@ -105,7 +105,14 @@ def _notify(
         select(Staff.telegram_user_id).where(Staff.municipality_id == muni.id, col(Staff.active).is_(True))
     ).all()
     people = list(dict.fromkeys([*staff, *admins]))
-    payload = json.dumps({"what": entry.notice, "message": message.id, "playbooks": list(entry.playbooks)})
+    said: dict[str, object] = {
+        "what": entry.notice,
+        "message": message.id,
+        "playbooks": list(entry.playbooks),
+    }
+    if entry.content is not None:  # what the partner's message says now, for a notice about a confirmed one
+        said["headline"] = [entry.content.headline_ar, entry.content.headline_en]
+    payload = json.dumps(said, ensure_ascii=False)
     session.add_all(
         OutboxItem(
             idempotency_key=f"cap:{message.id}:{uid}",
