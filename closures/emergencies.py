@@ -30,7 +30,6 @@ from closures import emergency_closures as brought
 from closures import emergency_outbox, municipalities, reach, rules
 from closures import emergency_versions as versions
 from closures.emergency_models import (
-    AreaSource,
     Emergency,
     EmergencyAction,
     EmergencyState,
@@ -47,52 +46,16 @@ from closures.emergency_rules import (
     clean_text,
     clip_area,
 )
-from closures.emergency_versions import EDITABLE, EmergencyDraft
+from closures.emergency_versions import EmergencyDraft, Issued, Plan
 from closures.errors import EmergencyConflict, Refusal, ValidationError
 from closures.models import Closure, Municipality
-from closures.playbooks import PlaybookService, PlaybookView, drafts_for
+from closures.playbooks import PlaybookService, drafts_for
 from closures.rules import ClosureDraft
 from closures.service import Actor, ClosureService, authorise
 from closures.store import bump_change_counter, session_scope
 
 log = logging.getLogger(__name__)
 _ISSUED = "roadbot_emergencies_issued"  # session.info key: the versions issued, told after commit
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What a declaration (or update) would do, before it is made: for the operator's preview."""
-
-    area: ClippedArea
-    area_desc_ar: str
-    area_desc_en: str
-    playbooks: tuple[PlaybookView, ...]
-    closures: tuple[ClosureDraft, ...]  # registered when confirmed (none for an exercise)
-    reach: reach.Count | None  # who it reaches now (counted for a preview)
-    draft: EmergencyDraft
-    municipality: Municipality  # (detached)
-
-    @property
-    def descs(self) -> tuple[str, str]:
-        return self.area_desc_ar, self.area_desc_en
-
-    def as_version(
-        self, actor: Actor, now: datetime, *, msg_type: MessageType = MessageType.ALERT
-    ) -> Emergency:
-        """The version this plan would issue, unsaved: what a preview shows is what will be posted."""
-        return versions.new_version(
-            self.municipality, self.draft, self.area, self.descs, actor, now, msg_type=msg_type,
-            state=EmergencyState.DRAFT,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Issued:
-    """A version as written, with the closures it brought and what happened to earlier ones."""
-
-    emergency: Emergency
-    closures: tuple[Closure, ...] = ()  # registered with this version
-    changed: tuple[Closure, ...] = ()  # extended, shortened, lifted or cancelled with it
 
 
 @dataclass
@@ -198,7 +161,7 @@ class EmergencyService(EmergencyRecords):
         now = self.clock()
         with session_scope(self.engine) as session:
             current, muni = self._for_change(session, first_id, None, actor, now)
-            draft = self._updated(session, current, changes, now)
+            draft = versions.updated_draft(session, current, changes, now)
             return self._plan(session, muni, draft, now, check_times=False, with_reach=True)
 
     def update(
@@ -208,7 +171,7 @@ class EmergencyService(EmergencyRecords):
         now = self.clock()
         with self._writing() as session:
             current, muni = self._for_change(session, first_id, expected_version, actor, now)
-            draft = self._updated(session, current, changes, now)
+            draft = versions.updated_draft(session, current, changes, now)
             plan = self._plan(session, muni, draft, now, check_times=False)
             row = versions.new_version(
                 muni,
@@ -287,25 +250,6 @@ class EmergencyService(EmergencyRecords):
         self.closures.tell(changes)
         for row in issued:
             self.tell(row)
-
-    def _updated(
-        self, session: Session, current: Emergency, changes: Mapping[str, Any], now: datetime
-    ) -> EmergencyDraft:
-        """The current version with ``changes``, as a draft to check again (times as changed)."""
-        unknown = set(changes) - EDITABLE
-        if unknown:
-            raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
-        base = replace(versions.draft_of(current), playbooks=())
-        if {"area", "area_from"} & set(changes):  # a new area: its description too, unless given
-            base = replace(base, area_from=AreaSource.DRAWN.value, area_desc_ar=None, area_desc_en=None)
-        draft = replace(base, **changes)
-        if draft.playbooks:  # a playbook already activated brings nothing twice
-            assert current.first_id is not None
-            done = versions.activated(session, current.first_id)
-            draft = replace(draft, playbooks=tuple(s for s in draft.playbooks if s not in done))
-        if "expires_at" in changes:
-            check_expiry(draft.expires_at, now)
-        return draft
 
     def _plan(
         self,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlmodel import Session, select
 
+from closures import reach
 from closures.emergency_models import (
     AreaSource,
     Emergency,
@@ -27,10 +28,11 @@ from closures.emergency_models import (
     MessageType,
     Playbook,
 )
-from closures.emergency_rules import ClippedArea, cap_terms, clean_text, short_name
+from closures.emergency_rules import ClippedArea, cap_terms, check_expiry, clean_text, short_name
 from closures.errors import EmergencyConflict, NotFound, Refusal, ValidationError
-from closures.models import Municipality
+from closures.models import Closure, Municipality
 from closures.playbooks import PlaybookView
+from closures.rules import ClosureDraft
 from closures.service import Actor, authorise
 
 
@@ -61,6 +63,62 @@ EDITABLE = frozenset({
     "level", "headline_ar", "headline_en", "instruction_ar", "instruction_en", "expires_at", "area",
     "area_from", "area_desc_ar", "area_desc_en", "playbooks",
 })  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a declaration (or update) would do, before it is made: for the operator's preview."""
+
+    area: ClippedArea
+    area_desc_ar: str
+    area_desc_en: str
+    playbooks: tuple[PlaybookView, ...]
+    closures: tuple[ClosureDraft, ...]  # registered when confirmed (none for an exercise)
+    reach: reach.Count | None  # who it reaches now (counted for a preview)
+    draft: EmergencyDraft
+    municipality: Municipality  # (detached)
+
+    @property
+    def descs(self) -> tuple[str, str]:
+        return self.area_desc_ar, self.area_desc_en
+
+    def as_version(
+        self, actor: Actor, now: datetime, *, msg_type: MessageType = MessageType.ALERT
+    ) -> Emergency:
+        """The version this plan would issue, unsaved: what a preview shows is what will be posted."""
+        return new_version(
+            self.municipality, self.draft, self.area, self.descs, actor, now, msg_type=msg_type,
+            state=EmergencyState.DRAFT,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A version as written, with the closures it brought and what happened to earlier ones."""
+
+    emergency: Emergency
+    closures: tuple[Closure, ...] = ()  # registered with this version
+    changed: tuple[Closure, ...] = ()  # extended, shortened, lifted or cancelled with it
+
+
+def updated_draft(
+    session: Session, current: Emergency, changes: Mapping[str, Any], now: datetime
+) -> EmergencyDraft:
+    """The current version with ``changes``, as a draft to check again (times as changed)."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
+    base = replace(draft_of(current), playbooks=())
+    if {"area", "area_from"} & set(changes):  # a new area: its description too, unless given
+        base = replace(base, area_from=AreaSource.DRAWN.value, area_desc_ar=None, area_desc_en=None)
+    draft = replace(base, **changes)
+    if draft.playbooks:  # a playbook already activated brings nothing twice
+        assert current.first_id is not None
+        done = activated(session, current.first_id)
+        draft = replace(draft, playbooks=tuple(s for s in draft.playbooks if s not in done))
+    if "expires_at" in changes:
+        check_expiry(draft.expires_at, now)
+    return draft
 
 
 def is_active(emergency: Emergency, now: datetime) -> bool:

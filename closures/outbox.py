@@ -17,9 +17,7 @@ waits while an earlier one that is due (or already tried) is unfinished.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from closures.models import Closure, EmergencyAction, OutboxItem, OutboxStatus, PostEvent
+from closures.claims import AnyClaimed, Claimed, ClaimedEmergency, claimed_of
+from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
 from closures.store import session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
@@ -104,58 +103,10 @@ def _supersede_pending(session: Session, closure_id: int, version: int) -> None:
     )
 
 
+__all__ = ["AnyClaimed", "Claimed", "ClaimedEmergency"]  # defined in closures.claims; imported from here too
+
+
 # --- claiming and finishing -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A claimed row as the worker needs it (a plain copy: no session)."""
-
-    id: int
-    closure_id: int
-    closure_version: int
-    event: PostEvent
-    destination: str
-    due_at: datetime
-    attempts: int
-    token: str
-    in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
-    payload: dict[str, Any] | None
-
-    @property
-    def kind(self) -> str:
-        return self.destination.partition(":")[0]
-
-    @property
-    def target(self) -> str:
-        return self.destination.partition(":")[2]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedEmergency:
-    """A claimed row about an emergency (``emergency_id`` is the series' first version)."""
-
-    id: int
-    emergency_id: int
-    emergency_version: int
-    event: EmergencyAction
-    destination: str
-    due_at: datetime
-    attempts: int
-    token: str
-    in_doubt_since: datetime | None
-    payload: dict[str, Any] | None
-
-    @property
-    def kind(self) -> str:
-        return self.destination.partition(":")[0]
-
-    @property
-    def target(self) -> str:
-        return self.destination.partition(":")[2]
-
-
-AnyClaimed = Claimed | ClaimedEmergency
 
 
 def _predecessor_waits(subject: str) -> sa.Exists:
@@ -210,39 +161,7 @@ def claim_due(
             .where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)  # type: ignore[union-attr]
             .order_by(OutboxItem.due_at, OutboxItem.id)
         )
-        return [_claimed(row, token) for row in rows]
-
-
-def _claimed(row: OutboxItem, token: str) -> AnyClaimed:
-    assert row.id is not None
-    if row.emergency_id is not None:
-        assert row.emergency_version is not None
-        return ClaimedEmergency(
-            id=row.id,
-            emergency_id=row.emergency_id,
-            emergency_version=row.emergency_version,
-            event=EmergencyAction(row.event),
-            destination=row.destination,
-            due_at=row.due_at,
-            attempts=row.attempts,
-            token=token,
-            in_doubt_since=row.intent_at,
-            payload=json.loads(row.payload_json) if row.payload_json else None,
-        )
-    assert row.closure_id is not None
-    assert row.closure_version is not None
-    return Claimed(
-        id=row.id,
-        closure_id=row.closure_id,
-        closure_version=row.closure_version,
-        event=PostEvent(row.event),
-        destination=row.destination,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        token=token,
-        in_doubt_since=row.intent_at,
-        payload=json.loads(row.payload_json) if row.payload_json else None,
-    )
+        return [claimed_of(row, token) for row in rows]
 
 
 def record_intent(engine: Engine, item: AnyClaimed, *, now: datetime) -> bool:

@@ -23,7 +23,7 @@ from closures.service import Actor
 from tests.bot.handlers.staff.conftest import RIYADH, RIYADH_ADMIN, RIYADH_EN, STRANGER, StaffBot
 from tests.closures.conftest import offset
 from tests.closures.emergency_support import KHURAIS, khurais_playbook
-from tests.fakes.x_api import ACCOUNT, LocalXApi, make_tls
+from tests.fakes.x_api import ACCOUNT, LocalXApi
 
 CHANNEL = "@riyadh_roads"
 CENTRE = offset(KHURAIS, 90, 600)  # the middle of the playbook's 3 km square
@@ -38,8 +38,8 @@ F = FakeUser(50006, language_code="ar")  # subscriber inside who also shared a l
 REACHED = {A.id: "ar", B.id: "en", D.id: "en", F.id: "ar"}
 
 
-@pytest.fixture
-def bot_overrides() -> dict[str, Any]:
+def emergency_settings() -> dict[str, Any]:
+    """A channel and an X account for Riyadh (the X keys the local X API checks); no background worker."""
     keys = {
         "consumer_key": ACCOUNT.consumer_key, "consumer_secret": ACCOUNT.consumer_secret,
         "access_token": ACCOUNT.access_token, "access_token_secret": ACCOUNT.access_token_secret,
@@ -52,15 +52,7 @@ def bot_overrides() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
-def x_tls(tmp_path_factory):
-    return make_tls(tmp_path_factory.mktemp("x-tls"))
-
-
-@pytest.fixture
-async def x_api(x_tls):
-    async with LocalXApi(x_tls) as api:
-        yield api
+bot_overrides = pytest.fixture(emergency_settings, name="bot_overrides")
 
 
 @pytest.fixture
