@@ -257,7 +257,11 @@ class CapImporter:
         if done and entry.notice is not None:
             self.emergencies.tell(entry.emergency)  # the bot's outbox worker sends the notices at once
         if not done and made_here:
-            # another process recorded this message first, with a draft of its own: ours goes
-            assert entry.emergency.id is not None
-            self.emergencies.discard(entry.emergency.id, IMPORT_ACTOR)
+            # another process recorded this message first; unless it found and recorded our draft, it had
+            # one of its own, and ours goes
+            kept = records.recorded_emergency(engine, entry.alert, entry.municipality)
+            first_id = entry.emergency.first_id or entry.emergency.id
+            if kept != first_id:
+                assert entry.emergency.id is not None
+                self.emergencies.discard(entry.emergency.id, IMPORT_ACTOR)
         return done

@@ -168,6 +168,18 @@ def referenced(engine: Engine, alert: CapAlert) -> tuple[str, list[tuple[Municip
     return thread, [(munis[m], first_id) for m, first_id in latest.items()]
 
 
+def recorded_emergency(engine: Engine, alert: CapAlert, muni: Municipality) -> int | None:
+    """The emergency series the message was recorded with in that municipality, if it was."""
+    with session_scope(engine) as session:
+        return session.exec(
+            select(CapMessage.emergency_id).where(
+                CapMessage.sender == alert.sender[:200],
+                CapMessage.identifier == alert.identifier[:200],
+                CapMessage.municipality_id == muni.id,
+            )
+        ).first()
+
+
 def emergency_row(engine: Engine, emergency_id: int) -> Emergency:
     with session_scope(engine) as session:
         row = session.get(Emergency, emergency_id)

@@ -6,6 +6,7 @@ same messages again writes nothing."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,11 +18,12 @@ from closures.cap_alerts import alert_of, cap_series_of
 from closures.cap_import import CapImporter
 from closures.cap_models import CapMessage
 from closures.cap_notices import CapNotice, StaleNotice, cap_notice
+from closures.emergencies import EmergencyService
 from closures.emergency_models import Emergency
 from closures.formats.cap import alert_xml
 from closures.formats.cap_read import read_cap
 from closures.models import OutboxItem
-from closures.service import Actor
+from closures.service import Actor, ClosureService
 from closures.store import session_scope
 from tests.closures.cap_support import event_name, sample
 from tests.closures.conftest import JEDDAH_STAFF, RIYADH_STAFF
@@ -269,3 +271,29 @@ def test_our_own_cap_read_back_drafts_the_same_emergency(importer, engine, emerg
         assert getattr(draft, name) == getattr(issued, name), name
     ours, back = shapely.from_geojson(issued.area_geojson), shapely.from_geojson(draft.area_geojson)
     assert ours.symmetric_difference(back).area < 1e-8
+
+
+def test_two_processes_importing_one_alert_at_once_draft_it_once(emergencies, engine, other_engine, clock):
+    """Whatever the interleaving, one draft per municipality stays, its message is recorded once, and each
+    staff member is told once: the table's unique key decides, and the loser drops only a draft of its own."""
+    other = EmergencyService(other_engine, clock=clock, closures=ClosureService(other_engine, clock=clock))
+    alerts = read_cap(sample("ncm_flood_riyadh.xml")).alerts
+    start = threading.Barrier(2)
+    reports = []
+
+    def run(service):
+        start.wait()
+        reports.append(CapImporter(service, admins=[ADMIN]).apply(alerts, source="cap:ncm"))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (emergencies, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(r.drafted for r in reports) == 1
+    with session_scope(engine) as session:
+        [message] = session.scalars(sa.select(CapMessage))
+    live = [d for d in _drafts(engine) if d.state == "draft"]
+    assert [d.id for d in live] == [message.emergency_id]
+    told = [d for d, _, _ in _notices(engine)]
+    assert sorted(told) == sorted({f"cap-staff:{RIYADH_STAFF}", f"cap-staff:{ADMIN}"})
