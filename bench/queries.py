@@ -1,6 +1,7 @@
-"""Benchmark: SpatialIndex point and route queries against a naive geodesic scan, timed in the same run.
+"""Benchmark: SpatialIndex point, route and batch queries against a naive geodesic scan, a loop of single
+queries, and PostGIS, all timed in the same run.
 
-    .venv/bin/python bench/queries.py [--quick] [--json-only]
+    .venv/bin/python -m bench.queries [--quick] [--json-only] [--target NAME=VALUE ...]
 
 For N = 1,000 / 10,000 / 100,000 seeded closures (60 % points, 30 % lines of 100 m-3 km, 10 % areas up
 to ~1 km²) spread over Riyadh ("city") or the whole kingdom ("country"), it times
@@ -8,24 +9,48 @@ to ~1 km²) spread over Riyadh ("city") or the whole kingdom ("country"), it tim
 * ``SpatialIndex.near(point, 500 m)`` and ``SpatialIndex.along(30 km route, 200 m)``: every call as the
   bot would make it, projection of the query included; a few warm-up calls first, so the figures are
   steady-state (cached pyproj transformers), not first-call;
-* the naive baseline a newcomer would write: a Python loop over every closure calling
-  ``geopy.distance.geodesic`` (see ``naive_near`` and ``naive_along`` for exactly what they compute).
+* against the naive baseline a newcomer would write: a Python loop over every closure calling
+  ``geopy.distance.geodesic`` (``bench/naive_scan.py`` says exactly what it computes). It
+  is slow, so it runs on few queries; where a scan would take minutes, it scans a random sample of the
+  closures and scales the time by N / sample (a linear scan costs the same per closure); such rows say
+  ``"baseline_extrapolated": true``;
+* ``SpatialIndex.near_many(points, 500 m)``, thousands of points in one vectorised call (what the
+  emergency fan-out and the flood bench ask: the closures near each of thousands of drivers' last
+  locations), against a loop of ``near`` over the same points; the answers must be the same;
+* when ``ROADBOT_TEST_POSTGRES_URL`` names a server: the same closures in a PostGIS table with a GiST index
+  on geography and the same point and route queries through ``ST_DWithin`` (``bench/postgis.py``), one
+  round trip each; the answers must agree with ours within 0.5 % (the spheroid against our metric
+  projection). Without a server the JSON says ``"postgis": null`` and why, and those figures are null.
 
-The baseline is slow, so it runs on few queries; where a scan would take minutes, it scans a random
-sample of the closures and scales the time by N / sample (a linear scan costs the same per closure);
-such rows say ``"baseline_extrapolated": true``. The last stdout line is one JSON object with every
-figure and whether the targets are met. The exit status is 0 whether or not they are.
+Targets (``bench/verdict.py``: ``--target`` replaces one; the name reads query_N_spread_figure_min|max):
+
+* ``point_100k_country_median_us_max`` 50: a driver's location is answered in the event loop, so a point
+  query must stay far below a millisecond at a country's worth of closures (issue 2);
+* ``point_100k_country_speedup_min`` 1,000 against the naive scan, and ``route_10k_city_median_us_max``
+  5,000: a route check inside a reply's budget at a city's density (issue 2);
+* ``batch_100k_country_speedup_min`` 10: one vectorised call must save what a loop of single queries
+  spends in Python around the geometry work (issue 12: a loop costs 63-116 µs a point where ~2 µs is
+  possible). In a dense city (33 closures within 500 m of a point at 100k) the GEOS distance work per hit
+  dominates both, so the batch gains less there; its figures are reported, not targeted;
+* ``point_100k_country_postgis_ratio_min`` 10: the in-memory index must beat asking PostGIS by 10× a
+  query, or keeping it would not be worth its memory and its rebuilds (issue 12). Route queries are
+  compared and reported but not targeted: ours also places each closure along the route, which the
+  ``ST_DWithin`` query does not;
+* and always: the batch answers equal the loop's, and PostGIS agrees with us, whenever it was measured.
+
+The last stdout line is one JSON object with every figure, the targets and ``passed``; the exit status is
+1 when a target was missed (or the answers differed), else 0 (targets not measured in a smaller run are
+null, not missed).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
-import math
 import os
 import platform
-import shutil
+import re
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,35 +58,29 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 import numpy as np
-import shapely
-from geopy.distance import geodesic
-from shapely.geometry import LineString, Point
+import psycopg
 
-from geo.index import SpatialIndex
+from bench import postgis
+from bench.naive_scan import latlon_points, latlon_vertices, naive_along, naive_near
+from bench.progress import Progress
+from bench.synthetic import ROUTE_M, SPREADS, Spread, make_closures, make_points, make_routes
+from bench.verdict import add_target_option, chosen, finish, met, overall
+from geo.index import Hit, SpatialIndex
 
 SIZES = (1_000, 10_000, 100_000)
 RADIUS_M = 500.0
 CORRIDOR_M = 200.0
-ROUTE_M = 30_000.0
-M_PER_DEG = 111_320.0  # for laying out synthetic closures only; nothing is measured with it
 TARGETS = {
     "point_100k_country_median_us_max": 50.0,
     "point_100k_country_speedup_min": 1_000.0,
     "route_10k_city_median_us_max": 5_000.0,
+    "batch_100k_country_speedup_min": 10.0,
+    "point_100k_country_postgis_ratio_min": 10.0,
 }
-
-
-@dataclass(frozen=True)
-class Spread:
-    name: str
-    lon: tuple[float, float]
-    lat: tuple[float, float]
-
-
-SPREADS = (
-    Spread("city", lon=(46.45, 47.05), lat=(24.45, 25.05)),  # Riyadh
-    Spread("country", lon=(36.5, 55.5), lat=(16.5, 32.0)),  # Saudi Arabia's bounding box
-)
+_TARGET = re.compile(r"(point|route|batch)_(\d+)k_(city|country)_([a-z_]+)_(min|max)")
+# figure in a target's name -> the field of a Row (point, route) or of a BatchRow (batch) it reads
+_ROW_FIGURES = {"median_us": "index_median_us", "speedup": "ratio", "postgis_ratio": "postgis_ratio"}
+_BATCH_FIGURES = {"us_per_point": "batch_us_per_point", "speedup": "speedup"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,10 @@ class Plan:
     baseline_routes: dict[int, int]
     point_scan_cap: int | None  # scan at most this many closures per baseline query (None: all)
     route_scan_cap: int | None
+    batch_points: int
+    batch_repeats: int
+    postgis_points: int
+    postgis_routes: int
 
 
 FULL = Plan(
@@ -83,6 +106,10 @@ FULL = Plan(
     baseline_routes={1_000: 2, 10_000: 1, 100_000: 1},
     point_scan_cap=None,
     route_scan_cap=500,
+    batch_points=5_000,
+    batch_repeats=3,
+    postgis_points=300,
+    postgis_routes=30,
 )
 QUICK = Plan(
     index_points=200,
@@ -91,6 +118,10 @@ QUICK = Plan(
     baseline_routes={1_000: 1, 10_000: 1, 100_000: 1},
     point_scan_cap=5_000,
     route_scan_cap=100,
+    batch_points=1_000,
+    batch_repeats=2,
+    postgis_points=50,
+    postgis_routes=5,
 )
 
 
@@ -110,202 +141,26 @@ class Row:
     baseline_median_us: float
     baseline_p95_us: float
     ratio: float
+    postgis_queries: int | None = None
+    postgis_median_us: float | None = None
+    postgis_p95_us: float | None = None
+    postgis_ratio: float | None = None  # PostGIS time ÷ ours, on the same queries
+    postgis_disagreements: int | None = None  # closures answered differently beyond rounding
 
 
-# --- synthetic closures and queries --------------------------------------------------------------------
-
-
-def make_closures(rng: np.random.Generator, n: int, spread: Spread) -> np.ndarray:
-    """N closures in lon/lat, anchored uniformly in ``spread``: 60 % points, 30 % lines, 10 % areas."""
-    lon = rng.uniform(*spread.lon, n)
-    lat = rng.uniform(*spread.lat, n)
-    kind = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
-    geoms = np.empty(n, dtype=object)
-    is_point, is_line, is_area = kind == 0, kind == 1, kind == 2
-    geoms[is_point] = shapely.points(lon[is_point], lat[is_point])
-    geoms[is_line] = _lines(rng, lon[is_line], lat[is_line])
-    geoms[is_area] = _areas(rng, lon[is_area], lat[is_area])
-    return geoms
-
-
-def _metres_to_deg(lat: np.ndarray, east: np.ndarray, north: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return east / (M_PER_DEG * np.cos(np.radians(lat))), north / M_PER_DEG
-
-
-def _lines(rng: np.random.Generator, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Roads of 100 m-3 km with 2-5 vertices, turning up to 30° at each."""
-    count = len(lon)
-    if not count:
-        return np.empty(0, dtype=object)
-    vertices = rng.integers(2, 6, count)
-    step = rng.uniform(100.0, 3_000.0, count) / (vertices - 1)
-    heading = rng.uniform(0.0, 2 * math.pi, count)
-    owner = np.repeat(np.arange(count), vertices)
-    first = np.concatenate([[0], np.cumsum(vertices)[:-1]])
-    turn = rng.uniform(-math.pi / 6, math.pi / 6, len(owner))
-    turn[first] = 0.0
-    angle = heading[owner] + _cumsum_by(turn, first, vertices)
-    move = np.where(np.isin(np.arange(len(owner)), first), 0.0, step[owner])
-    dlon, dlat = _metres_to_deg(lat[owner], move * np.sin(angle), move * np.cos(angle))
-    xs = lon[owner] + _cumsum_by(dlon, first, vertices)
-    ys = lat[owner] + _cumsum_by(dlat, first, vertices)
-    return shapely.linestrings(np.column_stack([xs, ys]), indices=owner)
-
-
-def _areas(rng: np.random.Generator, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Star-shaped areas of 5-8 vertices reaching 30-620 m from their centre (so at most ~1 km²)."""
-    count = len(lon)
-    if not count:
-        return np.empty(0, dtype=object)
-    vertices = rng.integers(5, 9, count)
-    radius = rng.uniform(30.0, 620.0, count)
-    owner = np.repeat(np.arange(count), vertices)
-    first = np.concatenate([[0], np.cumsum(vertices)[:-1]])
-    rank = np.arange(len(owner)) - np.repeat(first, vertices)
-    angle = 2 * math.pi * (rank + rng.uniform(-0.3, 0.3, len(owner))) / vertices[owner]
-    reach = radius[owner] * rng.uniform(0.7, 1.0, len(owner))
-    dlon, dlat = _metres_to_deg(lat[owner], reach * np.sin(angle), reach * np.cos(angle))
-    # Close each ring by repeating its first vertex.
-    xs, ys = lon[owner] + dlon, lat[owner] + dlat
-    ring_owner = np.insert(owner, np.cumsum(vertices), np.arange(count))
-    ring_x = np.insert(xs, np.cumsum(vertices), xs[first])
-    ring_y = np.insert(ys, np.cumsum(vertices), ys[first])
-    return shapely.polygons(shapely.linearrings(np.column_stack([ring_x, ring_y]), indices=ring_owner))
-
-
-def _cumsum_by(values: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Running sum restarting at each group's first element."""
-    total = np.cumsum(values)
-    return total - np.repeat(total[first] - values[first], counts)
-
-
-def make_points(rng: np.random.Generator, count: int, spread: Spread) -> list[Point]:
-    """Query points uniformly inside ``spread``."""
-    return list(shapely.points(rng.uniform(*spread.lon, count), rng.uniform(*spread.lat, count)))
-
-
-def make_routes(rng: np.random.Generator, count: int, spread: Spread) -> list[LineString]:
-    """30 km routes of 30-60 vertices, gently turning, wholly inside ``spread``."""
-    routes: list[LineString] = []
-    while len(routes) < count:
-        vertices = int(rng.integers(30, 61))
-        step = ROUTE_M / (vertices - 1)
-        angle = rng.uniform(0, 2 * math.pi) + np.cumsum(rng.normal(0.0, math.radians(12), vertices - 1))
-        lon0, lat0 = rng.uniform(*spread.lon), rng.uniform(*spread.lat)
-        dlon, dlat = _metres_to_deg(np.full(vertices - 1, lat0), step * np.sin(angle), step * np.cos(angle))
-        xs = lon0 + np.concatenate([[0.0], np.cumsum(dlon)])
-        ys = lat0 + np.concatenate([[0.0], np.cumsum(dlat)])
-        inside = (xs >= spread.lon[0]) & (xs <= spread.lon[1]) & (ys >= spread.lat[0]) & (ys <= spread.lat[1])
-        if inside.all():
-            routes.append(LineString(np.column_stack([xs, ys])))
-    return routes
-
-
-# --- the naive baseline --------------------------------------------------------------------------------
-
-_GEODESIC = geodesic()  # one instance, reused: a new one per pair would make the baseline 1.5x slower
-
-
-def naive_near(
-    query: tuple[float, float], closures: Sequence[Sequence[tuple[float, float]]], radius_m: float
-) -> list[tuple[float, int]]:
-    """Linear scan: for every closure, the geopy geodesic distance from the query to its nearest vertex.
-
-    ``query`` and the vertices are (lat, lon). A point closure has one vertex; a road or area is taken at
-    its nearest vertex (not the nearest point of an edge), so the scan does less work than an exact answer
-    would need and the speed-up it yields is, if anything, understated. Returns (metres, closure) within
-    ``radius_m``, nearest first.
-    """
-    hits: list[tuple[float, int]] = []
-    for k, vertices in enumerate(closures):
-        metres = min(_GEODESIC.measure(query, v) for v in vertices) * 1_000.0
-        if metres <= radius_m:
-            hits.append((metres, k))
-    hits.sort()
-    return hits
-
-
-def naive_along(
-    route: Sequence[tuple[float, float]], closures: Sequence[tuple[float, float]], corridor_m: float
-) -> list[tuple[int, float, int]]:
-    """Linear scan: for every closure, geopy geodesic distances from one point of it to every route vertex.
-
-    ``closures`` holds one (lat, lon) per closure (the point itself, or a point on the road or in the
-    area); ``route`` is the route's vertices. A closure is a hit when some route vertex lies within
-    ``corridor_m``; hits are ordered by the index of that vertex. Far cruder (and cheaper) than measuring
-    to the route's edges, so again the speed-up is understated. Returns (vertex index, metres, closure).
-    """
-    hits: list[tuple[int, float, int]] = []
-    for k, where in enumerate(closures):
-        metres, vertex = min((_GEODESIC.measure(where, v) * 1_000.0, i) for i, v in enumerate(route))
-        if metres <= corridor_m:
-            hits.append((vertex, metres, k))
-    hits.sort()
-    return hits
-
-
-def _latlon_vertices(geoms: np.ndarray) -> list[list[tuple[float, float]]]:
-    """Each closure's distinct vertices as (lat, lon); a ring's closing repeat is dropped."""
-    counts = shapely.get_num_coordinates(geoms)
-    parts = np.split(shapely.get_coordinates(geoms)[:, ::-1], np.cumsum(counts)[:-1])
-    is_area = shapely.get_type_id(geoms) == 3
-    return [
-        [(float(a), float(b)) for a, b in (part[:-1] if area else part)]
-        for part, area in zip(parts, is_area, strict=True)
-    ]
-
-
-def _latlon_points(geoms: np.ndarray) -> list[tuple[float, float]]:
-    """One (lat, lon) per closure: the point itself, or a point on the road or inside the area."""
-    coords = shapely.get_coordinates(shapely.point_on_surface(geoms))
-    return [(float(lat), float(lon)) for lon, lat in coords]
+@dataclass
+class BatchRow:
+    n: int
+    spread: str
+    points: int
+    mean_hits: float
+    batch_us_per_point: float
+    loop_us_per_point: float
+    speedup: float
+    same_answers: bool
 
 
 # --- timing and reporting ------------------------------------------------------------------------------
-
-
-class Progress:
-    """A progress bar on stderr when it is a terminal; otherwise a plain line now and then."""
-
-    def __init__(self, total: float, stream: TextIO = sys.stderr) -> None:
-        self.total, self.done, self.stream = max(total, 1e-9), 0.0, stream
-        self.tty = stream.isatty()
-        self.started = self.last = time.monotonic()
-        self.label = ""
-
-    def stage(self, label: str) -> None:
-        self.label = label
-        if not self.tty and time.monotonic() - self.last >= 3.0:
-            self._line()
-        self._draw()
-
-    def advance(self, amount: float, note: str = "") -> None:
-        self.done = min(self.total, self.done + amount)
-        if self.tty and time.monotonic() - self.last >= 0.1:
-            self._draw(note)
-
-    def finish(self) -> None:
-        self.done = self.total
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(f"[bench] done in {time.monotonic() - self.started:.0f} s\n")
-        self.stream.flush()
-
-    def _draw(self, note: str = "") -> None:
-        if not self.tty:
-            return
-        filled = int(30 * self.done / self.total)
-        bar = "#" * filled + "-" * (30 - filled)
-        text = f"[{bar}] {100 * self.done / self.total:3.0f}%  {self.label} {note}"
-        self.stream.write("\r\033[K" + text[: shutil.get_terminal_size().columns - 1])
-        self.stream.flush()
-        self.last = time.monotonic()
-
-    def _line(self) -> None:
-        elapsed = time.monotonic() - self.started
-        self.stream.write(f"[bench] {100 * self.done / self.total:3.0f}%  {elapsed:4.0f} s  {self.label}\n")
-        self.stream.flush()
-        self.last = time.monotonic()
 
 
 def time_calls(
@@ -323,11 +178,27 @@ def time_calls(
     return times, results
 
 
+def time_batch(index: SpatialIndex, points: Sequence[Any], repeats: int) -> tuple[float, float, bool, float]:
+    """µs per point of one ``near_many`` call and of a loop of ``near``; whether they agree; mean hits."""
+    batch, loop = [], []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter_ns()
+        together = index.near_many(points, RADIUS_M)
+        batch.append((time.perf_counter_ns() - start) / 1_000.0 / len(points))
+        gc.collect()
+        start = time.perf_counter_ns()
+        each = [index.near(point, RADIUS_M) for point in points]
+        loop.append((time.perf_counter_ns() - start) / 1_000.0 / len(points))
+    mean_hits = float(np.mean([len(hits) for hits in each]))
+    return statistics.median(batch), statistics.median(loop), together == each, mean_hits
+
+
 def _median_p95(times: Sequence[float]) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
-def _estimate_seconds(plan: Plan, sizes: Sequence[int]) -> dict[tuple[int, str], float]:
+def _estimate_seconds(plan: Plan, sizes: Sequence[int], with_postgis: bool) -> dict[tuple[int, str], float]:
     """Rough seconds per (N, measurement), only to weight the progress bar."""
     per_pair = 80e-6  # one geopy geodesic
     out = {}
@@ -337,22 +208,30 @@ def _estimate_seconds(plan: Plan, sizes: Sequence[int]) -> dict[tuple[int, str],
         out[(n, "build")] = n * 8e-6 + 0.05
         out[(n, "point")] = plan.index_points * 60e-6
         out[(n, "route")] = plan.index_routes * 3e-3
+        out[(n, "batch")] = plan.batch_points * plan.batch_repeats * 70e-6
         out[(n, "point-baseline")] = plan.baseline_points.get(n, 1) * point_scan
         out[(n, "route-baseline")] = plan.baseline_routes.get(n, 1) * route_scan
+        if with_postgis:
+            out[(n, "postgis")] = n * 40e-6 + plan.postgis_points * 400e-6 + plan.postgis_routes * 15e-3
     return out
 
 
-def run(plan: Plan, sizes: Sequence[int], seed: int, progress_stream: TextIO) -> list[Row]:
-    """Every measurement for every spread and N; two Rows (point, route) per (spread, N)."""
-    costs = _estimate_seconds(plan, sizes)
+def run(
+    plan: Plan, sizes: Sequence[int], seed: int, progress_stream: TextIO, db: postgis.PostGIS | None
+) -> tuple[list[Row], list[BatchRow]]:
+    """Every measurement for every spread and N: two Rows (point, route) and a BatchRow per (spread, N)."""
+    costs = _estimate_seconds(plan, sizes, db is not None)
     progress = Progress(sum(costs.values()) * len(SPREADS), progress_stream)
     rows: list[Row] = []
+    batches: list[BatchRow] = []
     for which, spread in enumerate(SPREADS):
         for n in sizes:
             rng = np.random.default_rng([seed, which, n])
-            rows += measure(plan, spread, n, rng, progress, costs)
+            more_rows, batch = measure(plan, spread, n, rng, progress, costs, db)
+            rows += more_rows
+            batches.append(batch)
     progress.finish()
-    return rows
+    return rows, batches
 
 
 def measure(
@@ -362,8 +241,9 @@ def measure(
     rng: np.random.Generator,
     progress: Progress,
     costs: dict[tuple[int, str], float],
-) -> list[Row]:
-    """Build one index of N closures over ``spread``; time its queries and the naive scans."""
+    db: postgis.PostGIS | None,
+) -> tuple[list[Row], BatchRow]:
+    """Build one index of N closures over ``spread``; time its queries, the naive scans and PostGIS."""
     where = f"N={n:,} {spread.name}"
     progress.stage(f"{where}: building")
     geoms = make_closures(rng, n, spread)
@@ -387,9 +267,17 @@ def measure(
     route_us, route_hits = time_calls(
         lambda r: index.along(r, CORRIDOR_M), routes, progress, costs[(n, "route")]
     )
+    progress.stage(f"{where}: batch against a loop")
+    crowd = make_points(rng, plan.batch_points, spread)
+    batch_us, loop_us, same, mean_hits = time_batch(index, crowd, plan.batch_repeats)
+    progress.advance(costs[(n, "batch")])
+    batch = BatchRow(
+        n, spread.name, len(crowd), round(mean_hits, 2), round(batch_us, 2), round(loop_us, 2),
+        round(loop_us / batch_us, 1), same,
+    )  # fmt: skip
 
     point_sample = _sample(rng, n, plan.point_scan_cap)
-    vertices = _latlon_vertices(geoms[point_sample])
+    vertices = latlon_vertices(geoms[point_sample])
     queries = [(p.y, p.x) for p in points[: plan.baseline_points.get(n, 1)]]
     progress.stage(f"{where}: naive point scan")
     naive_point_us, _ = time_calls(
@@ -397,16 +285,55 @@ def measure(
     )
 
     route_sample = _sample(rng, n, plan.route_scan_cap)
-    spots = _latlon_points(geoms[route_sample])
+    spots = latlon_points(geoms[route_sample])
     naive_routes = [[(y, x) for x, y in r.coords] for r in routes[: plan.baseline_routes.get(n, 1)]]
     progress.stage(f"{where}: naive route scan")
     naive_route_us, _ = time_calls(
         lambda r: naive_along(r, spots, CORRIDOR_M), naive_routes, progress, costs[(n, "route-baseline")]
     )
-    return [
+    rows = [
         _row(n, spread, "point", build_ms, point_us, point_hits, naive_point_us, len(point_sample)),
         _row(n, spread, "route", build_ms, route_us, route_hits, naive_route_us, len(route_sample)),
     ]
+    if db is not None:
+        progress.stage(f"{where}: PostGIS")
+        db.load(range(n), geoms)
+        k, m = plan.postgis_points, plan.postgis_routes
+        for point in points[:10]:
+            db.near(point, RADIUS_M)  # warm-up: statements prepared, pages cached
+        _compare(
+            rows[0], db, lambda p: db.near(p, RADIUS_M), points[:k], point_us[:k], point_hits[:k], RADIUS_M
+        )
+        _compare(
+            rows[1],
+            db,
+            lambda r: db.along(r, CORRIDOR_M),
+            routes[:m],
+            route_us[:m],
+            route_hits[:m],
+            CORRIDOR_M,
+        )
+        progress.advance(costs[(n, "postgis")])
+    return rows, batch
+
+
+def _compare(
+    row: Row,
+    db: postgis.PostGIS,
+    call: Callable[[Any], postgis.Answer],
+    queries: Sequence[Any],
+    our_us: Sequence[float],
+    our_hits: Sequence[list[Hit]],
+    within_m: float,
+) -> None:
+    """Time PostGIS on the same queries as ours and count where the answers differ (into ``row``)."""
+    their_us, theirs = postgis.timed(call, queries)
+    ours = [[(hit.id, hit.distance_m) for hit in hits] for hits in our_hits]
+    median, p95 = _median_p95(their_us)
+    row.postgis_queries = len(queries)
+    row.postgis_median_us, row.postgis_p95_us = round(median, 1), round(p95, 1)
+    row.postgis_ratio = round(median / float(np.median(our_us)), 1)
+    row.postgis_disagreements = postgis.disagreements(ours, theirs, within_m)
 
 
 def _sample(rng: np.random.Generator, n: int, cap: int | None) -> np.ndarray:
@@ -446,24 +373,41 @@ def _row(
     )
 
 
-def verdict(rows: Sequence[Row]) -> dict[str, bool | None]:
-    """Whether each target is met; None when its row was not measured (e.g. with --max-n)."""
-    by_key = {(r.n, r.spread, r.query): r for r in rows}
-    point = by_key.get((100_000, "country", "point"))
-    route = by_key.get((10_000, "city", "route"))
-    passed: dict[str, bool | None] = {
-        "point_100k_country_median": None
-        if point is None
-        else point.index_median_us <= TARGETS["point_100k_country_median_us_max"],
-        "point_100k_country_speedup": None
-        if point is None
-        else point.ratio >= TARGETS["point_100k_country_speedup_min"],
-        "route_10k_city_median": None
-        if route is None
-        else route.index_median_us <= TARGETS["route_10k_city_median_us_max"],
-    }
-    checked = [v for v in passed.values() if v is not None]
-    passed["all"] = all(checked) if len(checked) == len(passed) else None
+# --- targets ---------------------------------------------------------------------------------------------
+
+
+def known_target(name: str) -> bool:
+    match = _TARGET.fullmatch(name)
+    if match is None:
+        return False
+    figures = _BATCH_FIGURES if match[1] == "batch" else _ROW_FIGURES
+    return match[4] in figures
+
+
+def figure(name: str, rows: Sequence[Row], batches: Sequence[BatchRow]) -> float | None:
+    """The measured figure a target names, or None when this run did not measure it."""
+    match = _TARGET.fullmatch(name)
+    assert match is not None, name
+    query, n, spread, field = match[1], int(match[2]) * 1_000, match[3], match[4]
+    if query == "batch":
+        found: Row | BatchRow | None = next((b for b in batches if (b.n, b.spread) == (n, spread)), None)
+        attribute = _BATCH_FIGURES[field]
+    else:
+        found = next((r for r in rows if (r.n, r.spread, r.query) == (n, spread, query)), None)
+        attribute = _ROW_FIGURES[field]
+    value = getattr(found, attribute) if found is not None else None
+    return None if value is None else float(value)
+
+
+def verdict(
+    targets: dict[str, float], rows: Sequence[Row], batches: Sequence[BatchRow], postgis_failed: bool
+) -> dict[str, bool | None]:
+    """Whether each target is met (None when not measured), whether the answers agree, and ``all``."""
+    passed = {name: met(name, bound, figure(name, rows, batches)) for name, bound in targets.items()}
+    passed["batch_same_answers"] = all(b.same_answers for b in batches) if batches else None
+    compared = [r.postgis_disagreements for r in rows if r.postgis_disagreements is not None]
+    passed["postgis_agrees"] = False if postgis_failed else (not any(compared) if compared else None)
+    passed["all"] = overall(passed)
     return passed
 
 
@@ -481,17 +425,25 @@ _COLUMNS: list[tuple[str, int, Callable[[Row], str]]] = [
     ("runs", 4, lambda r: str(r.baseline_queries)),
     ("scanned", 8, lambda r: f"{r.baseline_scanned:,}" + ("*" if r.baseline_extrapolated else " ")),
     ("ratio", 10, lambda r: f"{r.ratio:,.0f}×"),
+    ("PostGIS µs", 10, lambda r: "-" if r.postgis_median_us is None else f"{r.postgis_median_us:,.0f}"),
+    ("÷ ours", 7, lambda r: "-" if r.postgis_ratio is None else f"{r.postgis_ratio:,.1f}×"),
 ]
 
 
-def table(rows: Sequence[Row]) -> str:
-    """The figures as a fixed-width table, one line per (N, spread, query)."""
+def table(rows: Sequence[Row], batches: Sequence[BatchRow]) -> str:
+    """The figures as a fixed-width table, one line per (N, spread, query), then the batch lines."""
     head = " ".join(f"{name:>{width}}" for name, width, _ in _COLUMNS)
     lines = [head, "-" * len(head)]
     lines += [" ".join(f"{show(r):>{width}}" for _, width, show in _COLUMNS) for r in rows]
     lines.append(
         "* naive time scaled from a scan of that many closures to all N (a linear scan costs N × one)"
     )
+    lines += [
+        f"batch N={b.n:,} {b.spread}: {b.points:,} points, {b.batch_us_per_point:.2f} µs a point in one "
+        f"near_many against {b.loop_us_per_point:.1f} µs in a loop of near = {b.speedup:.1f}× "
+        f"({b.mean_hits:.1f} hits a point; {'same' if b.same_answers else 'DIFFERENT'} answers)"
+        for b in batches
+    ]
     return "\n".join(lines)
 
 
@@ -505,13 +457,26 @@ def main(
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
     parser.add_argument("--seed", type=int, default=20_240_601, help="random seed (default: %(default)s)")
     parser.add_argument("--max-n", type=int, default=None, help=argparse.SUPPRESS)  # tests: tiny runs
+    add_target_option(parser, TARGETS, known=known_target)
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL
     sizes = [n for n in SIZES if args.max_n is None or n <= args.max_n] or [args.max_n]
+    targets = chosen(TARGETS, args.target)
     started = time.monotonic()
-    rows = run(plan, sizes, args.seed, stderr)
-    passed = verdict(rows)
+    server = postgis.server_url()
+    info: dict[str, Any] | None = None
+    reason = server.reason if isinstance(server, postgis.Unavailable) else None
+    if isinstance(server, str):
+        try:
+            with postgis.temporary_postgis(server) as db:
+                info = {"version": db.version}
+                rows, batches = run(plan, sizes, args.seed, stderr, db)
+        except psycopg.Error as exc:
+            reason = f"PostGIS failed: {type(exc).__name__}: {exc}".strip()
+    if info is None:
+        rows, batches = run(plan, sizes, args.seed, stderr, None)
+    passed = verdict(targets, rows, batches, postgis_failed=isinstance(server, str) and info is None)
     report = {
         "bench": "queries",
         "mode": "quick" if args.quick else "full",
@@ -522,16 +487,20 @@ def main(
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "seconds": round(time.monotonic() - started, 1),
+        "postgis": info,
+        **({"postgis_reason": reason} if reason else {}),
         "results": [asdict(r) for r in rows],
-        "targets": TARGETS,
+        "batch": [asdict(b) for b in batches],
+        "targets": targets,
         "passed": passed,
     }
     if not args.json_only:
-        print(table(rows), file=stdout)
-        print(f"targets: {json.dumps(TARGETS)}", file=stdout)
-        print(f"passed:  {json.dumps(passed)}", file=stdout)
-    print(json.dumps(report, separators=(",", ":")), file=stdout)
-    return 0
+        print(table(rows, batches), file=stdout)
+        if reason:
+            print(f"PostGIS: not compared ({reason})", file=stdout)
+        print(f"targets: {targets}", file=stdout)
+        print(f"passed:  {passed}", file=stdout)
+    return finish(report, stdout)
 
 
 if __name__ == "__main__":

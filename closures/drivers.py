@@ -20,13 +20,13 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from closures.errors import NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
 from closures.locations import LocationLog
 from closures.models import Driver, DriverLocation, EmergencyRecipient, SavedPlace, Subscription
-from closures.store import session_scope
+from closures.store import rows_matched, session_scope
 
 RADIUS_RANGE_M = (100, 50_000)
 SUBSCRIPTION_RADIUS_RANGE_M = (100, 20_000)
@@ -34,8 +34,8 @@ MAX_PLACES = 20
 MAX_NAME = 64
 
 
-_READ_PROFILES = sa.select(Driver.telegram_user_id, Driver.language, Driver.radius_m).where(  # type: ignore[call-overload]
-    Driver.telegram_user_id.in_(sa.bindparam("user_ids", expanding=True))  # type: ignore[attr-defined]
+_READ_PROFILES = sa.select(col(Driver.telegram_user_id), col(Driver.language), col(Driver.radius_m)).where(
+    col(Driver.telegram_user_id).in_(sa.bindparam("user_ids", expanding=True))
 )
 
 
@@ -46,7 +46,7 @@ class Profile:
 
 
 _DEFAULT = Profile(None, None)  # a driver who never changed a setting
-_READ_ALL_PROFILES = sa.select(Driver.telegram_user_id, Driver.language, Driver.radius_m)  # type: ignore[call-overload]
+_READ_ALL_PROFILES = sa.select(col(Driver.telegram_user_id), col(Driver.language), col(Driver.radius_m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +251,15 @@ class DriverDirectory:
         name = _name(name)
         with session_scope(self.engine, write=True) as session:
             result = session.execute(
-                sa.delete(SavedPlace).where(SavedPlace.telegram_user_id == user_id, SavedPlace.name == name)
+                sa.delete(SavedPlace).where(
+                    col(SavedPlace.telegram_user_id) == user_id, col(SavedPlace.name) == name
+                )
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not rows_matched(result):
                 raise NotFound("place", name)
             session.execute(
                 sa.delete(Subscription).where(
-                    Subscription.telegram_user_id == user_id, Subscription.name == name
+                    col(Subscription.telegram_user_id) == user_id, col(Subscription.name) == name
                 )
             )
 
@@ -301,13 +303,13 @@ class DriverDirectory:
         try:
             with session_scope(self.engine, write=True) as session:
                 counts = [
-                    session.execute(sa.delete(table).where(column == user_id)).rowcount  # type: ignore[attr-defined]
+                    rows_matched(session.execute(sa.delete(table).where(column == user_id)))
                     for table, column in (
-                        (Driver, Driver.telegram_user_id),
-                        (SavedPlace, SavedPlace.telegram_user_id),
-                        (Subscription, Subscription.telegram_user_id),
-                        (DriverLocation, DriverLocation.telegram_user_id),
-                        (EmergencyRecipient, EmergencyRecipient.telegram_user_id),
+                        (Driver, col(Driver.telegram_user_id)),
+                        (SavedPlace, col(SavedPlace.telegram_user_id)),
+                        (Subscription, col(Subscription.telegram_user_id)),
+                        (DriverLocation, col(DriverLocation.telegram_user_id)),
+                        (EmergencyRecipient, col(EmergencyRecipient.telegram_user_id)),
                     )
                 ]
         finally:

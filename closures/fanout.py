@@ -16,13 +16,14 @@ from datetime import datetime
 import numpy as np
 import shapely
 import sqlalchemy as sa
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.models import OutboxItem, OutboxStatus, Subscription
 from closures.outbox import Claimed, idempotency_key, insert_ignore
-from closures.store import session_scope
+from closures.store import rows_matched, session_scope
 from closures.views import ClosureView
 from geo.measure import direction_code
 from geo.projection import Projection
@@ -50,13 +51,13 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
     radius), one per driver (the nearest), nearest first; a place inside an area is at distance 0."""
     rows = session.execute(
         sa.select(
-            Subscription.id,
-            Subscription.telegram_user_id,
-            Subscription.name,
-            Subscription.language,
-            Subscription.radius_m,
-            Subscription.geometry_geojson,
-        ).where(Subscription.active == sa.true())
+            col(Subscription.id),
+            col(Subscription.telegram_user_id),
+            col(Subscription.name),
+            col(Subscription.language),
+            col(Subscription.radius_m),
+            col(Subscription.geometry_geojson),
+        ).where(col(Subscription.active) == sa.true())
     ).all()
     if not rows:
         return []
@@ -75,7 +76,7 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
     distances = np.maximum(0.0, distances - reach_m)
     best: dict[int, Affected] = {}
-    for i in np.flatnonzero(distances <= radii):
+    for i in np.flatnonzero(distances <= radii).tolist():
         row = rows[i]
         d = float(distances[i])
         if row.telegram_user_id in best and best[row.telegram_user_id].distance_m <= d:
@@ -87,7 +88,7 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
 
 
 def _direction(place: BaseGeometry, closure: BaseGeometry) -> str | None:
-    origin = place if place.geom_type == "Point" else shapely.get_point(place, 0)
+    origin = place if isinstance(place, Point) else Point(place.coords[0])  # a route: where it starts
     return direction_code(origin, closure)
 
 
@@ -96,7 +97,7 @@ def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: da
     with session_scope(engine, write=True) as session:
         mine = session.execute(
             sa.update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
+            .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
             .values(
                 status=OutboxStatus.DONE.value,
                 claim_token=None,
@@ -106,8 +107,8 @@ def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: da
                 updated_at=now,
                 last_error=None,
             )
-        ).rowcount  # type: ignore[attr-defined]
-        if not mine:
+        )
+        if not rows_matched(mine):
             return None
         found = affected(session, closure)
         rows = [
@@ -140,7 +141,7 @@ def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: da
         ]
         insert_ignore(session, OutboxItem, rows)
         session.execute(
-            sa.update(OutboxItem).where(OutboxItem.id == item.id).values(remote_id=f"{len(rows)} alerts")
+            sa.update(OutboxItem).where(col(OutboxItem.id) == item.id).values(remote_id=f"{len(rows)} alerts")
         )
         return len(rows)
 
@@ -150,7 +151,7 @@ def deactivate_subscriber(engine: Engine, user_id: int) -> int:
     with session_scope(engine, write=True) as session:
         result = session.execute(
             sa.update(Subscription)
-            .where(Subscription.telegram_user_id == user_id, Subscription.active == sa.true())
+            .where(col(Subscription.telegram_user_id) == user_id, col(Subscription.active) == sa.true())
             .values(active=False)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rows_matched(result)

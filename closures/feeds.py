@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 import shapely
 import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from closures.formats.common import FeedItem, FeedMunicipality
 from closures.lifecycle import Clock, next_transition, system_clock
@@ -52,24 +53,26 @@ def feed_snapshot(engine: Engine, now: datetime) -> FeedSnapshot:
     with session_scope(engine) as session:
         munis = {
             m.id: FeedMunicipality(m.slug, m.name_ar, m.name_en, ZoneInfo(m.timezone))
-            for m in session.exec(select(Municipality).order_by(Municipality.slug))
+            for m in session.exec(select(Municipality).order_by(col(Municipality.slug)))
         }
         rows = session.exec(
             select(Closure)
             .where(
-                Closure.status == Status.OPEN.value,
-                sa.or_(Closure.ends_at.is_(None), Closure.ends_at > now),  # type: ignore[union-attr]
+                col(Closure.status) == Status.OPEN.value,
+                sa.or_(col(Closure.ends_at).is_(None), col(Closure.ends_at) > now),
             )
-            .order_by(Closure.starts_at, Closure.id)  # type: ignore[arg-type]
+            .order_by(col(Closure.starts_at), col(Closure.id))
         ).all()
         last_write, last_end, last_start = session.execute(
             sa.select(
-                sa.func.max(Closure.updated_at),
-                sa.func.max(sa.case((Closure.ends_at <= now, Closure.ends_at))),  # type: ignore[operator]
-                sa.func.max(sa.case((Closure.starts_at <= now, Closure.starts_at))),
+                sa.func.max(col(Closure.updated_at)),
+                sa.func.max(sa.case((col(Closure.ends_at) <= now, col(Closure.ends_at)))),
+                sa.func.max(sa.case((col(Closure.starts_at) <= now, col(Closure.starts_at)))),
             )
         ).one()
-    shapes = shapely.from_geojson([row.geometry_geojson for row in rows]) if rows else []  # one call for all
+    shapes: list[BaseGeometry] = (
+        list(shapely.from_geojson([row.geometry_geojson for row in rows])) if rows else []  # one call for all
+    )
     items = [
         FeedItem(row, munis[row.municipality_id], shape) for row, shape in zip(rows, shapes, strict=True)
     ]

@@ -94,7 +94,8 @@ def apply_import(
             # another process registered the same ref a moment ago (two pollers over one database)
             report.rejected.append({"ref": ref, "error": "registered meanwhile by another process"})
     if prune_source is not None:
-        for slug in {municipality} if municipality else set(seen) | ({default_municipality} - {None}):
+        defaults: set[str] = {default_municipality} if default_municipality else set()
+        for slug in {municipality} if municipality else set(seen) | defaults:
             _prune(service, slug, prune_source, seen.get(slug, set()), actor, report)
     return report
 

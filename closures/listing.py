@@ -38,7 +38,7 @@ class ClosureListing:
 
     def open_in(self, municipality_ids: Sequence[int], *, offset: int = 0, limit: int = 10) -> Page:
         """Active and scheduled closures of these municipalities, soonest start first."""
-        return self._page(Closure.municipality_id.in_(list(municipality_ids)), offset, limit)  # type: ignore[attr-defined]
+        return self._page(col(Closure.municipality_id).in_(list(municipality_ids)), offset, limit)
 
     def created_by(self, actor_name: str, *, offset: int = 0, limit: int = 10) -> Page:
         """Active and scheduled closures this actor registered."""
@@ -61,15 +61,15 @@ class ClosureListing:
         now = self.clock()
         conditions = (
             where,
-            Closure.status == Status.OPEN.value,
-            sa.or_(Closure.ends_at.is_(None), Closure.ends_at > now),  # type: ignore[union-attr, operator, arg-type]
+            col(Closure.status) == Status.OPEN.value,
+            sa.or_(col(Closure.ends_at).is_(None), col(Closure.ends_at) > now),
         )
         with session_scope(self.engine) as session:
             total = session.exec(select(func.count()).select_from(Closure).where(*conditions)).one()
             rows = session.exec(
                 select(Closure)
                 .where(*conditions)
-                .order_by(Closure.starts_at, Closure.id)  # type: ignore[arg-type]
+                .order_by(col(Closure.starts_at), col(Closure.id))
                 .offset(max(0, offset))
                 .limit(limit)
             )

@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.claims import AnyClaimed, Claimed, ClaimedEmergency, claimed_of
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
-from closures.store import session_scope
+from closures.store import rows_matched, session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
 # not configured. The kind "alerts" (target "subscribers") fans announced and started closures out to
@@ -67,7 +68,7 @@ def plan_posts(
             planned.append((PostEvent.ENDED, closure.ends_at))
     items = []
     for kind, configured in destinations.items():
-        targets = [configured] if isinstance(configured, str) else list(configured or [None])
+        targets: Sequence[str | None] = [configured] if isinstance(configured, str) else configured or [None]
         for target in targets:
             destination = f"{kind}:{target}" if target else kind
             status = OutboxStatus.PENDING if target and not skip_reason else OutboxStatus.SKIPPED
@@ -94,10 +95,10 @@ def _supersede_pending(session: Session, closure_id: int, version: int) -> None:
     session.execute(
         sa.update(OutboxItem)
         .where(
-            OutboxItem.closure_id == closure_id,
-            OutboxItem.closure_version < version,
-            OutboxItem.status == OutboxStatus.PENDING.value,
-            OutboxItem.event.in_([PostEvent.STARTED.value, PostEvent.ENDED.value]),
+            col(OutboxItem.closure_id) == closure_id,
+            col(OutboxItem.closure_version) < version,
+            col(OutboxItem.status) == OutboxStatus.PENDING.value,
+            col(OutboxItem.event).in_([PostEvent.STARTED.value, PostEvent.ENDED.value]),
         )
         .values(status=OutboxStatus.SUPERSEDED.value, last_error=f"superseded by version {version}")
     )
@@ -114,12 +115,12 @@ def _predecessor_waits(subject: str) -> sa.Exists:
     earlier = aliased(OutboxItem)
     return sa.exists().where(
         getattr(earlier, subject) == getattr(OutboxItem, subject),
-        earlier.destination == OutboxItem.destination,
+        col(earlier.destination) == col(OutboxItem.destination),
         # "+ 0" keeps SQLite's planner on the sequence index; on the bare id it would walk every
         # earlier row of the closure (quadratic for a 10,000-subscriber flood alert)
-        earlier.id + 0 < OutboxItem.id,
-        earlier.status.in_(_OPEN),
-        sa.or_(earlier.due_at <= OutboxItem.due_at, earlier.attempts > 0),
+        col(earlier.id) + 0 < col(OutboxItem.id),
+        col(earlier.status).in_(_OPEN),
+        sa.or_(col(earlier.due_at) <= col(OutboxItem.due_at), col(earlier.attempts) > 0),
     )
 
 
@@ -130,14 +131,14 @@ def claim_due(
     # a row's subject column is NULL on the other kind of row, and NULL equals nothing: each test is void
     blocked = sa.or_(_predecessor_waits("closure_id"), _predecessor_waits("emergency_id"))
     claimable = sa.or_(
-        sa.and_(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.due_at <= now),
-        sa.and_(OutboxItem.status == OutboxStatus.CLAIMED.value, OutboxItem.lease_until <= now),  # type: ignore[operator]
+        sa.and_(col(OutboxItem.status) == OutboxStatus.PENDING.value, col(OutboxItem.due_at) <= now),
+        sa.and_(col(OutboxItem.status) == OutboxStatus.CLAIMED.value, col(OutboxItem.lease_until) <= now),
     )
     with session_scope(engine, write=True) as session:
         candidates = (
-            sa.select(OutboxItem.id)
+            sa.select(col(OutboxItem.id))
             .where(claimable, ~blocked)
-            .order_by(OutboxItem.due_at, OutboxItem.id)
+            .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -146,20 +147,20 @@ def claim_due(
             return []
         session.execute(
             sa.update(OutboxItem)
-            .where(OutboxItem.id.in_(ids), claimable)  # type: ignore[union-attr]
+            .where(col(OutboxItem.id).in_(ids), claimable)
             .values(
                 status=OutboxStatus.CLAIMED.value,
                 claim_token=token,
                 lease_until=now + lease,
-                attempts=OutboxItem.attempts + 1,
+                attempts=col(OutboxItem.attempts) + 1,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
         )
         rows = session.scalars(
             sa.select(OutboxItem)
-            .where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)  # type: ignore[union-attr]
-            .order_by(OutboxItem.due_at, OutboxItem.id)
+            .where(col(OutboxItem.id).in_(ids), col(OutboxItem.claim_token) == token)
+            .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
         )
         return [claimed_of(row, token) for row in rows]
 
@@ -170,14 +171,14 @@ def record_intent(engine: Engine, item: AnyClaimed, *, now: datetime) -> bool:
         result = session.execute(
             sa.update(OutboxItem)
             .where(
-                OutboxItem.id == item.id,
-                OutboxItem.claim_token == item.token,
-                OutboxItem.status == OutboxStatus.CLAIMED.value,
-                OutboxItem.lease_until > now,  # type: ignore[operator]
+                col(OutboxItem.id) == item.id,
+                col(OutboxItem.claim_token) == item.token,
+                col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                col(OutboxItem.lease_until) > now,
             )
             .values(intent_at=now, updated_at=now)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_matched(result))
 
 
 def complete(engine: Engine, item: AnyClaimed, *, now: datetime, remote_id: str | None) -> bool:
@@ -237,33 +238,34 @@ def _finish(engine: Engine, item: AnyClaimed, now: datetime, status: OutboxStatu
     with session_scope(engine, write=True) as session:
         result = session.execute(
             sa.update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
+            .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
             .values(**changes)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_matched(result))
 
 
 def insert_ignore(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT the rows, leaving alone any that would break a unique key (SQLite and PostgreSQL alike)."""
     if not rows:
         return
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    if session.get_bind().dialect.name == "postgresql":
+        statement: sa.Executable = postgresql.insert(model).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(model).on_conflict_do_nothing(), rows)
+        statement = sqlite.insert(model).on_conflict_do_nothing()
+    session.execute(statement, rows)
 
 
 def next_due(engine: Engine) -> datetime | None:
     """When the earliest pending row falls due, or a lease runs out; None when nothing waits."""
     with engine.connect() as conn:
         pending = conn.execute(
-            sa.select(sa.func.min(OutboxItem.due_at)).where(OutboxItem.status == OutboxStatus.PENDING.value)
+            sa.select(sa.func.min(col(OutboxItem.due_at))).where(
+                col(OutboxItem.status) == OutboxStatus.PENDING.value
+            )
         ).scalar_one_or_none()
         leased = conn.execute(
-            sa.select(sa.func.min(OutboxItem.lease_until)).where(
-                OutboxItem.status == OutboxStatus.CLAIMED.value
+            sa.select(sa.func.min(col(OutboxItem.lease_until))).where(
+                col(OutboxItem.status) == OutboxStatus.CLAIMED.value
             )
         ).scalar_one_or_none()
     times = [t for t in (pending, leased) if t is not None]  # min() keeps the column type: UTC-aware

@@ -28,11 +28,12 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from closures.lifecycle import Phase, phase_at
 from closures.models import ClosureEvent, Municipality, OutboxItem, OutboxStatus, PostBudget, PostEvent
 from closures.outbox import ALERTS, Claimed, insert_ignore
-from closures.store import session_scope
+from closures.store import rows_matched, session_scope
 from closures.views import ClosureView
 
 _TIMES = ("starts_at", "ends_at", "lifted_at", "created_at", "updated_at")
@@ -80,27 +81,27 @@ def prepare_many(
         events: dict[int, dict[int, tuple[str, str | None]]] = {}
         for cid, version, after, before in session.execute(
             sa.select(
-                ClosureEvent.closure_id,
-                ClosureEvent.version,
-                ClosureEvent.after_json,
-                ClosureEvent.before_json,
-            ).where(ClosureEvent.closure_id.in_(closure_ids))  # type: ignore[attr-defined]
+                col(ClosureEvent.closure_id),
+                col(ClosureEvent.version),
+                col(ClosureEvent.after_json),
+                col(ClosureEvent.before_json),
+            ).where(col(ClosureEvent.closure_id).in_(closure_ids))
         ):
             events.setdefault(cid, {})[version] = (after, before)
         munis = {m.id: m for m in session.scalars(sa.select(Municipality))}
         earlier: dict[tuple[int, str], dict[PostEvent, tuple[int, str, str | None]]] = {}
         for oid, cid, destination, event, status, remote_id in session.execute(
             sa.select(
-                OutboxItem.id, OutboxItem.closure_id, OutboxItem.destination, OutboxItem.event,
-                OutboxItem.status, OutboxItem.remote_id,
+                col(OutboxItem.id), col(OutboxItem.closure_id), col(OutboxItem.destination),
+                col(OutboxItem.event), col(OutboxItem.status), col(OutboxItem.remote_id),
             )
             .where(
-                OutboxItem.closure_id.in_(closure_ids),  # type: ignore[attr-defined]
-                OutboxItem.destination.in_({item.destination for item in items}),  # type: ignore[attr-defined]
-                OutboxItem.event.in_([PostEvent.ANNOUNCED.value, PostEvent.STARTED.value]),  # type: ignore[attr-defined]
-                OutboxItem.status != OutboxStatus.SUPERSEDED.value,
+                col(OutboxItem.closure_id).in_(closure_ids),
+                col(OutboxItem.destination).in_({item.destination for item in items}),
+                col(OutboxItem.event).in_([PostEvent.ANNOUNCED.value, PostEvent.STARTED.value]),
+                col(OutboxItem.status) != OutboxStatus.SUPERSEDED.value,
             )
-            .order_by(OutboxItem.id)
+            .order_by(col(OutboxItem.id))
         ):  # fmt: skip
             earlier.setdefault((cid, destination), {})[PostEvent(event)] = (oid, status, remote_id)
     out: list[PostContext | Stale] = []
@@ -176,8 +177,10 @@ def _view(snapshot_json: str) -> ClosureView:
 
 def view_of(snapshot: dict[str, Any]) -> ClosureView:
     """A closure view from an audit snapshot (``rules.snapshot``)."""
-    values = {k: datetime.fromisoformat(v) if k in _TIMES and v else v for k, v in snapshot.items()}
-    names = [n for n in ClosureView.__slots__ if n != "geometry"]  # type: ignore[attr-defined]
+    values: dict[str, Any] = {
+        k: datetime.fromisoformat(v) if k in _TIMES and v else v for k, v in snapshot.items()
+    }
+    names = [n for n in ClosureView.__slots__ if n != "geometry"]
     return ClosureView(
         geometry=shapely.from_geojson(values["geometry_geojson"]), **{n: values[n] for n in names}
     )
@@ -207,16 +210,15 @@ class Backlog:
 def backlog(engine: Engine, *, dead_limit: int = 10) -> Backlog:
     """How many rows are in each status, when the next one is due, and the newest dead letters."""
     with session_scope(engine) as session:
-        counts = dict(
-            session.execute(sa.select(OutboxItem.status, sa.func.count()).group_by(OutboxItem.status)).all()
-        )
+        status = col(OutboxItem.status)
+        counts = dict(session.execute(sa.select(status, sa.func.count()).group_by(status)).tuples().all())
         next_due = session.execute(
-            sa.select(sa.func.min(OutboxItem.due_at)).where(OutboxItem.status == OutboxStatus.PENDING.value)
+            sa.select(sa.func.min(col(OutboxItem.due_at))).where(status == OutboxStatus.PENDING.value)
         ).scalar_one_or_none()
         rows = session.scalars(
             sa.select(OutboxItem)
-            .where(OutboxItem.status == OutboxStatus.DEAD.value)
-            .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc())  # type: ignore[attr-defined]
+            .where(status == OutboxStatus.DEAD.value)
+            .order_by(col(OutboxItem.updated_at).desc(), col(OutboxItem.id).desc())
             .limit(dead_limit)
         )
         dead = [
@@ -239,17 +241,17 @@ def retry_dead(engine: Engine, item_id: int, *, now: datetime, actor: str) -> bo
     with session_scope(engine, write=True) as session:
         result = session.execute(
             sa.update(OutboxItem)
-            .where(OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.DEAD.value)
+            .where(col(OutboxItem.id) == item_id, col(OutboxItem.status) == OutboxStatus.DEAD.value)
             .values(
                 status=OutboxStatus.PENDING.value,
                 due_at=now,
                 attempts=0,
                 intent_at=None,
                 updated_at=now,
-                last_error=sa.func.coalesce(OutboxItem.last_error, "") + f" (retried by {actor})",
+                last_error=sa.func.coalesce(col(OutboxItem.last_error), "") + f" (retried by {actor})",
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_matched(result))
 
 
 def reserve_budget(engine: Engine, account: str, *, day: str, wanted: int, limit: int) -> int:

@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures.lifecycle import Clock, is_relevant, phase_at, system_clock
 from closures.models import Closure, Status
 from closures.store import change_counter, local_writes
 from closures.views import ClosureView, Found
-from geo.index import SpatialIndex
+from geo.index import Hit, SpatialIndex
 from geo.measure import direction_codes
 
 DEFAULT_HORIZON = timedelta(hours=24)
@@ -117,6 +118,15 @@ class ClosureQueries:
         at = at or self._clock()
         return self._near(self._current(at), point, radius_m, at, limit)
 
+    def near_many(
+        self, points: Sequence[Point], radius_m: float, *, at: datetime | None = None
+    ) -> list[list[Found]]:
+        """``near`` for many points at once (one vectorised index query for all): one list per point."""
+        at = at or self._clock()
+        snap = self._current(at)
+        hits = snap.index.near_many(points, radius_m + snap.max_radius_m)
+        return [self._kept(snap, p, found, radius_m, at, None) for p, found in zip(points, hits, strict=True)]
+
     def near_or_nearest(
         self, point: Point, radius_m: float, *, beyond_m: float, at: datetime | None = None
     ) -> tuple[list[Found], Found | None]:
@@ -195,8 +205,16 @@ class ClosureQueries:
     def _near(
         self, snap: _Snapshot, point: Point, radius_m: float, at: datetime, limit: int | None
     ) -> list[Found]:
+        return self._kept(
+            snap, point, snap.index.near(point, radius_m + snap.max_radius_m), radius_m, at, limit
+        )
+
+    def _kept(
+        self, snap: _Snapshot, point: Point, hits: list[Hit], radius_m: float, at: datetime, limit: int | None
+    ) -> list[Found]:
+        """The hits within ``radius_m`` of a point closure's circle or another's edge, relevant ``at``."""
         candidates = []
-        for hit in snap.index.near(point, radius_m + snap.max_radius_m):
+        for hit in hits:
             view = snap.views[hit.id]
             distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
             if distance <= radius_m and is_relevant(view, at, self.horizon):
@@ -239,13 +257,15 @@ class ClosureQueries:
             rows = list(
                 session.exec(
                     select(Closure).where(
-                        Closure.status == Status.OPEN.value,
-                        sa.or_(Closure.ends_at.is_(None), Closure.ends_at > at),  # type: ignore[union-attr]
+                        col(Closure.status) == Status.OPEN.value,
+                        sa.or_(col(Closure.ends_at).is_(None), col(Closure.ends_at) > at),
                     )
                 )
             )
-        geometries = shapely.from_geojson([row.geometry_geojson for row in rows]) if rows else []
-        views = {row.id: ClosureView.of(row, g) for row, g in zip(rows, geometries, strict=True)}
-        index = SpatialIndex(list(views), list(geometries))
+        geometries: list[BaseGeometry] = (
+            list(shapely.from_geojson([row.geometry_geojson for row in rows])) if rows else []
+        )
+        views = {v.id: v for v in (ClosureView.of(r, g) for r, g in zip(rows, geometries, strict=True))}
+        index = SpatialIndex(list(views), geometries)
         max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)
         return _Snapshot(counter, at, index, views, max_radius)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures import municipalities, rules
 from closures.changes import AfterCommit, ClosureChange, Listeners
@@ -28,7 +28,7 @@ from closures.lifecycle import Clock, Phase, phase_at, system_clock
 from closures.models import Action, Closure, ClosureEvent, Municipality, PostEvent, Staff, Status
 from closures.outbox import NO_DESTINATIONS, Destinations, plan_posts
 from closures.rules import ClosureDraft
-from closures.store import bump_change_counter, session_scope
+from closures.store import bump_change_counter, rows_matched, session_scope
 from geo.parse import Limits
 
 
@@ -91,6 +91,7 @@ class ClosureService:
             muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
+            assert muni.id is not None  # read from the table
             closure = Closure(municipality_id=muni.id, created_by=actor.name, version=1, **values)
             closure.created_at = closure.updated_at = now
             session.add(closure)
@@ -211,7 +212,9 @@ class ClosureService:
             if self_check is None:
                 raise NotFound("closure", closure_id)
             query = (
-                select(ClosureEvent).where(ClosureEvent.closure_id == closure_id).order_by(ClosureEvent.id)
+                select(ClosureEvent)
+                .where(ClosureEvent.closure_id == closure_id)
+                .order_by(col(ClosureEvent.id))
             )
             return list(session.exec(query))
 
@@ -294,11 +297,11 @@ class ClosureService:
         # The version check lives in the UPDATE itself, so a concurrent writer cannot slip in between.
         result = session.execute(
             sa.update(Closure)
-            .where(Closure.id == closure.id, Closure.version == read_version)
+            .where(col(Closure.id) == closure.id, col(Closure.version) == read_version)
             .values(**changed, version=read_version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_matched(result) != 1:
             raise _conflict(session, closure, read_version)
         session.expire(closure)
         session.refresh(closure)

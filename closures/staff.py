@@ -16,7 +16,7 @@ from datetime import datetime
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures import municipalities
 from closures.errors import NotFound, Refusal, ValidationError
@@ -129,7 +129,8 @@ class StaffDirectory:
             muni = self._municipality_for(session, municipality, actor)
             row = _row(session, user_id, muni)
             action = "added" if row is None or not row.active else "changed"
-            row = row or Staff(telegram_user_id=user_id, municipality_id=muni.id, added_by=actor.name)  # type: ignore[arg-type]
+            assert muni.id is not None  # read from the table
+            row = row or Staff(telegram_user_id=user_id, municipality_id=muni.id, added_by=actor.name)
             if action == "changed" and row.role == role and (name is None or name == row.display_name):
                 return StaffMember(user_id, row.role, muni.slug, row.display_name)
             row.role, row.active, row.display_name = role, True, name or row.display_name
@@ -154,14 +155,14 @@ class StaffDirectory:
         with session_scope(self.engine) as session:
             query = select(Staff, Municipality).join(Municipality).where(Staff.active == True)  # noqa: E712
             if municipalities is not None:
-                query = query.where(Municipality.slug.in_(list(municipalities)))  # type: ignore[attr-defined]
-            rows = session.exec(query.order_by(Municipality.slug, Staff.telegram_user_id))  # type: ignore[arg-type]
+                query = query.where(col(Municipality.slug).in_(list(municipalities)))
+            rows = session.exec(query.order_by(col(Municipality.slug), col(Staff.telegram_user_id)))
             return [StaffMember(s.telegram_user_id, s.role, m.slug, s.display_name) for s, m in rows]
 
     def events(self, municipality: str | None = None) -> builtins.list[StaffEvent]:
         """The staff audit trail, oldest first."""
         with session_scope(self.engine) as session:
-            query = select(StaffEvent).order_by(StaffEvent.id)  # type: ignore[arg-type]
+            query = select(StaffEvent).order_by(col(StaffEvent.id))
             if municipality is not None:
                 query = query.join(Municipality).where(Municipality.slug == municipality)
             return list(session.exec(query))

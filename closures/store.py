@@ -15,13 +15,13 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.models import StoreState
 
@@ -84,6 +84,15 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
 
 
+def rows_matched(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` matched.
+
+    The session types every result as a plain ``Result``; a DML statement's is a ``CursorResult``, which
+    has the count.
+    """
+    return cast("sa.CursorResult[Any]", result).rowcount
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error. ``write`` takes the write lock up front."""
@@ -99,7 +108,9 @@ def bump_change_counter(session: Session) -> None:
     Readers in this process also see it at once through ``local_writes``, moved when the session commits.
     """
     session.execute(
-        sa.update(StoreState).where(StoreState.id == 1).values(change_counter=StoreState.change_counter + 1)
+        sa.update(StoreState)
+        .where(col(StoreState.id) == 1)
+        .values(change_counter=col(StoreState.change_counter) + 1)
     )
     session.info[_BUMPED] = True
 
@@ -144,7 +155,8 @@ def _count_local_write(session: Session) -> None:
             local_writes(bind).bump()
 
 
-_READ_COUNTER = sa.select(StoreState.change_counter).where(StoreState.id == 1)  # built once: read per query
+# built once: read per query
+_READ_COUNTER = sa.select(col(StoreState.change_counter)).where(col(StoreState.id) == 1)
 
 
 def change_counter(engine: Engine) -> int:

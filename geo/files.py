@@ -89,7 +89,7 @@ def geometry_from_file(
 
 def _xml(data: bytes) -> Element:
     try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)  # type: ignore[no-any-return]
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, defusedxml.DefusedXmlException, ValueError) as exc:
         raise FileError(FileProblem.UNREADABLE, str(exc)) from None
 
@@ -134,11 +134,11 @@ def _kml_coordinates(element: Element) -> list[tuple[float, float]]:
 
 
 def _gpx_shapes(root: Element) -> list[BaseGeometry]:
-    lines = [_line(_gpx_points(seg, "trkpt")) for seg in _children(root, "trkseg")]
+    lines: list[BaseGeometry] = [_line(_gpx_points(seg, "trkpt")) for seg in _children(root, "trkseg")]
     lines += [_line(_gpx_points(rte, "rtept")) for rte in _children(root, "rte")]
     if lines:
         return lines
-    points = [Point(xy) for xy in _gpx_points(root, "wpt")]
+    points: list[BaseGeometry] = [Point(xy) for xy in _gpx_points(root, "wpt")]
     if not points:
         raise GeometryError(Reason.EMPTY, "no track, route or waypoint in the GPX")
     return points

@@ -150,7 +150,7 @@ class CachedGeocoder:
         key = ("forward", clean_query(query).casefold(), bias, language, limit)
         hit, value = self.cache.get(key)
         if hit:
-            return list(value)
+            return list(value or ())
         found = self.inner.forward(query, bias=bias, language=language, limit=limit)
         self.cache.put(key, tuple(found))
         return found
@@ -159,13 +159,13 @@ class CachedGeocoder:
         key = ("reverse", round(point.x, 5), round(point.y, 5), language)  # ~1 m
         hit, value = self.cache.get(key)
         if hit:
-            return value  # type: ignore[no-any-return]
+            return value
         found = self.inner.reverse(point, language=language)
         self.cache.put(key, found)
         return found
 
 
-class SpacedLimiter(RateLimiter):  # type: ignore[misc]
+class SpacedLimiter(RateLimiter):
     """geopy's thread-safe RateLimiter (at most one request per ``min_delay_seconds``, shared by forward
     and reverse) with an injectable clock and sleep, and a bound on the wait: a caller who would queue
     longer than ``max_wait_s`` behind others is told the service is busy instead of hanging on."""

@@ -147,7 +147,12 @@ _BUILDERS: dict[str, Callable[[Any], BaseGeometry]] = {
     "Polygon": _polygon,
     "MultiPolygon": _multi(_polygon, MultiPolygon),
 }
-_FAMILIES = {"Point": MultiPoint, "LineString": MultiLineString, "Polygon": MultiPolygon}
+# the parts of one dimension -> their Multi* geometry
+_FAMILIES: dict[str, Callable[[list[Any]], BaseGeometry]] = {
+    "Point": MultiPoint,
+    "LineString": MultiLineString,
+    "Polygon": MultiPolygon,
+}
 
 
 def combine(geoms: list[BaseGeometry]) -> BaseGeometry:

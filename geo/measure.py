@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 from pyproj import Geod
-from shapely.geometry import LineString, Point
-from shapely.geometry.base import BaseGeometry
+from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 from shapely.ops import nearest_points
 
 from geo.projection import Projection
@@ -107,8 +107,19 @@ def position_along(route: LineString, geom: BaseGeometry, *, projection: Project
 
 
 def _coords(geom: BaseGeometry) -> list[tuple[float, ...]]:
-    if hasattr(geom, "geoms"):
+    if isinstance(geom, BaseMultipartGeometry):
         return [c for part in geom.geoms for c in _coords(part)]
-    if geom.geom_type == "Polygon":
+    if isinstance(geom, Polygon):
         return list(geom.exterior.coords)
     return list(geom.coords)
+
+
+def pin_of(geometry: BaseGeometry) -> Point:
+    """Where a location pin goes: a point's own place, a line's middle, an area's inner point."""
+    if isinstance(geometry, Point):
+        return geometry
+    if isinstance(geometry, MultiLineString):
+        geometry = max(geometry.geoms, key=lambda g: g.length)
+    if isinstance(geometry, LineString):
+        return geometry.interpolate(0.5, normalized=True)
+    return geometry.representative_point()

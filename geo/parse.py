@@ -158,7 +158,7 @@ def validate(
 
 
 def _check_kind(geom: BaseGeometry) -> None:
-    members = geom.geoms if geom.geom_type == "GeometryCollection" else [geom]
+    members = geom.geoms if isinstance(geom, GeometryCollection) else [geom]
     for member in members:
         if member.geom_type not in _SUPPORTED:
             raise GeometryError(Reason.UNSUPPORTED_TYPE, member.geom_type)
@@ -188,13 +188,13 @@ def _clean(geom: BaseGeometry) -> BaseGeometry:
         if (shapely.length(shapely.get_parts(geom)) == 0.0).any():
             raise GeometryError(Reason.ZERO_LENGTH, "a line whose points are all the same")
         return geom
-    if kind == "Polygon":
+    if isinstance(geom, Polygon):
         return _repair_polygon(geom)
-    if kind == "MultiPolygon":
+    if isinstance(geom, MultiPolygon):
         polygons = [_repair_polygon(polygon) for polygon in geom.geoms]
         merged = MultiPolygon(polygons)
         return merged if merged.is_valid else shapely.union_all(polygons)
-    if kind == "GeometryCollection":
+    if isinstance(geom, GeometryCollection):
         return GeometryCollection([_clean(member) for member in geom.geoms])
     return geom
 
@@ -272,4 +272,4 @@ def _read_wkt(text: str) -> BaseGeometry:
         raise GeometryError(Reason.NOT_WKT, str(exc)) from None
     if geom.geom_type not in _SUPPORTED:
         raise GeometryError(Reason.UNSUPPORTED_TYPE, geom.geom_type)
-    return geom  # type: ignore[no-any-return]
+    return geom

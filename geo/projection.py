@@ -16,6 +16,7 @@ Transformers are expensive to build and cheap to use, so each CRS pair is built 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,11 +82,16 @@ class Projection:
 
     def to_metric[G: BaseGeometry](self, geom: G) -> G:
         """Project a WGS84 (lon, lat) geometry to this CRS, in metres."""
-        return _apply(geom, _transformer(WGS84_EPSG, self.epsg))
+        return shapely.transform(geom, _through(_transformer(WGS84_EPSG, self.epsg)))
 
     def many_to_metric(self, geoms: np.ndarray) -> np.ndarray:
         """Project an array of WGS84 geometries in one vectorised call."""
-        return _apply(geoms, _transformer(WGS84_EPSG, self.epsg))
+        return shapely.transform(geoms, _through(_transformer(WGS84_EPSG, self.epsg)))
+
+    def to_metric_xy(self, coords: np.ndarray) -> np.ndarray:
+        """Project an (n, 2) array of (lon, lat) rows to metric (x, y) rows in one call."""
+        xs, ys = _transformer(WGS84_EPSG, self.epsg).transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([xs, ys])
 
     def to_wgs84_xy(self, coords: np.ndarray) -> np.ndarray:
         """Unproject an (n, 2) array of metric coordinates to (lon, lat) rows in one call."""
@@ -94,7 +100,7 @@ class Projection:
 
     def to_wgs84[G: BaseGeometry](self, geom: G) -> G:
         """Unproject a geometry in this CRS back to WGS84 (lon, lat)."""
-        return _apply(geom, _transformer(self.epsg, WGS84_EPSG))
+        return shapely.transform(geom, _through(_transformer(self.epsg, WGS84_EPSG)))
 
     def scale_error(self, geom: BaseGeometry) -> float:
         """How far this CRS stretches or shrinks distances over a WGS84 geometry, at worst (0.01 is 1 %).
@@ -125,9 +131,11 @@ def _utm_projection(epsg: int) -> Projection:
     return Projection(epsg)
 
 
-def _apply[G: (BaseGeometry, np.ndarray)](geom: G, transformer: Transformer) -> G:
+def _through(transformer: Transformer) -> Callable[[np.ndarray], np.ndarray]:
+    """The transformer as ``shapely.transform`` takes it: an (n, 2) array of coordinates in, one out."""
+
     def transform(coords: np.ndarray) -> np.ndarray:
         xs, ys = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([xs, ys])
 
-    return shapely.transform(geom, transform)  # type: ignore[no-any-return]
+    return transform

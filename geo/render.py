@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -169,9 +169,9 @@ def _draw_geometry(
     left: float,
     top: float,
 ) -> None:
-    def xy(coords: object) -> list[tuple[float, float]]:
+    def xy(coords: Iterable[tuple[float, ...]]) -> list[tuple[float, float]]:
         out = []
-        for lon, lat, *_ in coords:  # type: ignore[attr-defined]
+        for lon, lat, *_ in coords:
             px, py = _pixel(lon, lat, zoom)
             out.append((px - left, py - top))
         return out

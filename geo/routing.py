@@ -85,7 +85,7 @@ class FallbackRouter:
         """The engine's road between two tapped points (``geo.snapping``), or the straight line."""
         follow = getattr(self.engine, "follow", None) or self.engine.route
         try:
-            return follow(origin, destination)  # type: ignore[no-any-return]
+            return follow(origin, destination)
         except RoutingError as exc:
             return self._fall_back(exc, origin, destination, ())
 

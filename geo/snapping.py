@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 from shapely.geometry import LineString, Point
 
 from geo.projection import Projection
-from geo.routing import Route
+from geo.routing import Route, Router
 
 MAX_STRETCH = 1.5  # a leg along the roads may be this many times the straight distance between its taps …
 SLACK_M = 100.0  # … plus this much, so that short legs round a corner are not refused
@@ -30,11 +30,11 @@ class RoadFollower(Protocol):
         ...
 
 
-def leg_router(router: object) -> Callable[[Point, Point], Route]:
+def leg_router(router: Router) -> Callable[[Point, Point], Route]:
     """What routes one leg of tapped points: the router's ``follow`` if it has one, else its ``route``."""
     if isinstance(router, RoadFollower):
         return router.follow
-    return router.route  # type: ignore[attr-defined, no-any-return]
+    return router.route
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bot.handlers.places import on_place_name
 from bot.text import answers, keyboards
 from closures.views import Found
 from geo.errors import GeometryError
-from geo.measure import geodesic_m
+from geo.measure import geodesic_m, pin_of
 from geo.parse import parse_coordinates, parse_map_link
 
 PAGE_SIZE = 10
@@ -178,7 +178,7 @@ async def on_pin(update: Update, context: BotContext) -> None:
         await query.answer(me.tr.t("timing.over"))
         return
     await query.answer()
-    where = view.geometry if view.geometry.geom_type == "Point" else view.geometry.representative_point()
+    where = pin_of(view.geometry)
     await query.message.reply_location(latitude=where.y, longitude=where.x)
 
 

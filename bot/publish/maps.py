@@ -6,8 +6,6 @@ import asyncio
 from collections import OrderedDict
 
 import httpx
-from shapely.geometry import Point
-from shapely.geometry.base import BaseGeometry
 
 from closures.views import ClosureView
 from geo.render import TileSource, render_map
@@ -40,13 +38,3 @@ class MapMaker:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-
-
-def pin_of(geometry: BaseGeometry) -> Point:
-    """Where a location pin goes: a point's own place, a line's middle, an area's inner point."""
-    if geometry.geom_type == "Point":
-        return geometry
-    if geometry.geom_type in ("LineString", "MultiLineString"):
-        line = geometry if geometry.geom_type == "LineString" else max(geometry.geoms, key=lambda g: g.length)
-        return line.interpolate(0.5, normalized=True)
-    return geometry.representative_point()

@@ -26,10 +26,11 @@ from telegram.error import (
 )
 
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
-from bot.publish.maps import MapMaker, pin_of
+from bot.publish.maps import MapMaker
 from bot.text.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from closures.models import PostEvent
 from closures.publishing import PostContext
+from geo.measure import pin_of
 
 logger = logging.getLogger(__name__)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

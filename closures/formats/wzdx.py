@@ -217,7 +217,7 @@ def _read_geometry(geometry: Any) -> BaseGeometry:
         raise ValidationError(
             Refusal.BAD_VALUE, field="geometry", detail=f"{kind} is not LineString/MultiPoint"
         )
-    coords = geometry.get("coordinates")
+    coords: Any = geometry.get("coordinates")  # unchecked JSON: anything but pairs of numbers fails below
     try:
         path = [(float(c[0]), float(c[1])) for c in coords]
     except (TypeError, ValueError, IndexError):

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
 from geo.index import Hit, SpatialIndex
@@ -169,6 +172,81 @@ def test_municipality_projection_gives_the_same_answers(city):
     for query, scanned in zip(city.queries[:10], city.scanned[:10], strict=True):
         assert _ids(local.near(query, 1_500.0)) == _ids(city.index.near(query, 1_500.0))
         _check_near(local, city.ids, scanned, query, 1_500.0)
+
+
+# --- many points at once ----------------------------------------------------------------------------------
+
+radii = st.floats(0.0, 3_000.0)
+
+
+def near_each(index: SpatialIndex, points: list[Point], radius: float) -> list[list[Hit]]:
+    return [index.near(point, radius) for point in points]
+
+
+@st.composite
+def city_points(draw: st.DrawFn, scene: Scene) -> list[Point]:
+    """Points around Riyadh, some exactly on an indexed geometry (a point, a road, inside an area)."""
+    free = st.builds(Point, st.floats(46.62, 46.73), st.floats(24.67, 24.76))
+    on = st.sampled_from(scene.geoms).map(lambda g: g.representative_point())
+    return draw(st.lists(st.one_of(free, on), max_size=40))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), radius=radii)
+def test_near_many_answers_each_point_exactly_as_near_does_in_a_city(city, data, radius):
+    points = data.draw(city_points(city))
+    assert city.index.near_many(points, radius) == near_each(city.index, points, radius)
+
+
+@st.composite
+def country_points(draw: st.DrawFn) -> list[Point]:
+    """Points anywhere in the kingdom, and close to either side of the UTM zone borders."""
+    anywhere = st.builds(Point, st.floats(36.5, 55.5), st.floats(16.5, 32.0))
+    border = st.sampled_from(BORDERS).flatmap(
+        lambda b: st.builds(Point, st.floats(b[0] - 0.04, b[0] + 0.04), st.floats(b[1] - 0.04, b[1] + 0.04))
+    )
+    return draw(st.lists(st.one_of(anywhere, border), max_size=40))
+
+
+@settings(max_examples=60, deadline=None)
+@given(points=country_points(), radius=radii)
+def test_near_many_answers_each_point_exactly_as_near_does_across_zones(country, points, radius):
+    assert country.index.near_many(points, radius) == near_each(country.index, points, radius)
+
+
+def test_near_many_finds_hits_at_all_in_the_comparison(city):
+    """The property tests above are not vacuous: the same points find plenty."""
+    hits = city.index.near_many(city.queries, 1_500.0)
+    assert sum(map(len, hits)) >= 30
+    assert hits == near_each(city.index, city.queries, 1_500.0)
+
+
+def test_near_many_takes_an_array_of_points_and_keeps_their_order(city):
+    points = city.queries[:8]
+    assert city.index.near_many(shapely.points([(p.x, p.y) for p in points]), 800.0) == near_each(
+        city.index, points, 800.0
+    )
+    assert city.index.near_many(points[::-1], 800.0) == near_each(city.index, points, 800.0)[::-1]
+
+
+def test_near_many_of_no_points_or_on_an_empty_index_finds_nothing(city):
+    assert city.index.near_many([], 500.0) == []
+    assert SpatialIndex([], []).near_many([Point(RIYADH)] * 3, 5_000.0) == [[], [], []]
+
+
+@pytest.mark.parametrize("radius", [-1.0, math.nan, math.inf])
+def test_near_many_rejects_a_negative_or_non_finite_radius(radius):
+    with pytest.raises(ValueError, match="radius_m"):
+        SpatialIndex([1], [Point(RIYADH)]).near_many([Point(RIYADH)], radius)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [(Point(), "empty"), (LineString([RIYADH, (46.7, 24.7)]), "Points"), (None, "Points")],
+)
+def test_near_many_rejects_what_is_not_a_point(bad, message):
+    with pytest.raises(ValueError, match=message):
+        SpatialIndex([1], [Point(RIYADH)]).near_many([Point(RIYADH), bad], 100.0)
 
 
 # --- the country: five UTM zones -------------------------------------------------------------------------

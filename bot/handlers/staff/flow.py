@@ -22,6 +22,7 @@ from bot.text import staff_questions, staff_views
 from closures.errors import ValidationError
 from geo.errors import GeometryError
 from geo.files import FileError
+from geo.measure import pin_of
 
 GEOMETRY, REASON, SEVERITY, LANES, DIRECTION, HEADING = (
     "geometry",
@@ -144,7 +145,7 @@ async def show_preview(message: Message, context: BotContext, op: Operator, draf
     """The closure's pin, then the text followers will see, with Confirm / Edit a field / Cancel."""
     geometry = draft.geometry
     assert geometry is not None
-    pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
+    pin = pin_of(geometry)
     await message.reply_location(latitude=pin.y, longitude=pin.x)
     services = context.services
     tz = services.zone(draft.municipality_id or 0)

@@ -24,6 +24,7 @@ from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.models import Closure, Role
 from closures.rules import geometry_of
 from closures.service import Actor, ClosureService
+from geo.measure import pin_of
 from geo.parse import normalise_digits
 
 PAGE_SIZE = 10
@@ -76,7 +77,7 @@ async def show(update: Update, context: BotContext) -> None:
     op, message, closure = found
     services = context.services
     geometry = geometry_of(closure)
-    pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
+    pin = pin_of(geometry)
     await message.reply_location(latitude=pin.y, longitude=pin.x)
     await reply(
         message, staff_views.detail(closure, op.tr, services.zone(closure.municipality_id), services.clock())

@@ -11,9 +11,10 @@ import shapely
 from PIL import Image
 from shapely.geometry import Point
 
-from bot.publish.maps import MapMaker, pin_of
+from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
 from closures.service import Actor, ClosureService
+from geo.measure import pin_of
 from geo.render import TileSource
 from tests.closures.conftest import draft_factory
 from tests.closures.publishing_support import CHANNEL, local_bot, row, rows, worker
