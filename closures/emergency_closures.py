@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures.emergency_models import Emergency, EmergencyClosure
 from closures.lifecycle import Phase, phase_at
@@ -90,8 +90,10 @@ def lift_followers(
 def _followers(session: Session, first_id: int) -> list[Closure]:
     query = (
         select(Closure)
-        .join(EmergencyClosure, EmergencyClosure.closure_id == Closure.id)  # type: ignore[arg-type]
-        .where(EmergencyClosure.emergency_id == first_id, EmergencyClosure.follows_expiry == sa.true())
-        .order_by(Closure.id)
+        .join(EmergencyClosure, col(EmergencyClosure.closure_id) == col(Closure.id))
+        .where(
+            col(EmergencyClosure.emergency_id) == first_id, col(EmergencyClosure.follows_expiry) == sa.true()
+        )
+        .order_by(col(Closure.id))
     )
     return list(session.exec(query))

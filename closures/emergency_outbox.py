@@ -16,12 +16,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.emergency_models import Emergency, EmergencyAction, EmergencyRecipient, MessageType
 from closures.models import OutboxItem, OutboxStatus
 from closures.outbox import ClaimedEmergency, Destinations
-from closures.store import session_scope
+from closures.store import rows_changed, session_scope
 
 CHANNEL = "emergency-telegram"
 X = "emergency-x"
@@ -54,7 +54,9 @@ def plan_version(
     rows = [_row(version, event, PEOPLE, now, None)]
     for kind, post_kind in PUBLIC.items():
         configured = destinations.get(kind)
-        targets = [configured] if isinstance(configured, str) else list(configured or [None])
+        targets: list[str | None] = [configured] if isinstance(configured, str) else [*(configured or ())]
+        if not targets:
+            targets = [None]  # not configured: planned as skipped, saying so
         for target in targets:
             destination = f"{post_kind}:{target}" if target else post_kind
             reason = None
@@ -91,10 +93,10 @@ def _supersede_expiry(session: Session, first_id: int, version: int) -> None:
     session.execute(
         sa.update(OutboxItem)
         .where(
-            OutboxItem.emergency_id == first_id,
-            OutboxItem.emergency_version < version,  # type: ignore[operator]
-            OutboxItem.status == OutboxStatus.PENDING.value,
-            OutboxItem.event == EmergencyAction.EXPIRED.value,
+            col(OutboxItem.emergency_id) == first_id,
+            col(OutboxItem.emergency_version) < version,
+            col(OutboxItem.status) == OutboxStatus.PENDING.value,
+            col(OutboxItem.event) == EmergencyAction.EXPIRED.value,
         )
         .values(status=OutboxStatus.SUPERSEDED.value, last_error=f"superseded by version {version}")
     )
@@ -104,27 +106,29 @@ def complete(engine: Engine, item: ClaimedEmergency, *, now: datetime, remote_id
     """Posted: keep the remote message id — for a person's first message also on their recipient row,
     which later versions reply to. One transaction; False if the lease was lost."""
     with session_scope(engine, write=True) as session:
-        done = session.execute(
-            sa.update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
-            .values(
-                status=OutboxStatus.DONE.value,
-                claim_token=None,
-                lease_until=None,
-                intent_at=None,
-                updated_at=now,
-                done_at=now,
-                remote_id=remote_id,
-                last_error=None,
+        done = rows_changed(
+            session.execute(
+                sa.update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
+                .values(
+                    status=OutboxStatus.DONE.value,
+                    claim_token=None,
+                    lease_until=None,
+                    intent_at=None,
+                    updated_at=now,
+                    done_at=now,
+                    remote_id=remote_id,
+                    last_error=None,
+                )
             )
-        ).rowcount  # type: ignore[attr-defined]
+        )
         if done and item.kind == DM and remote_id is not None:
             session.execute(
                 sa.update(EmergencyRecipient)
                 .where(
-                    EmergencyRecipient.emergency_id == item.emergency_id,
-                    EmergencyRecipient.telegram_user_id == int(item.target),
-                    EmergencyRecipient.message_id.is_(None),  # type: ignore[union-attr]
+                    col(EmergencyRecipient.emergency_id) == item.emergency_id,
+                    col(EmergencyRecipient.telegram_user_id) == int(item.target),
+                    col(EmergencyRecipient.message_id).is_(None),
                 )
                 .values(message_id=remote_id)
             )

@@ -24,7 +24,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.emergency_models import (
     Emergency,
@@ -143,8 +143,8 @@ def _versions(session: Session, series: set[int]) -> dict[int, dict[int, Emergen
     out: dict[int, dict[int, Emergency]] = {}
     rows = session.scalars(
         sa.select(Emergency).where(
-            Emergency.first_id.in_(series),  # type: ignore[union-attr]
-            Emergency.state == EmergencyState.ISSUED.value,
+            col(Emergency.first_id).in_(series),
+            col(Emergency.state) == EmergencyState.ISSUED.value,
         )
     )
     for row in rows:
@@ -157,15 +157,15 @@ def _posted(session: Session, series: set[int], destinations: set[str]) -> dict[
     """Remote ids of the series' posts already made at each destination, oldest first."""
     out: dict[tuple[int, str], list[str]] = {}
     rows = session.execute(
-        sa.select(OutboxItem.emergency_id, OutboxItem.destination, OutboxItem.remote_id)
+        sa.select(col(OutboxItem.emergency_id), col(OutboxItem.destination), col(OutboxItem.remote_id))
         .where(
-            OutboxItem.emergency_id.in_(series),  # type: ignore[union-attr]
-            OutboxItem.destination.in_(destinations - {PEOPLE}),  # type: ignore[attr-defined]
-            OutboxItem.status == OutboxStatus.DONE.value,
-            OutboxItem.event.in_([EmergencyAction.DECLARED.value, EmergencyAction.UPDATED.value]),  # type: ignore[attr-defined]
-            OutboxItem.remote_id.is_not(None),  # type: ignore[union-attr]
+            col(OutboxItem.emergency_id).in_(series),
+            col(OutboxItem.destination).in_(destinations - {PEOPLE}),
+            col(OutboxItem.status) == OutboxStatus.DONE.value,
+            col(OutboxItem.event).in_([EmergencyAction.DECLARED.value, EmergencyAction.UPDATED.value]),
+            col(OutboxItem.remote_id).is_not(None),
         )
-        .order_by(OutboxItem.emergency_version, OutboxItem.id)
+        .order_by(col(OutboxItem.emergency_version), col(OutboxItem.id))
     )
     for first_id, destination, remote_id in rows:
         out.setdefault((first_id, destination), []).append(remote_id)
@@ -177,13 +177,13 @@ def _first_messages(session: Session, items: list[ClaimedEmergency]) -> dict[tup
         return {}
     rows = session.execute(
         sa.select(
-            EmergencyRecipient.emergency_id,
-            EmergencyRecipient.telegram_user_id,
-            EmergencyRecipient.message_id,
+            col(EmergencyRecipient.emergency_id),
+            col(EmergencyRecipient.telegram_user_id),
+            col(EmergencyRecipient.message_id),
         ).where(
-            EmergencyRecipient.emergency_id.in_({i.emergency_id for i in items}),  # type: ignore[attr-defined]
-            EmergencyRecipient.telegram_user_id.in_({int(i.target) for i in items}),  # type: ignore[attr-defined]
-            EmergencyRecipient.message_id.is_not(None),  # type: ignore[union-attr]
+            col(EmergencyRecipient.emergency_id).in_({i.emergency_id for i in items}),
+            col(EmergencyRecipient.telegram_user_id).in_({int(i.target) for i in items}),
+            col(EmergencyRecipient.message_id).is_not(None),
         )
     )
     return {(first_id, str(user_id)): message_id for first_id, user_id, message_id in rows}
@@ -192,10 +192,10 @@ def _first_messages(session: Session, items: list[ClaimedEmergency]) -> dict[tup
 def _brought(session: Session, series: set[int], now: datetime) -> dict[int, tuple[BroughtClosure, ...]]:
     out: dict[int, list[BroughtClosure]] = {}
     rows = session.execute(
-        sa.select(EmergencyClosure.emergency_id, Closure)
-        .join(Closure, Closure.id == EmergencyClosure.closure_id)  # type: ignore[arg-type]
-        .where(EmergencyClosure.emergency_id.in_(series))  # type: ignore[attr-defined]
-        .order_by(Closure.id)
+        sa.select(col(EmergencyClosure.emergency_id), Closure)
+        .join(Closure, col(Closure.id) == col(EmergencyClosure.closure_id))
+        .where(col(EmergencyClosure.emergency_id).in_(series))
+        .order_by(col(Closure.id))
     ).all()
     for first_id, c in rows:
         assert c.id is not None

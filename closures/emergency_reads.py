@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from closures import emergency_versions as versions
 from closures import municipalities
@@ -34,11 +34,16 @@ class EmergencyRecords:
     def series(self, first_id: int) -> list[Emergency]:
         """Every issued version, oldest first."""
         with session_scope(self.engine) as session:
-            rows = list(session.exec(
-                select(Emergency)
-                .where(Emergency.first_id == first_id, Emergency.state == EmergencyState.ISSUED.value)
-                .order_by(Emergency.version)
-            ))  # fmt: skip
+            rows = list(
+                session.exec(
+                    select(Emergency)
+                    .where(
+                        col(Emergency.first_id) == first_id,
+                        col(Emergency.state) == EmergencyState.ISSUED.value,
+                    )
+                    .order_by(col(Emergency.version))
+                )
+            )
             if not rows:
                 raise NotFound("emergency", first_id)
             return rows
@@ -59,23 +64,28 @@ class EmergencyRecords:
         """The current version of the newest emergencies (in force or not), newest first."""
         with session_scope(self.engine) as session:
             query = select(Emergency).where(
-                Emergency.state == EmergencyState.ISSUED.value,
-                Emergency.superseded_by.is_(None),  # type: ignore[union-attr]
+                col(Emergency.state) == EmergencyState.ISSUED.value,
+                col(Emergency.superseded_by).is_(None),
             )
             if municipality is not None:
                 query = query.where(
-                    Emergency.municipality_id == municipalities.by_key(session, municipality).id
+                    col(Emergency.municipality_id) == municipalities.by_key(session, municipality).id
                 )
-            return list(session.exec(query.order_by(Emergency.first_id.desc()).limit(limit)))  # type: ignore[union-attr]
+            return list(session.exec(query.order_by(col(Emergency.first_id).desc()).limit(limit)))
 
     def drafts(self, municipality: str | int) -> list[Emergency]:
         with session_scope(self.engine) as session:
             muni = municipalities.by_key(session, municipality)
-            return list(session.exec(
-                select(Emergency)
-                .where(Emergency.municipality_id == muni.id, Emergency.state == EmergencyState.DRAFT.value)
-                .order_by(Emergency.id)
-            ))  # fmt: skip
+            return list(
+                session.exec(
+                    select(Emergency)
+                    .where(
+                        col(Emergency.municipality_id) == muni.id,
+                        col(Emergency.state) == EmergencyState.DRAFT.value,
+                    )
+                    .order_by(col(Emergency.id))
+                )
+            )
 
     def closures_of(self, first_id: int) -> list[tuple[EmergencyClosure, Closure]]:
         with session_scope(self.engine) as session:
@@ -83,17 +93,21 @@ class EmergencyRecords:
                 (link, closure)
                 for link, closure in session.execute(
                     sa.select(EmergencyClosure, Closure)
-                    .join(Closure, Closure.id == EmergencyClosure.closure_id)  # type: ignore[arg-type]
-                    .where(EmergencyClosure.emergency_id == first_id)
-                    .order_by(Closure.id)
+                    .join(Closure, col(Closure.id) == col(EmergencyClosure.closure_id))
+                    .where(col(EmergencyClosure.emergency_id) == first_id)
+                    .order_by(col(Closure.id))
                 ).all()
             ]
 
     def history(self, first_id: int) -> list[EmergencyEvent]:
         with session_scope(self.engine) as session:
-            rows = list(session.exec(
-                select(EmergencyEvent).where(EmergencyEvent.first_id == first_id).order_by(EmergencyEvent.id)
-            ))  # fmt: skip
+            rows = list(
+                session.exec(
+                    select(EmergencyEvent)
+                    .where(col(EmergencyEvent.first_id) == first_id)
+                    .order_by(col(EmergencyEvent.id))
+                )
+            )
             if not rows:
                 raise NotFound("emergency", first_id)
             return rows

@@ -145,6 +145,13 @@ def clean_text(name: str, text: str | None, limit: int, *, required: bool = True
     return text
 
 
+def required_text(name: str, text: str | None, limit: int) -> str:
+    """``clean_text`` of a text that must be given (missing: ``MISSING_FIELD``)."""
+    value = clean_text(name, text, limit)
+    assert value is not None  # clean_text raises rather than return None for a required text
+    return value
+
+
 def short_name(name: str, limit: int = MAX_AREA_DESC) -> str:
     """A name cut to ``limit`` characters (with an ellipsis), for CAP's areaDesc.
 

@@ -15,7 +15,7 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures import reach
 from closures.emergency_models import (
@@ -28,12 +28,13 @@ from closures.emergency_models import (
     MessageType,
     Playbook,
 )
-from closures.emergency_rules import ClippedArea, cap_terms, check_expiry, clean_text, short_name
+from closures.emergency_rules import ClippedArea, cap_terms, check_expiry, required_text, short_name
 from closures.errors import EmergencyConflict, NotFound, Refusal, ValidationError
 from closures.models import Closure, Municipality
 from closures.playbooks import PlaybookView
 from closures.rules import ClosureDraft
 from closures.service import Actor, authorise
+from closures.store import rows_changed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,15 +143,18 @@ def new_version(
     """A first version (or an update, once the caller sets ``first_id`` and ``version``) from a draft."""
     terms = cap_terms(draft.hazard, draft.level)
     minx, miny, maxx, maxy = area.geometry.bounds
-    texts = {
-        f"{name}_{lang}": clean_text(f"{name}_{lang}", getattr(draft, f"{name}_{lang}"), 10_000)
-        for name in ("headline", "instruction") for lang in ("ar", "en")
-    }  # fmt: skip
+    assert muni.id is not None
+
+    def text(name: str) -> str:  # checked by the plan already; trimmed the same way here
+        return required_text(name, getattr(draft, name), 10_000)
+
     return Emergency(
         identifier=identifier(muni, now), municipality_id=muni.id, version=1, msg_type=msg_type.value,
         state=state.value, exercise=draft.exercise, hazard=draft.hazard, level=draft.level,
         cap_category=terms.category, cap_severity=terms.severity, cap_urgency=terms.urgency,
-        cap_certainty=terms.certainty, cap_response=terms.response, **texts,
+        cap_certainty=terms.certainty, cap_response=terms.response, headline_ar=text("headline_ar"),
+        headline_en=text("headline_en"), instruction_ar=text("instruction_ar"),
+        instruction_en=text("instruction_en"),
         area_desc_ar=desc[0], area_desc_en=desc[1],
         area_geojson=shapely.to_geojson(area.geometry), area_source=draft.area_from,
         area_m2=round(area.area_m2, 1), clipped_share=area.clipped_share,
@@ -186,9 +190,9 @@ def activated(session: Session, first_id: int) -> set[str]:
     """The slugs of the playbooks the emergency activated already."""
     return set(
         session.execute(
-            sa.select(Playbook.slug)
-            .join(EmergencyClosure, EmergencyClosure.playbook_id == Playbook.id)  # type: ignore[arg-type]
-            .where(EmergencyClosure.emergency_id == first_id)
+            sa.select(col(Playbook.slug))
+            .join(EmergencyClosure, col(EmergencyClosure.playbook_id) == col(Playbook.id))
+            .where(col(EmergencyClosure.emergency_id) == first_id)
         ).scalars()
     )
 
@@ -196,9 +200,9 @@ def activated(session: Session, first_id: int) -> set[str]:
 def current(session: Session, first_id: int) -> Emergency:
     row = session.exec(
         select(Emergency).where(
-            Emergency.first_id == first_id,
-            Emergency.state == EmergencyState.ISSUED.value,
-            Emergency.superseded_by.is_(None),  # type: ignore[union-attr]
+            col(Emergency.first_id) == first_id,
+            col(Emergency.state) == EmergencyState.ISSUED.value,
+            col(Emergency.superseded_by).is_(None),
         )
     ).first()
     if row is None:
@@ -206,17 +210,20 @@ def current(session: Session, first_id: int) -> Emergency:
     return row
 
 
-def supersede(session: Session, current: Emergency, new: Emergency) -> None:
-    """Mark ``current`` superseded by ``new`` — only if nobody did meanwhile (the version check)."""
-    done = session.execute(
-        sa.update(Emergency)
-        .where(Emergency.id == current.id, Emergency.superseded_by.is_(None))  # type: ignore[union-attr]
-        .values(superseded_by=new.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+def supersede(session: Session, old: Emergency, new: Emergency) -> None:
+    """Mark ``old`` (the current version) superseded by ``new`` — only if nobody did meanwhile: the check
+    lives in the UPDATE itself, so two writers of one version cannot both pass it."""
+    done = rows_changed(
+        session.execute(
+            sa.update(Emergency)
+            .where(col(Emergency.id) == old.id, col(Emergency.superseded_by).is_(None))
+            .values(superseded_by=new.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if done != 1:
-        assert current.first_id is not None
-        raise EmergencyConflict(current.first_id, current.version, current(session, current.first_id).version)
+        assert old.first_id is not None  # someone issued a version in between: say which is current now
+        raise EmergencyConflict(old.first_id, old.version, current(session, old.first_id).version)
 
 
 def draft_for_change(session: Session, draft_id: int, actor: Actor) -> tuple[Emergency, Municipality]:
@@ -232,12 +239,14 @@ def draft_for_change(session: Session, draft_id: int, actor: Actor) -> tuple[Eme
 
 
 def claim_draft(session: Session, row: Emergency, state: EmergencyState, now: datetime) -> None:
-    done = session.execute(
-        sa.update(Emergency)
-        .where(Emergency.id == row.id, Emergency.state == EmergencyState.DRAFT.value)
-        .values(state=state.value, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    done = rows_changed(
+        session.execute(
+            sa.update(Emergency)
+            .where(col(Emergency.id) == row.id, col(Emergency.state) == EmergencyState.DRAFT.value)
+            .values(state=state.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if done != 1:
         raise ValidationError(Refusal.NOT_A_DRAFT, detail="confirmed or discarded meanwhile")
     row.state, row.updated_at = state.value, now

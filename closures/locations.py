@@ -22,11 +22,12 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.emergency_models import DriverLocation
-from closures.store import session_scope
+from closures.store import rows_changed, session_scope
 from geo.projection import Projection
 
 _EARTH_DEG_M = 111_320.0  # metres per degree of latitude
@@ -91,25 +92,22 @@ class LocationLog:
         with session_scope(self.engine, write=True) as session:
             result = session.execute(
                 sa.delete(DriverLocation).where(
-                    DriverLocation.at < now - keep,
-                    sa.or_(DriverLocation.live_until.is_(None), DriverLocation.live_until < now),  # type: ignore[union-attr]
+                    col(DriverLocation.at) < now - keep,
+                    sa.or_(col(DriverLocation.live_until).is_(None), col(DriverLocation.live_until) < now),
                 )
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return rows_changed(result)
 
 
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(DriverLocation)
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(DriverLocation)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["telegram_user_id"],
             set_={name: statement.excluded[name] for name in ("lon", "lat", "at", "live_until", "language")},
-            where=DriverLocation.at <= statement.excluded.at,  # never replace a newer location by an older
+            where=col(DriverLocation.at)
+            <= statement.excluded.at,  # never replace a newer location by an older
         ),
         rows,
     )
@@ -123,8 +121,8 @@ def forget_user(engine: Engine, user_id: int) -> int:
 
 def forget(session: Session, user_id: int) -> int:
     """Delete the driver's stored location in the caller's transaction."""
-    result = session.execute(sa.delete(DriverLocation).where(DriverLocation.telegram_user_id == user_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    result = session.execute(sa.delete(DriverLocation).where(col(DriverLocation.telegram_user_id) == user_id))
+    return rows_changed(result)
 
 
 def located_near(
@@ -137,11 +135,14 @@ def located_near(
     lon_margin = lat_margin / max(float(np.cos(np.radians(min(max(abs(miny), abs(maxy)), 80.0)))), 0.1)
     rows = session.execute(
         sa.select(
-            DriverLocation.telegram_user_id, DriverLocation.lon, DriverLocation.lat, DriverLocation.language
+            col(DriverLocation.telegram_user_id),
+            col(DriverLocation.lon),
+            col(DriverLocation.lat),
+            col(DriverLocation.language),
         ).where(
-            sa.or_(DriverLocation.at >= now - recent, DriverLocation.live_until >= now),  # type: ignore[operator]
-            DriverLocation.lon.between(minx - lon_margin, maxx + lon_margin),  # type: ignore[attr-defined]
-            DriverLocation.lat.between(miny - lat_margin, maxy + lat_margin),  # type: ignore[attr-defined]
+            sa.or_(col(DriverLocation.at) >= now - recent, col(DriverLocation.live_until) >= now),
+            col(DriverLocation.lon).between(minx - lon_margin, maxx + lon_margin),
+            col(DriverLocation.lat).between(miny - lat_margin, maxy + lat_margin),
         )
     ).all()
     if not rows:

@@ -11,6 +11,7 @@ Blocking (database); the bot calls it from a worker thread.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -19,11 +20,18 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from closures import municipalities, rules
 from closures.emergency_models import Hazard, Playbook, PlaybookClosure
-from closures.emergency_rules import MAX_AREA_DESC, check_choice, check_slug, clean_text, clip_area
+from closures.emergency_rules import (
+    MAX_AREA_DESC,
+    check_choice,
+    check_slug,
+    clean_text,
+    clip_area,
+    required_text,
+)
 from closures.errors import ClosureError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
 from closures.models import Direction, Municipality, Severity
@@ -134,12 +142,16 @@ class PlaybookService:
             authorise(session, muni, actor)
             row = self._checked(draft, muni, now)
             existing = session.exec(
-                select(Playbook).where(Playbook.municipality_id == muni.id, Playbook.slug == row.slug)
+                select(Playbook).where(
+                    col(Playbook.municipality_id) == muni.id, col(Playbook.slug) == row.slug
+                )
             ).first()
             if existing is not None and not replace:
                 raise ValidationError(Refusal.DUPLICATE, field="slug", detail=row.slug)
             if existing is not None:
-                session.execute(sa.delete(PlaybookClosure).where(PlaybookClosure.playbook_id == existing.id))
+                session.execute(
+                    sa.delete(PlaybookClosure).where(col(PlaybookClosure.playbook_id) == existing.id)
+                )
                 for name in ("name_ar", "name_en", "hazard", "area_geojson", "area_desc_ar", "area_desc_en"):
                     setattr(existing, name, getattr(row, name))
                 existing.updated_at = now
@@ -154,11 +166,11 @@ class PlaybookService:
             session.flush()
             return _view(session, row)
 
-    def list(self, municipality: str | int) -> list[PlaybookView]:
+    def list(self, municipality: str | int) -> builtins.list[PlaybookView]:
         with session_scope(self.engine) as session:
             muni = municipalities.by_key(session, municipality)
             rows = session.exec(
-                select(Playbook).where(Playbook.municipality_id == muni.id).order_by(Playbook.slug)
+                select(Playbook).where(col(Playbook.municipality_id) == muni.id).order_by(col(Playbook.slug))
             )
             return [_view(session, row) for row in rows]
 
@@ -172,17 +184,17 @@ class PlaybookService:
             muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             row = _find(session, muni, slug)
-            session.execute(sa.delete(PlaybookClosure).where(PlaybookClosure.playbook_id == row.id))
+            session.execute(sa.delete(PlaybookClosure).where(col(PlaybookClosure.playbook_id) == row.id))
             session.delete(row)
 
-    def touching(self, municipality: str | int, area: BaseGeometry) -> list[PlaybookView]:
+    def touching(self, municipality: str | int, area: BaseGeometry) -> builtins.list[PlaybookView]:
         """The playbooks whose area, or any of whose closures, meets ``area`` (for an imported alert)."""
         return [pb for pb in self.list(municipality) if _meets(pb, area)]
 
     def _checked(self, draft: PlaybookDraft, muni: Municipality, now: datetime) -> Playbook:
         slug = check_slug(draft.slug)
-        name_ar = clean_text("name_ar", draft.name_ar, rules.MAX_TITLE)
-        name_en = clean_text("name_en", draft.name_en, rules.MAX_TITLE)
+        name_ar = required_text("name_ar", draft.name_ar, rules.MAX_TITLE)
+        name_en = required_text("name_en", draft.name_en, rules.MAX_TITLE)
         if draft.hazard is not None:
             check_choice("hazard", draft.hazard, Hazard)
         if not draft.closures:
@@ -195,6 +207,7 @@ class PlaybookService:
         if draft.area is not None:
             boundary, projection = rules.boundary_of(muni)
             area_geojson = shapely.to_geojson(clip_area(draft.area, boundary, projection).geometry)
+        assert muni.id is not None
         return Playbook(
             municipality_id=muni.id,
             slug=slug,
@@ -239,7 +252,9 @@ def _row_of(
 
 def _find(session: Session, muni: Municipality, slug: str) -> Playbook:
     row = session.exec(
-        select(Playbook).where(Playbook.municipality_id == muni.id, Playbook.slug == slug.strip().lower())
+        select(Playbook).where(
+            col(Playbook.municipality_id) == muni.id, col(Playbook.slug) == slug.strip().lower()
+        )
     ).first()
     if row is None:
         raise NotFound("playbook", slug)
@@ -250,8 +265,8 @@ def _view(session: Session, row: Playbook) -> PlaybookView:
     assert row.id is not None
     closures = session.exec(
         select(PlaybookClosure)
-        .where(PlaybookClosure.playbook_id == row.id)
-        .order_by(PlaybookClosure.position)
+        .where(col(PlaybookClosure.playbook_id) == row.id)
+        .order_by(col(PlaybookClosure.position))
     )
     planned = tuple(
         PlannedClosure(

@@ -24,7 +24,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from closures.emergency_models import Emergency, EmergencyAction, EmergencyRecipient, ReachReason
 from closures.emergency_outbox import DM, key
@@ -32,7 +32,7 @@ from closures.fanout import affected_by
 from closures.locations import located_near
 from closures.models import Driver, OutboxItem, OutboxStatus, Staff
 from closures.outbox import ClaimedEmergency, insert_ignore
-from closures.store import session_scope
+from closures.store import rows_changed, session_scope
 
 DEFAULT_RECENT = timedelta(hours=2)
 DEFAULT_MARGIN_M = 1000.0
@@ -73,8 +73,8 @@ def people_in(
     found: dict[int, tuple[str, ReachReason]] = {}
     if exercise:
         staff = session.execute(
-            sa.select(Staff.telegram_user_id).where(
-                Staff.municipality_id == municipality_id, Staff.active == sa.true()
+            sa.select(col(Staff.telegram_user_id)).where(
+                col(Staff.municipality_id) == municipality_id, col(Staff.active) == sa.true()
             )
         ).scalars()
         for user_id in staff:
@@ -108,9 +108,9 @@ def _chosen_languages(session: Session, user_ids: list[int]) -> dict[int, str | 
         out.update(
             (user_id, language)
             for user_id, language in session.execute(
-                sa.select(Driver.telegram_user_id, Driver.language).where(
-                    Driver.telegram_user_id.in_(chunk),
-                    Driver.language.is_not(None),  # type: ignore[attr-defined,union-attr]
+                sa.select(col(Driver.telegram_user_id), col(Driver.language)).where(
+                    col(Driver.telegram_user_id).in_(chunk),
+                    col(Driver.language).is_not(None),
                 )
             ).all()
         )
@@ -121,32 +121,29 @@ def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach
     """Expand an "emergency-people" row into one DM row per person and mark it done (one transaction);
     how many DMs were planned, or None if the lease was lost."""
     with session_scope(engine, write=True) as session:
-        mine = session.execute(
-            sa.update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.claim_token == item.token)
-            .values(
-                status=OutboxStatus.DONE.value,
-                claim_token=None,
-                lease_until=None,
-                intent_at=None,
-                done_at=now,
-                updated_at=now,
-                last_error=None,
+        mine = rows_changed(
+            session.execute(
+                sa.update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
+                .values(
+                    status=OutboxStatus.DONE.value, claim_token=None, lease_until=None, intent_at=None,
+                    done_at=now, updated_at=now, last_error=None,
+                )
             )
-        ).rowcount  # type: ignore[attr-defined]
+        )  # fmt: skip
         if not mine:
             return None
         version = session.execute(
             sa.select(Emergency).where(
-                Emergency.first_id == item.emergency_id,
-                Emergency.version == item.emergency_version,
-                Emergency.state == "issued",
+                col(Emergency.first_id) == item.emergency_id,
+                col(Emergency.version) == item.emergency_version,
+                col(Emergency.state) == "issued",
             )
         ).scalar_one()
         earlier = {
             r.telegram_user_id: r
             for r in session.execute(
-                sa.select(EmergencyRecipient).where(EmergencyRecipient.emergency_id == item.emergency_id)
+                sa.select(EmergencyRecipient).where(col(EmergencyRecipient.emergency_id) == item.emergency_id)
             ).scalars()
         }
         new: list[Person] = []
@@ -161,13 +158,21 @@ def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach
                 reach=reach,
             )
             new = [p for p in people if p.user_id not in earlier]
-        insert_ignore(session, EmergencyRecipient, [
-            {
-                "emergency_id": item.emergency_id, "telegram_user_id": p.user_id, "language": p.language,
-                "reason": p.reason.value, "first_version": item.emergency_version, "created_at": now,
-            }
-            for p in new
-        ])  # fmt: skip
+        insert_ignore(
+            session,
+            EmergencyRecipient,
+            [
+                {
+                    "emergency_id": item.emergency_id,
+                    "telegram_user_id": p.user_id,
+                    "language": p.language,
+                    "reason": p.reason.value,
+                    "first_version": item.emergency_version,
+                    "created_at": now,
+                }
+                for p in new
+            ],
+        )
         everyone = [(r.telegram_user_id, r.language, r.reason) for r in earlier.values()]
         everyone += [(p.user_id, p.language, p.reason.value) for p in new]
         rows = [
@@ -175,7 +180,7 @@ def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach
         ]
         insert_ignore(session, OutboxItem, rows)
         session.execute(
-            sa.update(OutboxItem).where(OutboxItem.id == item.id).values(remote_id=f"{len(rows)} people")
+            sa.update(OutboxItem).where(col(OutboxItem.id) == item.id).values(remote_id=f"{len(rows)} people")
         )
         return len(rows)
 

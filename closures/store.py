@@ -102,6 +102,11 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         yield session
 
 
+def rows_changed(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a ``CursorResult`` at run time)."""
+    return int(cast("sa.CursorResult[Any]", result).rowcount)
+
+
 def bump_change_counter(session: Session) -> None:
     """Move the counter in the caller's transaction; readers in any process see it when that commits.
 

@@ -140,7 +140,7 @@ def declare(ctx: Context, args: argparse.Namespace) -> None:
 
 def update(ctx: Context, args: argparse.Namespace) -> None:
     current = ctx.emergencies.current(args.id)
-    zone = ZoneInfo(ctx.timezones().get(current.municipality_id, "Asia/Riyadh").key)
+    zone = ctx.timezones().get(current.municipality_id) or ZoneInfo("Asia/Riyadh")
     changes: dict[str, Any] = {name: getattr(args, name) for name in _TEXTS if getattr(args, name)}
     if args.level:
         changes["level"] = args.level

@@ -11,6 +11,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import Polygon
 
+from closures import emergency_versions as versions
 from closures.emergency_models import EmergencyClosure
 from closures.errors import EmergencyConflict, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
@@ -404,3 +405,15 @@ def test_a_closure_an_emergency_brought_keeps_its_link(emergencies, engine, decl
     with session_scope(engine) as session:
         links = session.exec(sa.select(EmergencyClosure.closure_id)).all()
     assert sorted(link[0] for link in links) == sorted(c.id for c in issued.closures)
+
+
+def test_a_version_superseded_between_the_check_and_the_write_is_a_conflict(emergencies, engine, declare):
+    # Two writers read version 1; the first issues version 2. The second's UPDATE of version 1 (its
+    # "superseded by" still empty when it read it) finds it taken, and says which version is current.
+    first = emergencies.declare("riyadh", declare(), STAFF).emergency
+    second = emergencies.update(first.id, {"level": "warning"}, STAFF).emergency
+
+    with pytest.raises(EmergencyConflict) as caught, session_scope(engine, write=True) as session:
+        versions.supersede(session, first, second)
+
+    assert (caught.value.first_id, caught.value.expected, caught.value.current) == (first.id, 1, 2)

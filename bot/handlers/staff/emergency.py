@@ -16,7 +16,7 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.context import BotContext
+from bot.context import BotContext, BotHandler
 from bot.handlers.common import blocking, driver_of, reply
 from bot.handlers.staff import emergency_answers as a
 from bot.handlers.staff.auth import Operator, operator_of
@@ -232,12 +232,12 @@ def conversation() -> ConversationHandler:
     def button(callback, pattern: str) -> CallbackQueryHandler:
         return CallbackQueryHandler(callback, pattern=pattern)
 
-    texts = {
+    texts: dict[object, list[BotHandler]] = {
         state: [MessageHandler(text, a.on_text_for(state)), button(a.on_text_for(state), rf"^et:{field}$")]
         for state, field in ((HEADLINE_AR, "headline_ar"), (HEADLINE_EN, "headline_en"),
                              (INSTRUCTION_AR, "instruction_ar"), (INSTRUCTION_EN, "instruction_en"))
     }  # fmt: skip
-    states = {
+    states: dict[object, list[BotHandler]] = {
         MUNI: [button(a.on_municipality, r"^em:\d+$")],
         AREA: [
             MessageHandler(private & filters.LOCATION, a.on_corner),
@@ -261,7 +261,7 @@ def conversation() -> ConversationHandler:
         button(unexpected, BUTTONS),
         MessageHandler(private, unexpected),
     ]
-    entry = [CommandHandler("emergency", emergency, filters=private)]
+    entry: list[BotHandler] = [CommandHandler("emergency", emergency, filters=private)]
     with warnings.catch_warnings():  # buttons are per user, not per message (see the /new conversation)
         warnings.simplefilter("ignore", PTBUserWarning)
         return ConversationHandler(

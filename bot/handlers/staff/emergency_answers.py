@@ -117,8 +117,14 @@ async def on_area_button(
         if index >= len(draft.offered):
             return AREA
         slug = draft.offered[index]
+        if draft.mode == "update":  # its area, as drawn: the playbook itself may be active already
+            book = await blocking(
+                context.services.emergencies.playbooks.get, draft.municipality_id or 0, slug
+            )
+            assert book.area is not None  # only playbooks with an area are offered here
+            return await _take_area(message, context, op, draft, book.area)
         draft.area, draft.area_from, draft.points = None, AreaSource.PLAYBOOK.value, []
-        draft.playbooks = sorted({*draft.playbooks, slug})
+        draft.playbooks = sorted({*draft.playbooks, slug})  # preselected for activation (untick it later)
         name = draft.offered_names[index]
         draft.texts["area_ar"] = draft.texts["area_en"] = name
         return await _area_taken(message, context, op, draft)

@@ -85,7 +85,9 @@ class Declaration:
             hazard=self.hazard, level=self.level, expires_at=expiry,
             area=shapely.from_geojson(self.area) if self.area else None, area_from=self.area_from,
             playbooks=tuple(self.playbooks), exercise=self.exercise,
-            **{name: self.texts.get(name, "") for name in TEXTS},
+            headline_ar=self.texts.get("headline_ar", ""), headline_en=self.texts.get("headline_en", ""),
+            instruction_ar=self.texts.get("instruction_ar", ""),
+            instruction_en=self.texts.get("instruction_en", ""),
         )  # fmt: skip
 
     def changes(self) -> dict[str, Any]:

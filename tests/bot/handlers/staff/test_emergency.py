@@ -250,3 +250,27 @@ async def test_a_worker_killed_in_the_fan_out_resumes_without_a_duplicate(staff_
 
     assert {user: len(calls) for user, calls in dms(staff_bot).items()} == dict.fromkeys(REACHED, 1)
     assert len(channel(staff_bot)) == 1
+
+
+@pytest.mark.usefixtures("people")
+async def test_an_update_to_a_larger_area_gives_newcomers_a_first_message_and_the_others_a_reply(
+    staff_bot, x_api
+):
+    await staff_bot.press(RIYADH_EN, await declare(staff_bot, RIYADH_EN), "ev:confirm")
+    await drain(staff_bot, x_api)
+    firsts = {user: calls[0].result["message_id"] for user, calls in dms(staff_bot).items()}
+    since = len(staff_bot.api.calls)
+
+    menu = await staff_bot.say(RIYADH_EN, "/emergency update")
+    question = await staff_bot.press(RIYADH_EN, menu, "ec:area")
+    preview = await staff_bot.press(RIYADH_EN, question, "ea:whole")
+    en = get_translator("en")
+    people = en.n("emergency.preview.people", 6)  # A, B, F and the driver D as before; C and E now inside
+    assert en.t("emergency.preview.reach", people=people, subscribers="4", drivers="2") in preview.text
+    await staff_bot.press(RIYADH_EN, preview, "ev:confirm")
+    await drain(staff_bot, x_api)
+
+    again = dms(staff_bot, since)
+    assert {u: len(c) for u, c in again.items()} == dict.fromkeys([*REACHED, C.id, E.id], 1)
+    replies = {u: (c[0].params.get("reply_parameters") or {}).get("message_id") for u, c in again.items()}
+    assert replies == firsts | {C.id: None, E.id: None}
