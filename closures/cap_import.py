@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from closures import cap_records as records
 from closures.cap_drafts import DRAFTED_STATUSES, DraftContent, draft_content
@@ -243,7 +244,7 @@ class CapImporter:
             report.refuse(alert, f"{muni.slug}: {exc}")
             return None
 
-    def _meeting(self, area: shapely.Geometry) -> list[Municipality]:
+    def _meeting(self, area: BaseGeometry) -> list[Municipality]:
         munis = records.meeting(self.emergencies.engine, area)
         return [m for m in munis if self.only is None or m.slug == self.only]
 

@@ -14,10 +14,12 @@ import sys
 from typing import Any
 
 from bot.cli.capimport import import_cap
+from bot.cli.capimport import summary as cap_summary
 from bot.cli.common import MAX_INPUT_BYTES, CliError, Context, print_json, read_text_arg
 from bot.cli.progress import progress
 from bot.cli.records import closures_in
 from bot.web.partners import PartnerPoller, default_source, fetch_feed
+from closures.cap_import import CapImportReport
 from closures.formats.geojson import exported_feature, feature_collection
 from closures.importing import FORMATS, READERS, ImportReport, apply_import
 from closures.service import Actor
@@ -152,6 +154,8 @@ def poll(ctx: Context, args: argparse.Namespace) -> int:
         for r in results:
             if r.report is None:
                 print(f"{r.url}: failed: {r.error}")
+            elif isinstance(r.report, CapImportReport):
+                print(f"{r.url}: {cap_summary(r.report)}")
             else:
                 rep = r.report
                 print(
