@@ -18,6 +18,7 @@ from telegram.ext import Application, ContextTypes
 from bot.config import Settings
 from bot.publish import EmergencyPublisher, Publisher
 from bot.publish.alerts import AlertPublisher
+from bot.publish.cap_staff import CapStaffPublisher
 from bot.publish.emergency import EmergencyChannelPublisher, EmergencyDmPublisher, EmergencyXPublisher
 from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
@@ -60,6 +61,7 @@ def build_worker(
         emergency[X] = EmergencyXPublisher(x, style=lambda slug: x_style(settings, slug))
     options.setdefault("max_attempts", settings.outbox_max_attempts)
     options.setdefault("reach", services.emergencies.reach)
+    options.setdefault("notice_publisher", CapStaffPublisher(bot))
     return OutboxWorker(
         services.engine, publishers, clock=services.clock, emergency_publishers=emergency, **options
     )
