@@ -42,6 +42,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import NumberPattern, parse_pattern
 
+from geo.measure import eight_point
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES: tuple[str, ...] = ("ar", "en")
@@ -157,8 +159,15 @@ class Translator:
         return self._internal("unit.km", value=self.number(_round(metres / 1000)))
 
     def compass(self, code: str) -> str:
-        """The word for a 16-point compass code ('NE' → 'north-east' / 'الشمال الشرقي')."""
-        return self._internal(f"compass.{code}")
+        """Where something lies, in the 8 points drivers use: 'NE' → 'north-east' / 'الشمال الشرقي'.
+
+        A 16-point code (an imported closure's heading) reads as its 8-point word: 'NNE' → 'north'.
+        """
+        return self._internal(f"compass.{eight_point(code)}")
+
+    def heading(self, code: str) -> str:
+        """Which way traffic goes, as an adverb: 'S' → 'south' / 'جنوبًا' ("traffic heading south")."""
+        return self._internal(f"heading.{eight_point(code)}")
 
     def time(self, dt: datetime, tz: tzinfo, now: datetime) -> str:
         """``dt`` as a phrase relative to ``now``, both read in ``tz``.

@@ -51,7 +51,7 @@ def _question(
             return t("staff.ask.direction"), [[_button(tr, "staff.button.both", "sd:both")],
                                               [_button(tr, "staff.button.one", "sd:one")]]  # fmt: skip
         case "heading":
-            buttons = [InlineKeyboardButton(tr.compass(c), callback_data=f"sh:{c}") for c in HEADINGS]
+            buttons = [InlineKeyboardButton(tr.heading(c), callback_data=f"sh:{c}") for c in HEADINGS]
             return t("staff.ask.heading"), _pairs(buttons)
         case "start":
             return t("staff.ask.start"), [[_button(tr, "staff.button.now", "st:now")]]

@@ -170,7 +170,7 @@ def _value(column: str, value: Any, tr: Translator, tz: tzinfo, now: datetime) -
     if column in ("geometry_geojson", "kind", "radius_m"):
         return tr.t("staff.conflict.new_shape")
     if column == "heading":
-        return tr.compass(value)
+        return tr.heading(value)
     return escape(str(value))
 
 

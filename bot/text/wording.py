@@ -42,7 +42,7 @@ def direction(c: ClosureView, tr: Translator) -> str:
     if c.direction != Direction.ONE:
         return tr.t("direction.both")
     if c.heading:
-        return tr.t("direction.one_heading", heading=tr.compass(c.heading))
+        return tr.t("direction.one_heading", heading=tr.heading(c.heading))
     return tr.t("direction.one")
 
 

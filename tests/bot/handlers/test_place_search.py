@@ -66,7 +66,7 @@ async def test_a_place_name_gets_the_closures_near_it(
     reference = await answer_at(running_bot, KINGDOM, lang, 702)
     assert nearby.text == reference.text
     assert len(listed(nearby.text or "")) >= 3
-    assert buttons(nearby)[0][1].startswith("pin:")
+    assert buttons(nearby)[0][1].startswith("i:")  # the first closure's detail button
     (request,) = geocoding_server.searches()  # the driver's language, Saudi Arabia, leaning to our cities
     assert (request.params["q"], request.params["accept-language"], request.params["countrycodes"]) == (
         typed,
