@@ -158,6 +158,12 @@ class Translator:
             return self._internal("unit.km", value=self.number(km, 1))
         return self._internal("unit.km", value=self.number(_round(metres / 1000)))
 
+    def coordinates(self, lat: float, lon: float) -> str:
+        """'24.71360, 46.67530' (Arabic: '٢٤٫٧١٣٦٠، ٤٦٫٦٧٥٣٠'): a pair to read back or type in again."""
+        if self._rtl:
+            return f"{lat:.5f}، {lon:.5f}".replace(".", "٫").translate(_ARABIC_INDIC)
+        return f"{lat:.5f}, {lon:.5f}"
+
     def compass(self, code: str) -> str:
         """Where something lies, in the 8 points drivers use: 'NE' → 'north-east' / 'الشمال الشرقي'.
 

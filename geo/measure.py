@@ -86,9 +86,11 @@ def distance_m(point: Point, geom: BaseGeometry, *, projection: Projection | Non
     return float(proj.to_metric(point).distance(proj.to_metric(geom)))
 
 
-def direction_code(origin: Point, geom: BaseGeometry, *, projection: Projection | None = None) -> str | None:
+def direction_code(
+    origin: Point, geom: BaseGeometry, *, projection: Projection | None = None, points: int = 16
+) -> str | None:
     """Compass code from ``origin`` towards the nearest part of ``geom``; None when the origin is on it."""
-    return direction_codes(origin, [geom], projection=projection)[0]
+    return direction_codes(origin, [geom], projection=projection, points=points)[0]
 
 
 def direction_codes(

@@ -15,7 +15,7 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext, BotHandler
-from bot.handlers import place_search, route
+from bot.handlers import place_search, route, typed
 from bot.handlers.common import (
     LIVE_LOCATION,
     MAX_TEXT_IN,
@@ -31,9 +31,7 @@ from bot.handlers.places import on_place_name
 from bot.handlers.trip import moving_heading
 from bot.text import answers, keyboards, results
 from closures.views import Found
-from geo.errors import GeometryError
 from geo.measure import geodesic_m
-from geo.parse import parse_coordinates, parse_map_link
 
 PAGE_SIZE = 10
 NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover
@@ -63,15 +61,17 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     if await on_place_name(update, context, me, text):
         return
-    try:
-        point = parse_map_link(text) or parse_coordinates(text)
-    except GeometryError as exc:
-        await reply(message, me.tr.t(f"geo.{exc.reason.value}"))
-        return
-    if point is None:
+    if typed.is_location_text(text):
+        await typed.on_location_text(update, context, me, text, on_point)
+    elif typed.cannot_be_a_name(text):
+        await reply(message, me.tr.t("input.not_a_place"))
+    else:
         await place_search.on_place_query(update, context, me, text, on_point)
-        return
-    await on_point(update, context, point, me=me)
+
+
+async def on_use_point(update: Update, context: BotContext) -> None:
+    """ "Yes, use …" under "did you mean …?"."""
+    await typed.on_use_point(update, context, await driver_of(update, context), on_point)
 
 
 async def on_place_pick(update: Update, context: BotContext) -> None:
@@ -263,4 +263,5 @@ def handlers() -> list[BotHandler]:
         CallbackQueryHandler(on_pin, pattern=r"^pin:\d+$"),
         CallbackQueryHandler(on_details, pattern=r"^i:\d+:-?\d+\.\d+,-?\d+\.\d+$"),
         CallbackQueryHandler(on_place_pick, pattern=place_search.PICK_PATTERN),
+        CallbackQueryHandler(on_use_point, pattern=typed.USE_POINT_PATTERN),
     ]

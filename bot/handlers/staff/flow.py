@@ -19,6 +19,7 @@ from bot.handlers.staff.draft import Draft
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import LANGUAGES, Translator
 from bot.text import staff_questions, staff_views
+from bot.text.wording import geometry_problem
 from closures.errors import ValidationError
 from geo.errors import GeometryError
 from geo.files import FileError
@@ -101,7 +102,7 @@ def problem(exc: Exception, tr: Translator) -> str:
     """The operator's sentence for a refused answer."""
     match exc:
         case GeometryError():
-            return tr.t(f"geo.{exc.reason.value}")
+            return geometry_problem(exc, tr)
         case FileError():
             return tr.t(f"staff.{exc.problem.value}")
         case ValidationError():

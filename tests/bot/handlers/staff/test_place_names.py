@@ -149,3 +149,18 @@ async def test_a_failing_geocoder_leaves_the_operator_at_the_place_question(
     preview = await bot.to_preview(RIYADH_EN, reason)
     await bot.press(RIYADH_EN, preview, "sv:confirm")
     assert bot.newest().title_ar == "أعمال طرق"  # the proposal from the reason alone
+
+
+@pytest.mark.parametrize(
+    "text", ["NaN, NaN", "-inf", "1e999, 46.6753", "https://www.google.com/maps/search/x"]
+)
+async def test_text_meant_as_a_location_is_judged_not_looked_up(
+    staff_bot: StaffBot, geocoding_server: GeocodingServer, text: str
+) -> None:
+    bot, tr = staff_bot, get_translator("en")
+    await bot.say(RIYADH_EN, "/new")
+
+    answer = await bot.say(RIYADH_EN, text)
+
+    assert not (answer.text or "").startswith(tr.t("geocode.found", name=""))
+    assert geocoding_server.searches() == []
