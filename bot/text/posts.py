@@ -23,7 +23,8 @@ from bot.i18n import Translator, get_translator
 from bot.text.wording import REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase, phase_at
 from closures.models import PostEvent
-from closures.publishing import PostContext
+from closures.outbox import Claimed
+from closures.publishing import Place, PostContext
 from closures.views import ClosureView
 
 with warnings.catch_warnings():  # twitter-text-parser still imports pkg_resources
@@ -116,6 +117,17 @@ def x_post(
     """The Arabic post and (if wanted) its English reply, each valid by twitter-text."""
     arabic = _fit_x(ctx, get_translator("ar"), hashtags_ar, url)
     return XPost(arabic, _fit_x(ctx, get_translator("en"), hashtags_en, url) if english else None)
+
+
+def preview(view: ClosureView, event: PostEvent, place: Place, now: datetime) -> str:
+    """The channel post ``event`` would publish for ``view`` (the closure as it will be): shown to staff
+    before they make the change."""
+    item = Claimed(
+        id=0, closure_id=view.id, closure_version=view.version, event=event, destination="preview",
+        due_at=now, attempts=0, token="", in_doubt_since=None, payload=None,
+    )  # fmt: skip
+    ctx = PostContext(item, view, None, place, None, None, now)
+    return channel_text(ctx)
 
 
 def alert_text(ctx: PostContext, tr: Translator, body: str, *, name: str, limit: int = TEXT_LIMIT) -> str:

@@ -16,6 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.context import BotContext, BotHandler
 from bot.handlers import menus
 from bot.handlers.common import blocking, reply
+from bot.handlers.staff import confirm
 from bot.handlers.staff.auth import Operator, named_closure, operator_of, refuse
 from bot.handlers.staff.conversation import STAFF_BUTTONS
 from bot.handlers.staff.timeinput import TimeInputError, parse_end
@@ -96,13 +97,16 @@ async def history(update: Update, context: BotContext) -> None:
 
 
 async def change(update: Update, context: BotContext) -> None:
-    """``/extend ID 2h`` (or to a time, or "open"), ``/lift ID``, ``/cancel_closure ID``."""
+    """``/extend ID 2h`` (or to a time, or "open"); ``/lift ID`` and ``/cancel_closure ID`` ask first."""
     found = await named_closure(update, context)
     if found is None:
         return
     op, message, closure = found
     services = context.services
     action = (message.text or "").lstrip("/").split(maxsplit=1)[0].split("@")[0]
+    if action in confirm.ACTIONS:  # public at once on the channel and X: ask first, showing the post
+        await confirm.ask(message, context, op, closure, action)
+        return
     when = " ".join((context.args or [])[1:])
     tz, now = services.zone(closure.municipality_id), services.clock()
     try:
@@ -132,12 +136,8 @@ def _apply(
     tz: ZoneInfo,
     now: datetime,
 ) -> Closure:
-    """Extend, lift or cancel (blocking: runs in a worker thread)."""
+    """Extend (blocking: runs in a worker thread)."""
     assert closure.id is not None
-    if action == "lift":
-        return closures.lift(closure.id, actor)
-    if action != "extend":
-        return closures.cancel(closure.id, actor)
     end = parse_end(when, start=closure.ends_at or now, tz=tz, now=now)
     if end is None:  # open-ended from now on: an edit of the end, as extend() takes a time
         return closures.update(closure.id, closure.version, {"ends_at": None}, actor)
@@ -226,5 +226,6 @@ def handlers() -> list[BotHandler]:
         CommandHandler("history", history, filters=private),
         CommandHandler(["extend", "lift", "cancel_closure"], change, filters=private),
         CallbackQueryHandler(on_page, pattern=r"^spage:(list|mine):\d+$"),
+        *confirm.handlers(),
         CallbackQueryHandler(stale_button, pattern=STAFF_BUTTONS),
     ]

@@ -3,12 +3,14 @@ operators at once), each change with its audit event and outbox rows; and ``/new
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.i18n import get_translator
+from bot.localapi import ApiCall, FakeUser
 from closures.lifecycle import Phase, phase_at
 from closures.models import Closure, ClosureEvent, ConversationData, ConversationState, OutboxItem
 from closures.store import session_scope
@@ -68,6 +70,56 @@ async def test_show_sends_the_pin_and_the_details(staff_bot: StaffBot) -> None:
     assert (await bot.say(RIYADH_EN, "/show 99999")).text == tr.t("staff.not_found", id=99999)
 
 
+async def confirmed(bot: StaffBot, user: FakeUser, command: str) -> ApiCall:
+    """Send ``/lift`` or ``/cancel_closure`` and tap "Yes" under the post it shows."""
+    question = await bot.say(user, command)
+    (yes,) = [b["callback_data"] for row in question.params["reply_markup"]["inline_keyboard"] for b in row
+              if b["callback_data"].startswith("sq:") and b["callback_data"] != "sq:no"]  # fmt: skip
+    return await bot.press(user, question, yes)
+
+
+@pytest.mark.parametrize(
+    ("command", "event", "user"), [("lift", "lifted", RIYADH), ("cancel_closure", "cancelled", RIYADH_EN)]
+)
+async def test_lift_and_cancel_show_the_post_and_change_nothing_until_confirmed(
+    staff_bot: StaffBot, command: str, event: str, user: FakeUser
+) -> None:
+    bot, tr = staff_bot, get_translator(user.language_code or "ar")
+    active = riyadh_closure(bot, Phase.ACTIVE)
+    before = bot.writes()
+
+    question = await bot.say(user, f"/{command} {active.id}")
+
+    text = question.text or ""
+    assert text.startswith(f"<b>{tr.t(f'staff.confirm.{command}', id=active.id)}</b>\n\n")
+    for lang in ("ar", "en"):  # the channel post, both blocks, as followers will read it
+        other = get_translator(lang)
+        headline = other.t(
+            f"post.{event}", title=other.embed(active.title_en or "") if lang == "en" else active.title_ar
+        )
+        assert html.escape(headline, quote=False) in text
+    assert bot.writes() == before  # nothing changed, nothing queued for the channel or X
+    buttons = [b["callback_data"] for row in question.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [f"sq:{command}:{active.id}:{active.version}", "sq:no"]
+
+    kept = await bot.press(user, question, "sq:no")
+    assert kept.text == tr.t("staff.confirm.kept")
+    assert bot.writes() == before
+    assert bot.closure(active.id).status == "open"
+
+
+async def test_a_confirmation_for_a_closure_changed_meanwhile_does_nothing(staff_bot: StaffBot) -> None:
+    bot, tr = staff_bot, get_translator("en")
+    active = riyadh_closure(bot, Phase.ACTIVE)
+    question = await bot.say(RIYADH_EN, f"/lift {active.id}")
+    await bot.say(RIYADH_EN, f"/extend {active.id} 1h")  # someone extends it while the question waits
+
+    answer = await bot.press(RIYADH_EN, question, f"sq:lift:{active.id}:{active.version}")
+
+    assert answer.text == tr.t("staff.confirm.changed", id=active.id)
+    assert bot.closure(active.id).status == "open"
+
+
 async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_bot: StaffBot) -> None:
     bot, tr = staff_bot, get_translator("ar")
     active = riyadh_closure(bot, Phase.ACTIVE)
@@ -80,7 +132,7 @@ async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_b
     assert done.text == tr.t("staff.done.extend", id=active.id, until=until)
     assert trail(bot, active.id)[-1] == (extended.version, "extended", f"tg:{RIYADH.id}")
     assert posts(bot, active.id, extended.version) > 0
-    done = await bot.say(RIYADH, f"/lift {active.id}")
+    done = await confirmed(bot, RIYADH, f"/lift {active.id}")
     lifted = bot.closure(active.id)
     assert done.text == tr.t("staff.done.lift", id=active.id)
     assert (lifted.status, lifted.lifted_at) == ("lifted", bot.clock.now)
@@ -89,7 +141,7 @@ async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_b
     assert (await bot.say(RIYADH, f"/lift {active.id}")).text == tr.t("staff.refused.not_open")
     scheduled = riyadh_closure(bot, Phase.SCHEDULED)
     assert (await bot.say(RIYADH, f"/lift {scheduled.id}")).text == tr.t("staff.refused.not_started")
-    assert (await bot.say(RIYADH, f"/cancel_closure {scheduled.id}")).text == tr.t(
+    assert (await confirmed(bot, RIYADH, f"/cancel_closure {scheduled.id}")).text == tr.t(
         "staff.done.cancel_closure", id=scheduled.id
     )
     assert bot.closure(scheduled.id).status == "cancelled"
@@ -116,7 +168,7 @@ async def test_history_lists_every_change_with_who_made_it(staff_bot: StaffBot) 
     bot, tr = staff_bot, get_translator("en")
     active = riyadh_closure(bot, Phase.ACTIVE)
     await bot.say(RIYADH_EN, f"/extend {active.id} 1h")
-    await bot.say(RIYADH, f"/lift {active.id}")
+    await confirmed(bot, RIYADH, f"/lift {active.id}")
     text = (await bot.say(RIYADH_EN, f"/history {active.id}")).text or ""
     assert text.startswith(f"<b>{tr.t('staff.history.header', id=active.id)}</b>")
     for action, who in (
