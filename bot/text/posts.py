@@ -13,13 +13,14 @@ detour, then no detour, then shorter titles) until it fits.
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, get_translator
+from bot.i18n import FSI, PDI, Translator, get_translator
 from bot.text.wording import REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase, phase_at
 from closures.models import PostEvent
@@ -154,7 +155,8 @@ def _fit_x(ctx: PostContext, tr: Translator, hashtags: Sequence[str], url: str |
 
     def compose(level: int) -> str:
         lines = _lines(ctx, tr, level, html_mode=False)
-        return "\n".join([*lines, *([tail] if tail else [])])
+        text = "\n".join([*lines, *([tail] if tail else [])])
+        return _needed_isolates(text) if tr.lang == "ar" else text
 
     def weight(text: str) -> int:  # every character weighs at least 1 (a URL 23): skip hopeless parses
         return X_LIMIT + 1 if len(text) - len(url or "") > X_LIMIT else _x_weight(text)
@@ -191,6 +193,8 @@ def _lines(
         headline = tr.t("post.active_since", title=title, time=when(c.starts_at))
     elif event is PostEvent.ENDED and ctx.late_since is not None and c.ends_at is not None:
         headline = tr.t("post.ended_at", title=title, time=when(c.ends_at))
+    elif event is PostEvent.ANNOUNCED and _names_a_closure(tr, title):
+        headline = tr.t("post.announced_titled", title=title)  # the title says "closure": not twice
     else:
         headline = tr.t(f"post.{event.value}", title=title)
     icon = _ICON[event] or REASON_ICON.get(reason_of(c), "⚠️")
@@ -205,7 +209,13 @@ def _lines(
         lanes = (lambda written: user(written, lanes_max)) if lanes_max else None
         lines.append(f"{reason} · {severity(c, tr, lanes=lanes)} · {direction(c, tr)}")
     if event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.EXTENDED, PostEvent.STARTED):
-        lines.append(f"🕒 {_timing(c, tr, when, phase_at(c, now), event)}")
+        timing = _timing(c, tr, when, phase_at(c, now), event)
+        if event is PostEvent.EXTENDED and ctx.before is not None and ctx.before.ends_at != c.ends_at:
+            was = ctx.before.ends_at
+            timing += " · " + (tr.t("post.was_until", time=when(was)) if was else tr.t("post.was_open_ended"))
+        lines.append(f"🕒 {timing}")
+    if event is PostEvent.LIFTED and c.ends_at is not None and c.ends_at > now:
+        lines.append(f"🕒 {tr.t('post.was_planned_until', time=when(c.ends_at))}")
     detour = in_language(tr, c.detour_ar, c.detour_en)
     if detour and detour_max and event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.STARTED):
         lines.append(f"🔀 {tr.t('closure.detour', detour=user(detour, detour_max))}")
@@ -239,6 +249,26 @@ def _changed(before: ClosureView, after: ClosureView) -> list[str]:
                 out.append(name)
                 break
     return out
+
+
+_ISOLATED = re.compile(f"{FSI}([^{FSI}{PDI}]*){PDI}")
+_LEFT_TO_RIGHT = re.compile("[A-Za-z\u00c0-\u024f]")
+
+
+def _needed_isolates(text: str) -> str:
+    """Arabic X text without the direction marks that change nothing: X counts each as 2 characters, and
+    Arabic words and Arabic-Indic numbers lay out right in an Arabic line without them. Only a value with
+    Latin letters (a street name, a hashtag in English) keeps its isolates."""
+    while True:
+        stripped = _ISOLATED.sub(lambda m: m[0] if _LEFT_TO_RIGHT.search(m[1]) else m[1], text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
+def _names_a_closure(tr: Translator, title: str) -> bool:
+    """Whether the title already says it is a closure ("… closed", «إغلاق …»)."""
+    return any(word in title.lower() for word in tr.t("post.closure_words").split("|"))
 
 
 def _clip(text: str, limit: int, html_mode: bool) -> str:
