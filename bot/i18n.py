@@ -183,6 +183,10 @@ class Translator:
         """
         return self._time(dt, tz, now.astimezone(tz).date())
 
+    def full_time(self, dt: datetime, tz: tzinfo) -> str:
+        """``dt`` with its full date, read in ``tz``: '27 November 2026 10:00 AM' (for records, not talk)."""
+        return self._babel(dt.astimezone(tz), "d MMMM y h:mm a")
+
     # --- internals ---
 
     # Memoised: a results page repeats the same few numbers and times for every driver. Translators live as

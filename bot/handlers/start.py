@@ -20,11 +20,13 @@ async def start(update: Update, context: BotContext) -> None:
     if not addressed_to_me(update, context) or update.effective_message is None:
         return
     me = await driver_of(update, context)
-    keyboard = None
+    keyboard, role = None, None
     if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
         keyboard = keyboards.share_location(me.tr)
-        await menus.greet_menu(context.bot, context.services.staff, me.user_id)
+        role = await menus.greet_menu(context.bot, context.services.staff, me.user_id)
     text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}"
+    if role is not None:  # staff read their own commands too
+        text += f"\n\n{menus.commands_help(me.tr, role)}"
     await reply(update.effective_message, text, reply_markup=keyboard)
 
 

@@ -59,12 +59,12 @@ def _question(
             return t("staff.ask.end"), [[_button(tr, "staff.button.open_ended", "se:open")]]
         case "detour":
             return t("staff.ask.detour"), [[_button(tr, "staff.button.no_detour", "sx:skip")]]
-        case "title_ar":
-            use = t("staff.button.use", title=titles["ar"])
-            return t("staff.ask.title_ar"), [[InlineKeyboardButton(use, callback_data="ta:use")]]
+        case "title_ar":  # a proposal only when it names the street: a bare reason is no title
+            rows = [[InlineKeyboardButton(t("staff.button.use", title=titles["ar"]), callback_data="ta:use")]]
+            return t("staff.ask.title_ar"), rows if titles["ar"] else []
         case "title_en":
-            use = t("staff.button.use", title=titles["en"])
-            return t("staff.ask.title_en"), [[InlineKeyboardButton(use, callback_data="te:use")],
+            use = [InlineKeyboardButton(t("staff.button.use", title=titles["en"]), callback_data="te:use")]
+            return t("staff.ask.title_en"), [*([use] if titles["en"] else []),
                                              [_button(tr, "staff.button.skip", "te:skip")]]  # fmt: skip
         case _:  # the "Edit a field" menu
             labels = [_button(tr, f"staff.field.{group}", f"sf:{group}") for group in fields]
@@ -72,15 +72,24 @@ def _question(
 
 
 def proposal(reason: str | None, street: str | None, lang: str) -> str:
-    """A title proposed from the reason, on the street found by reverse geocoding the closure when known."""
+    """A title proposed from the reason, on the street found by reverse geocoding the closure; none ("")
+    without a street, since a reason alone ("Roadworks") tells followers nothing of where."""
     tr = get_translator(lang)
-    reason_text = tr.t(f"reason.{reason or 'other'}")
     if not street:
-        return reason_text
+        return ""
+    reason_text = tr.t(f"reason.{reason or 'other'}")
     title = tr.t("staff.title.on_street", reason=reason_text, street=street)
     # The title is stored and posted: drop the direction isolates where every part is in the title's own
     # script (they only matter around a street name in the other script, kept as the geocoder gave it).
     return title if _OTHER_SCRIPT[lang].search(street) else title.replace(FSI, "").replace(PDI, "")
+
+
+def too_vague(title: str) -> bool:
+    """A title that is only a reason or the word "closure", in either language: it names no place."""
+    text = title.strip().lower()
+    vague = {get_translator(lang).t(f"reason.{r.value}").lower() for lang in ("ar", "en") for r in Reason}
+    vague |= {"إغلاق", "اغلاق", "closure", "road closure", "closed", "مغلق"}
+    return text in vague or len(text) < 4
 
 
 def preview_buttons(tr: Translator) -> InlineKeyboardMarkup:

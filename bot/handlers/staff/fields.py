@@ -164,9 +164,12 @@ async def on_detour(
 async def on_title_ar(
     update: Update, context: BotContext, op: Operator, message: Message, draft: Draft
 ) -> State:
-    """The Arabic title, typed or the proposed one."""
+    """The Arabic title, typed or the proposed one; one that names no place is asked for again."""
     title = proposal(draft, "ar") if update.callback_query else await _text(message, op, MAX_TITLE)
     if title is None:
+        return TITLE_AR
+    if staff_questions.too_vague(title):
+        await reply(message, op.tr.t("staff.title.too_vague"))
         return TITLE_AR
     draft.set("title_ar", title)
     return await ask(message, context, op, draft, TITLE_EN)
@@ -184,6 +187,9 @@ async def on_title_en(
         else await _text(message, op, MAX_TITLE)
     )
     if title is None and choice is None:
+        return TITLE_EN
+    if title is not None and staff_questions.too_vague(title):
+        await reply(message, op.tr.t("staff.title.too_vague"))
         return TITLE_EN
     draft.set("title_en", title)
     return await done(message, context, op, draft, "title")

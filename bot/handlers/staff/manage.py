@@ -7,6 +7,7 @@ outbox rows in one transaction); a closure of another municipality is refused li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -79,9 +80,9 @@ async def show(update: Update, context: BotContext) -> None:
     geometry = geometry_of(closure)
     pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
     await message.reply_location(latitude=pin.y, longitude=pin.x)
-    await reply(
-        message, staff_views.detail(closure, op.tr, services.zone(closure.municipality_id), services.clock())
-    )
+    names = await _names(update, context, [closure.created_by])
+    zone, now = services.zone(closure.municipality_id), services.clock()
+    await reply(message, staff_views.detail(closure, op.tr, zone, now, names))
 
 
 async def history(update: Update, context: BotContext) -> None:
@@ -92,8 +93,18 @@ async def history(update: Update, context: BotContext) -> None:
     op, message, closure = found
     services = context.services
     events = await blocking(services.closures.history, closure.id)
-    text = staff_views.history(events, op.tr, services.zone(closure.municipality_id), services.clock())
+    names = await _names(update, context, (e.actor for e in events))
+    text = staff_views.history(events, op.tr, services.zone(closure.municipality_id), services.clock(), names)
     await reply(message, f"<b>{op.tr.t('staff.history.header', id=closure.id)}</b>\n{text}")
+
+
+async def _names(update: Update, context: BotContext, actors: Iterable[str]) -> dict[int, str]:
+    """Staff names for these actors: as stored with /staff add, else the asker's own Telegram name."""
+    names = await blocking(context.services.staff.names, staff_views.actor_ids(actors))
+    user = update.effective_user
+    if user is not None and user.id not in names:
+        names[user.id] = user.full_name
+    return names
 
 
 async def change(update: Update, context: BotContext) -> None:
@@ -118,6 +129,9 @@ async def change(update: Update, context: BotContext) -> None:
         await reply(message, op.tr.t(f"staff.refused.{exc.code.value}"))
         return
     except TimeInputError as exc:
+        if not when.strip():  # no time at all: say how, once
+            await reply(message, op.tr.t("staff.extend.usage"))
+            return
         await reply(message, op.tr.t(f"staff.time.{exc.code}") + "\n" + op.tr.t("staff.extend.usage"))
         return
     except ConflictError:  # changed in the instant between reading and writing: the operator tries again

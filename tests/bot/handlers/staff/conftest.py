@@ -36,6 +36,9 @@ BESIDE = (24.7050, 46.6900)
 JEDDAH_POINT = (21.5400, 39.1700)
 
 
+TYPED_TITLE = "إغلاق شارع العليا"  # what an operator types as the Arabic title
+
+
 @dataclass
 class StaffBot(RunningBot):
     settings: Settings
@@ -70,8 +73,13 @@ class StaffBot(RunningBot):
         for data in ("ss:full", "sd:both", "st:now"):
             answer = await self.press(user, answer, data)
         answer = await self.say(user, end)
-        for data in ("sx:skip", "ta:use"):
-            answer = await self.press(user, answer, data)
+        answer = await self.press(user, answer, "sx:skip")
+        proposed = any(
+            b.get("callback_data") == "ta:use"
+            for row in answer.params.get("reply_markup", {}).get("inline_keyboard", [])
+            for b in row
+        )  # a title is proposed only when a geocoder named the street
+        answer = await (self.press(user, answer, "ta:use") if proposed else self.say(user, TYPED_TITLE))
         return await self.press(user, answer, "te:skip")
 
     def count(self, table: Any, *where: Any) -> int:

@@ -151,7 +151,9 @@ async def test_a_start_over_an_hour_ago_needs_an_explicit_confirmation(
     ask = await bot.say(user, "2026-11-27 09:00")
     assert (await bot.press(user, ask, "sp:yes")).text == tr.t("staff.ask.end")
     answer = await bot.say(user, "6h")
-    for data in ("sx:skip", "ta:use", "te:skip", "sv:confirm"):
+    answer = await bot.press(user, answer, "sx:skip")
+    answer = await bot.say(user, "إغلاق شارع العليا")  # no geocoder, so no proposed title: typed
+    for data in ("te:skip", "sv:confirm"):
         answer = await bot.press(user, answer, data)
     closure = bot.newest()
     assert (closure.starts_at, closure.ends_at) == (past, datetime(2026, 11, 27, 12, 0, tzinfo=UTC))

@@ -15,7 +15,7 @@ from bot.i18n import get_translator
 from bot.localapi import FakeUser
 from closures.models import Closure, ClosureEvent, OutboxItem
 from geo.routing import Route, StraightLineRouter
-from tests.bot.handlers.staff.conftest import BESIDE, KING_FAHD, RIYADH, RIYADH_EN, StaffBot
+from tests.bot.handlers.staff.conftest import BESIDE, KING_FAHD, RIYADH, RIYADH_EN, TYPED_TITLE, StaffBot
 
 
 def lonlat(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -118,7 +118,7 @@ async def test_one_location_and_a_radius_button_make_a_point_closure(
     assert (closure.kind, closure.radius_m) == ("point", 250.0)
     assert closure.starts_at == bot.clock.now
     assert closure.ends_at == bot.clock.now + timedelta(hours=3)
-    assert (closure.title_ar, closure.title_en) == ("أعمال طرق", None)  # the proposal from the reason
+    assert (closure.title_ar, closure.title_en) == (TYPED_TITLE, None)  # no street known: none was proposed
 
 
 async def test_three_locations_and_done_as_area_make_an_area(staff_bot: StaffBot) -> None:
@@ -278,7 +278,7 @@ STEPS = [
     ("press:sp:yes", "staff.ask.end"),
     ("press:se:open", "staff.ask.detour"),
     ("press:sx:skip", "staff.ask.title_ar"),
-    ("press:ta:use", "staff.ask.title_en"),
+    ("say:إغلاق شارع العليا", "staff.ask.title_en"),
     ("press:te:skip", "staff.preview.header"),
     ("press:sv:edit", "staff.ask.field"),
 ]
