@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -21,17 +23,49 @@ _OTHER_SCRIPT = {"ar": re.compile("[A-Za-z]"), "en": re.compile("[\u0590-\u08ff]
 type Rows = list[list[InlineKeyboardButton]]
 
 
+@dataclass(frozen=True, slots=True)
+class TimeChoices:
+    """What the start and end questions offer, computed from the clock: an example that is never in the
+    past, and the start buttons that are still ahead (("now", "now"), ("tonight", "tonight"), …)."""
+
+    example: str
+    starts: tuple[tuple[str, str], ...]
+
+
+def time_choices(now: datetime, tz: tzinfo) -> TimeChoices:
+    """Tomorrow 22:00 as the example; Now, In 1 hour, Tonight 22:00 (while it is ahead), Tomorrow 06:00."""
+    local = now.astimezone(tz)
+    example = f"{(local + timedelta(days=1)).date().isoformat()} 22:00"
+    starts = [("now", "now"), ("in_1h", "in1h")]
+    if local.hour < 21:  # "tonight 22:00" only while it is more than an hour away
+        starts.append(("tonight", "tonight"))
+    starts.append(("tomorrow_morning", "tomorrow"))
+    return TimeChoices(example, tuple(starts))
+
+
 def question(
-    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+    name: str,
+    tr: Translator,
+    *,
+    titles: Mapping[str, str],
+    geocoding: bool,
+    fields: Iterable[str],
+    times: TimeChoices,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The question ``name`` and its buttons. ``titles`` are the proposed titles by language, ``fields`` the
     groups the "Edit a field" menu offers (any name not listed here is that menu)."""
-    text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields)
+    text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields, times=times)
     return text, InlineKeyboardMarkup(rows) if rows else None
 
 
 def _question(
-    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+    name: str,
+    tr: Translator,
+    *,
+    titles: Mapping[str, str],
+    geocoding: bool,
+    fields: Iterable[str],
+    times: TimeChoices,
 ) -> tuple[str, Rows]:
     t = tr.t
     match name:
@@ -54,9 +88,11 @@ def _question(
             buttons = [InlineKeyboardButton(tr.heading(c), callback_data=f"sh:{c}") for c in HEADINGS]
             return t("staff.ask.heading"), _pairs(buttons)
         case "start":
-            return t("staff.ask.start"), [[_button(tr, "staff.button.now", "st:now")]]
+            buttons = [_button(tr, f"staff.button.{key}", f"st:{data}") for key, data in times.starts]
+            return t("staff.ask.start", example=_digits(tr, times.example)), _pairs(buttons)
         case "end":
-            return t("staff.ask.end"), [[_button(tr, "staff.button.open_ended", "se:open")]]
+            open_ended = _button(tr, "staff.button.open_ended", "se:open")
+            return t("staff.ask.end", example=_digits(tr, times.example)), [[open_ended]]
         case "detour":
             return t("staff.ask.detour"), [[_button(tr, "staff.button.no_detour", "sx:skip")]]
         case "title_ar":  # a proposal only when it names the street: a bare reason is no title
@@ -122,6 +158,11 @@ def start_in_the_past(tr: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[_button(tr, "staff.button.past_yes", "sp:yes")], [_button(tr, "staff.button.past_no", "sp:no")]]
     )
+
+
+def _digits(tr: Translator, text: str) -> str:
+    """Arabic questions write their examples in Arabic-Indic digits (the answer may use either)."""
+    return text.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) if tr.lang == "ar" else text
 
 
 def _button(tr: Translator, key: str, data: str) -> InlineKeyboardButton:

@@ -37,6 +37,9 @@ from bot.text import staff_questions
 from closures.errors import Refusal, ValidationError
 from closures.rules import MAX_LANES, MAX_TEXT, MAX_TITLE
 
+# The start buttons, as the words they stand for (read by the same parser as typed text).
+_START_BUTTONS = {"now": "now", "in1h": "in 1 hour", "tonight": "tonight 22:00", "tomorrow": "tomorrow 06:00"}
+
 
 @step
 async def on_reason(
@@ -99,12 +102,9 @@ async def on_start(
     """ "Now", or a typed date-time in the municipality's zone; over an hour ago needs a confirmation."""
     services = context.services
     now = services.clock()
+    typed = _START_BUTTONS.get(_choice(update), "now") if update.callback_query else message.text or ""
     try:
-        start = (
-            now
-            if update.callback_query
-            else parse_when(message.text or "", tz=_zone(context, draft), now=now)
-        )
+        start = parse_when(typed, tz=_zone(context, draft), now=now)
     except TimeInputError as exc:
         await reply(message, problem(exc, op.tr))
         return START

@@ -130,12 +130,16 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Draft,
     if state == PREVIEW:
         await show_preview(message, context, op, draft)
         return state
+    services = context.services
     text, markup = staff_questions.question(
         state,
         op.tr,
         titles={lang: proposal(draft, lang) for lang in LANGUAGES},
-        geocoding=context.services.geocoder is not None,
+        geocoding=services.geocoder is not None,
         fields=GROUPS,
+        times=staff_questions.time_choices(
+            context.services.clock(), context.services.zone(draft.municipality_id or 0)
+        ),
     )
     await reply(message, text, reply_markup=markup)
     return state

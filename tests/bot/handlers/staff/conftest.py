@@ -14,9 +14,11 @@ from sqlmodel import func, select
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.i18n import Translator
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
 from bot.services.throttle import FloodControl
+from bot.text.staff_questions import time_choices
 from closures.models import Closure, ClosureEvent, OutboxItem
 from closures.service import Actor
 from closures.store import session_scope
@@ -81,6 +83,13 @@ class StaffBot(RunningBot):
         )  # a title is proposed only when a geocoder named the street
         answer = await (self.press(user, answer, "ta:use") if proposed else self.say(user, TYPED_TITLE))
         return await self.press(user, answer, "te:skip")
+
+    def question(self, tr: Translator, key: str) -> str:
+        """The text of the question ``key`` as the bot asks it now (the time questions carry an example)."""
+        example = time_choices(self.clock.now, self.services.zone(1)).example
+        if tr.lang == "ar":
+            example = example.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+        return tr.t(key, example=example)
 
     def count(self, table: Any, *where: Any) -> int:
         with session_scope(self.services.engine) as session:

@@ -50,7 +50,7 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     answer = await message("المساران الأيمنان")
     answer = await bot.press(RIYADH, answer, "sd:one")
     answer = await bot.press(RIYADH, answer, "sh:S")
-    assert answer.text == tr.t("staff.ask.start")
+    assert answer.text == bot.question(tr, "staff.ask.start")
     await message("٢٠٢٦-١١-٢٧ ١٤:٣٠")  # Riyadh time, Arabic-Indic digits: 11:30 UTC
     await message("٣ ساعات")
     await message("التحويل عبر طريق العليا")
@@ -254,7 +254,7 @@ async def test_edit_a_field_from_the_preview_then_confirm(staff_bot: StaffBot) -
         for g in ("geometry", "reason", "severity", "direction", "starts_at", "ends_at", "detour", "title")
     ]
     end = await bot.press(RIYADH, menu, "sf:ends_at")
-    assert end.text == tr.t("staff.ask.end")
+    assert end.text == bot.question(tr, "staff.ask.end")
     preview = await bot.press(RIYADH, end, "se:open")  # straight back to the preview
     assert tr.t("timing.open_ended") in (preview.text or "")
     reason = await bot.press(RIYADH, await bot.press(RIYADH, preview, "sv:edit"), "sf:reason")

@@ -3,13 +3,16 @@ asking once, names instead of internal labels."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
 import shapely
 from shapely.geometry import box
 
 from bot.i18n import get_translator
-from bot.localapi import FakeUser
+from bot.localapi import ApiCall, FakeUser
 from bot.text.staff_views import shape
+from closures.models import Closure
 from closures.rules import ClosureDraft
 from closures.service import Actor
 from tests.bot.handlers.staff.conftest import ADMIN, BESIDE, RIYADH, RIYADH_EN, StaffBot
@@ -103,3 +106,56 @@ async def test_show_names_an_import_in_words(staff_bot: StaffBot) -> None:
         in text
     )
     assert "import" not in text
+
+
+@USERS
+async def test_the_start_question_offers_time_buttons_and_an_example_that_is_not_past(
+    staff_bot: StaffBot, user: FakeUser
+) -> None:
+    bot, tr = staff_bot, get_translator(user.language_code or "ar")
+    zone = bot.services.zone(1)
+    await bot.say(user, "/new")
+    answer = await bot.press(user, await bot.send_location(user, *BESIDE), "sg:r:100")
+    for data in ("sr:roadworks", "ss:full", "sd:both"):
+        answer = await bot.press(user, answer, data)
+
+    buttons = {
+        b["callback_data"]: b["text"] for row in answer.params["reply_markup"]["inline_keyboard"] for b in row
+    }
+    assert list(buttons) == ["st:now", "st:in1h", "st:tonight", "st:tomorrow"]  # it is noon in Riyadh
+    assert buttons["st:tonight"] == tr.t("staff.button.tonight")
+    example = (bot.clock.now.astimezone(zone) + timedelta(days=1)).strftime("%Y-%m-%d") + " 22:00"
+    shown = example.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) if user is RIYADH else example
+    assert shown in (answer.text or "").replace("\u2068", "").replace("\u2069", "")
+
+    closure = await confirm_from_end(bot, user, await bot.press(user, answer, "st:tonight"))
+    tonight = datetime.combine(bot.clock.now.astimezone(zone).date(), time(22, 0), tzinfo=zone)
+    assert closure.starts_at == tonight.astimezone(UTC)
+
+
+async def confirm_from_end(bot: StaffBot, user: FakeUser, end_question: ApiCall) -> Closure:
+    """From the end question to Confirm: 3 h, no detour, a typed title, no English title."""
+    await bot.press(user, await bot.say(user, "3h"), "sx:skip")
+    preview = await bot.press(user, await bot.say(user, "إغلاق شارع العليا"), "te:skip")
+    await bot.press(user, preview, "sv:confirm")
+    return bot.newest()
+
+
+@USERS
+async def test_a_start_typed_in_everyday_words_is_taken(staff_bot: StaffBot, user: FakeUser) -> None:
+    bot, tr = staff_bot, get_translator(user.language_code or "ar")
+    zone = bot.services.zone(1)
+    await bot.say(user, "/new")
+    answer = await bot.press(user, await bot.send_location(user, *BESIDE), "sg:r:100")
+    for data in ("sr:roadworks", "ss:full", "sd:both"):
+        answer = await bot.press(user, answer, data)
+
+    end_question = await bot.say(user, "غدا ١٠ م")
+
+    assert end_question.text == bot.question(tr, "staff.ask.end")
+    closure = await confirm_from_end(bot, user, end_question)
+    tomorrow = datetime.combine(
+        bot.clock.now.astimezone(zone).date() + timedelta(days=1), time(22, 0), tzinfo=zone
+    )
+    assert closure.starts_at == tomorrow.astimezone(UTC)
+    assert closure.ends_at == tomorrow.astimezone(UTC) + timedelta(hours=3)
