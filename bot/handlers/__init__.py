@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.context import BotApplication
-from bot.handlers import guards, live, nearby, places, route, start
+from bot.handlers import check_place, guards, live, nearby, places, route, start
 from bot.handlers.staff import conversation, manage, outbox_admin
 
 
@@ -12,7 +12,9 @@ def register_all(application: BotApplication) -> None:
     application.add_handlers(guards.handlers(), group=-1)  # flood control runs before everything
     # A staff member in the middle of /new or /edit: the conversation's states win over the driver flows.
     application.add_handlers([conversation.conversation(), *manage.handlers()])
-    application.add_handlers([*start.handlers(), *route.handlers(), *places.handlers(), *live.handlers()])
+    application.add_handlers(
+        [*start.handlers(), *route.handlers(), *places.handlers(), *check_place.handlers(), *live.handlers()]
+    )
     application.add_handlers(outbox_admin.handlers())  # /outbox for admins (publishing)
     application.add_handlers(nearby.handlers())
     application.add_error_handler(guards.on_error)

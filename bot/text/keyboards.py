@@ -78,12 +78,21 @@ def choices(labels: Iterable[str], data_prefix: str) -> InlineKeyboardMarkup:
 
 
 def saved_places(tr: Translator, names: Iterable[str]) -> InlineKeyboardMarkup:
-    """Under ``/places``: a delete button per saved place."""
+    """Under ``/places``: per saved place or route, "check now" and delete."""
     rows = [
-        [InlineKeyboardButton(tr.t("button.delete", name=name), callback_data=f"delplace:{i}")]
+        [
+            InlineKeyboardButton(tr.t("button.check", name=name), callback_data=f"chk:{i}"),
+            InlineKeyboardButton(tr.t("button.delete", name=name), callback_data=f"delplace:{i}"),
+        ]
         for i, name in enumerate(names)
     ]
     return InlineKeyboardMarkup(rows)
+
+
+def radius_presets(tr: Translator, metres: Sequence[int]) -> InlineKeyboardMarkup:
+    """Under ``/radius``: the usual search radii, one tap each."""
+    buttons = [InlineKeyboardButton(tr.distance(m), callback_data=f"rad:{m}") for m in metres]
+    return InlineKeyboardMarkup([buttons])
 
 
 def subscribe(names: Iterable[str]) -> InlineKeyboardMarkup:
