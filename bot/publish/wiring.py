@@ -10,27 +10,39 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import shapely
 from telegram import Bot
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
 from bot.publish import Publisher
 from bot.publish.alerts import AlertPublisher
-from bot.publish.maps import MapMaker
+from bot.publish.maps import MapMaker, Surroundings
 from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
+from closures import municipalities
 from closures.changes import AfterCommit, ClosureChange
 from geo.render import TileSource
 
 _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
 
 
+def surroundings(services: Services) -> Surroundings:
+    """What the plain post maps draw around a closure: its municipality's boundary, the landmark roads."""
+
+    def boundaries() -> dict[int, shapely.Geometry]:
+        every = municipalities.every(services.engine)
+        return {m.id: shapely.from_geojson(m.boundary_geojson) for m in every if m.id is not None}
+
+    return Surroundings(boundaries, services.settings.data_dir / "landmarks.geojson")
+
+
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
     """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts."""
     settings = services.settings
-    maps = MapMaker(tile_source(settings))
+    maps = MapMaker(tile_source(settings), surroundings=surroundings(services))
     publishers: dict[str, Publisher] = {"telegram": ChannelPublisher(bot, maps), "alert": AlertPublisher(bot)}
     if settings.x_accounts:
         publishers["x"] = XPublisher(

@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.i18n import get_translator
 from tests.bot.cli import support
 from tests.bot.cli.support import KING_FAHD, Cli, add_closure, instant, riyadh_local
+from tests.conftest import ROOT
 
 workdir = pytest.fixture(support.workdir)
 fresh = pytest.fixture(support.fresh)
@@ -53,11 +54,12 @@ def test_db_upgrade_shows_its_progress_on_a_terminal(
             return True
 
     terminal = Terminal()
+    n = len(list((ROOT / "closures" / "migrations" / "versions").glob("[0-9]*.py")))
     monkeypatch.setattr("sys.stderr", terminal)
     assert main(["--database-url", f"sqlite:///{workdir / 'new.sqlite'}", "db", "upgrade"]) == 0
     drawn = terminal.getvalue()
     assert "migrating [" in drawn
-    assert drawn.rstrip().endswith("] 4/4") or "4/4" in drawn  # every migration, counted
+    assert f"{n}/{n}" in drawn  # every migration, counted
     assert capsys.readouterr().out.startswith("database at revision ")
 
 
