@@ -13,11 +13,13 @@ from telegram import Message, Update
 from telegram.ext import ConversationHandler
 
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import blocking, reply
 from bot.handlers.staff.auth import Operator, operator_of
 from bot.handlers.staff.draft import Draft
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import LANGUAGES, Translator
+from bot.publish.maps import MapMaker
+from bot.publish.wiring import surroundings, tile_source
 from bot.text import staff_questions, staff_views
 from bot.text.wording import geometry_problem
 from closures.errors import ValidationError
@@ -146,15 +148,29 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Draft,
 
 
 async def show_preview(message: Message, context: BotContext, op: Operator, draft: Draft) -> None:
-    """The closure's pin, then the text followers will see, with Confirm / Edit a field / Cancel."""
+    """The map that will be posted, then the text followers will see, with Confirm / Edit a field / Cancel."""
     geometry = draft.geometry
     assert geometry is not None
-    pin = geometry if geometry.geom_type == "Point" else geometry.representative_point()
-    await message.reply_location(latitude=pin.y, longitude=pin.x)
+    png = await blocking(_preview_maps(context).render, draft.view())
+    await message.reply_photo(png)
     services = context.services
     tz = services.zone(draft.municipality_id or 0)
     text = staff_views.preview(draft.view(), op.tr, tz, services.clock())
     await reply(message, text, reply_markup=staff_questions.preview_buttons(op.tr))
+
+
+def _preview_maps(context: BotContext) -> MapMaker:
+    """The post maps' maker, as the outbox worker has it (tiles, boundaries, landmark roads), made once."""
+    maps = context.bot_data.get(_PREVIEW_MAPS)
+    if not isinstance(maps, MapMaker):
+        services = context.services
+        maps = context.bot_data[_PREVIEW_MAPS] = MapMaker(
+            tile_source(services.settings), surroundings=surroundings(services)
+        )
+    return maps
+
+
+_PREVIEW_MAPS = "preview_maps"
 
 
 def proposal(draft: Draft, lang: str) -> str:

@@ -13,7 +13,11 @@ from shapely.geometry import LineString, Point, Polygon
 from bot.handlers.staff.geometry import line_through
 from bot.i18n import get_translator
 from bot.localapi import FakeUser
+from bot.publish.maps import MapMaker
+from bot.publish.wiring import surroundings
 from closures.models import Closure, ClosureEvent, OutboxItem
+from closures.rules import geometry_of
+from closures.views import ClosureView
 from geo.routing import Route, StraightLineRouter
 from tests.bot.handlers.staff.conftest import BESIDE, KING_FAHD, RIYADH, RIYADH_EN, TYPED_TITLE, StaffBot
 
@@ -58,9 +62,8 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     assert title_en.text == tr.t("staff.ask.title_en")
     assert sent == 8  # and taps on the buttons for the rest
     preview = await bot.press(RIYADH, title_en, "te:skip")
-    pin = bot.api.sent(RIYADH.id, "sendLocation")[-1]
-    middle = LineString(lonlat(KING_FAHD)).representative_point()
-    assert (pin.params["latitude"], pin.params["longitude"]) == pytest.approx((middle.y, middle.x))
+    photo = bot.api.sent(RIYADH.id, "sendPhoto")[-1]  # the map that will be posted, before its text
+    assert photo.params["photo"].content.startswith(b"\x89PNG")
     assert tr.t("staff.preview.header") in (preview.text or "")
     assert "إغلاق جزئي لطريق الملك فهد جنوبًا" in (preview.text or "")
     assert bot.writes() == before
@@ -68,6 +71,10 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     closure = bot.newest()
     assert done.text == tr.t("staff.registered", id=closure.id, version=1)
     assert shapely.from_geojson(closure.geometry_geojson).equals_exact(LineString(lonlat(KING_FAHD)), 0)
+    posted = MapMaker(None, surroundings=surroundings(bot.services)).render(
+        ClosureView.of(closure, geometry_of(closure))
+    )
+    assert photo.params["photo"].content == posted  # the very map followers will see
     assert (closure.kind, closure.radius_m, closure.reason, closure.severity) == (
         "line",
         None,
