@@ -203,7 +203,7 @@ async def test_saving_a_route_stores_it_under_a_name(running_bot: RunningBot) ->
     user = FakeUser(206, language_code="en")
     answer = await ask_route(running_bot, user, START, DESTINATION)
 
-    assert (await press(running_bot, user, answer, "save:route")).text == en.t("places.ask_name")
+    assert (await press(running_bot, user, answer, "save:route")).text == en.t("places.ask_route_name")
     assert (await running_bot.ask(user, "Commute")).text == en.t("places.saved", name="Commute")
     listing = await running_bot.ask(user, "/places")
 
