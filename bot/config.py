@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     geocoder_countries: Annotated[tuple[str, ...], NoDecode] = ("sa",)
 
     # --- web server (map page, /health, /metrics, Telegram webhook) ---
+    short_link_timeout_s: float = Field(
+        default=3.0, gt=0, le=30, description="to follow a short map link (maps.app.goo.gl/…) to its place"
+    )
+    short_link_base_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="send short-link requests to this server (a proxy)"
+    )
     web_host: str = Field(default="127.0.0.1", description="address the web server listens on")
     web_port: int = Field(default=8080, ge=0, le=65_535, description="its port (0: any free one)")
     map_refresh_s: float = Field(default=60.0, ge=1, le=3_600, description="how often the map page reloads")

@@ -42,6 +42,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import NumberPattern, parse_pattern
 
+from geo.measure import eight_point
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES: tuple[str, ...] = ("ar", "en")
@@ -156,9 +158,22 @@ class Translator:
             return self._internal("unit.km", value=self.number(km, 1))
         return self._internal("unit.km", value=self.number(_round(metres / 1000)))
 
+    def coordinates(self, lat: float, lon: float) -> str:
+        """'24.71360, 46.67530' (Arabic: '٢٤٫٧١٣٦٠، ٤٦٫٦٧٥٣٠'): a pair to read back or type in again."""
+        if self._rtl:
+            return f"{lat:.5f}، {lon:.5f}".replace(".", "٫").translate(_ARABIC_INDIC)
+        return f"{lat:.5f}, {lon:.5f}"
+
     def compass(self, code: str) -> str:
-        """The word for a 16-point compass code ('NE' → 'north-east' / 'الشمال الشرقي')."""
-        return self._internal(f"compass.{code}")
+        """Where something lies, in the 8 points drivers use: 'NE' → 'north-east' / 'الشمال الشرقي'.
+
+        A 16-point code (an imported closure's heading) reads as its 8-point word: 'NNE' → 'north'.
+        """
+        return self._internal(f"compass.{eight_point(code)}")
+
+    def heading(self, code: str) -> str:
+        """Which way traffic goes, as an adverb: 'S' → 'south' / 'جنوبًا' ("traffic heading south")."""
+        return self._internal(f"heading.{eight_point(code)}")
 
     def time(self, dt: datetime, tz: tzinfo, now: datetime) -> str:
         """``dt`` as a phrase relative to ``now``, both read in ``tz``.
@@ -167,6 +182,10 @@ class Translator:
         that the date.
         """
         return self._time(dt, tz, now.astimezone(tz).date())
+
+    def full_time(self, dt: datetime, tz: tzinfo) -> str:
+        """``dt`` with its full date, read in ``tz``: '27 November 2026 10:00 AM' (for records, not talk)."""
+        return self._babel(dt.astimezone(tz), "d MMMM y h:mm a")
 
     # --- internals ---
 

@@ -113,6 +113,8 @@ class Municipality(SQLModel, table=True):
     timezone: str = Field(default="Asia/Riyadh", max_length=64)
     default_radius_m: int = Field(default=5000)
     epsg: int | None = Field(default=None)
+    # The language its public pages open in ("ar" for Saudi municipalities); None: the reader's browser.
+    language: str | None = Field(default=None, max_length=8)
     created_at: datetime = _ts(default_factory=utcnow)
 
 

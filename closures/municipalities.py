@@ -19,7 +19,7 @@ from closures.models import Municipality
 from closures.store import session_scope
 
 type Box = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
-SAVED_COLUMNS = ("name_ar", "name_en", "boundary_geojson", "timezone", "default_radius_m", "epsg")
+SAVED_COLUMNS = ("name_ar", "name_en", "boundary_geojson", "timezone", "default_radius_m", "epsg", "language")
 
 
 def by_key(session: Session, key: str | int) -> Municipality:

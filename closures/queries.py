@@ -30,7 +30,7 @@ from closures.models import Closure, Status
 from closures.store import change_counter, local_writes
 from closures.views import ClosureView, Found
 from geo.index import Hit, SpatialIndex
-from geo.measure import direction_codes
+from geo.measure import compass_code, direction_bearings, distance_m
 
 DEFAULT_HORIZON = timedelta(hours=24)
 
@@ -143,6 +143,16 @@ class ClosureQueries:
         nearest = self._near(snap, point, beyond_m, at, 1)
         return [], nearest[0] if nearest else None
 
+    def measure(self, closure_id: int, point: Point, *, at: datetime | None = None) -> Found | None:
+        """One indexed closure as a query from ``point`` finds it (distance to its edge, which way)."""
+        at = at or self._clock()
+        view = self._current(at).views.get(closure_id)
+        if view is None:
+            return None
+        distance = max(0.0, distance_m(point, view.geometry) - (view.radius_m or 0.0))
+        (bearing,) = direction_bearings(point, [view.geometry])
+        return Found(view, phase_at(view, at), distance, _eight(bearing), bearing_deg=bearing)
+
     def view(self, closure_id: int, *, at: datetime | None = None) -> ClosureView | None:
         """The indexed closure with this id, if it is still open and not ended."""
         return self._current(at or self._clock()).views.get(closure_id)
@@ -160,10 +170,10 @@ class ClosureQueries:
             distance = max(0.0, hit.distance_m - (view.radius_m or 0.0))
             if distance <= corridor_m and is_relevant(view, at, self.horizon):
                 kept.append((hit, view, distance))
-        directions = direction_codes(start, [view.geometry for _, view, _ in kept])
+        bearings = direction_bearings(start, [view.geometry for _, view, _ in kept])
         found = [
-            Found(view, phase_at(view, at), distance, direction, hit.position_m)
-            for (hit, view, distance), direction in zip(kept, directions, strict=True)
+            Found(view, phase_at(view, at), distance, _eight(bearing), hit.position_m, bearing)
+            for (hit, view, distance), bearing in zip(kept, bearings, strict=True)
         ]
         found.sort(key=lambda f: (f.position_m, f.distance_m, f.closure.id))
         return found
@@ -222,10 +232,10 @@ class ClosureQueries:
                 candidates.append((distance, view))
         candidates.sort(key=lambda pair: (pair[0], pair[1].id))
         kept = candidates[:limit]
-        directions = direction_codes(point, [view.geometry for _, view in kept])
+        bearings = direction_bearings(point, [view.geometry for _, view in kept])
         return [
-            Found(view, phase_at(view, at), distance, direction)
-            for (distance, view), direction in zip(kept, directions, strict=True)
+            Found(view, phase_at(view, at), distance, _eight(bearing), bearing_deg=bearing)
+            for (distance, view), bearing in zip(kept, bearings, strict=True)
         ]
 
     def _fresh(self, checked: _Checked, at: datetime) -> bool:
@@ -270,3 +280,8 @@ class ClosureQueries:
         index = SpatialIndex(list(views), geometries)
         max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)
         return _Snapshot(counter, at, index, views, max_radius)
+
+
+def _eight(bearing: float | None) -> str | None:
+    """The 8-point compass code drivers read ("north-east", never "east-north-east")."""
+    return None if bearing is None else compass_code(bearing, points=8)

@@ -159,6 +159,19 @@ class StaffDirectory:
             rows = session.exec(query.order_by(col(Municipality.slug), col(Staff.telegram_user_id)))
             return [StaffMember(s.telegram_user_id, s.role, m.slug, s.display_name) for s, m in rows]
 
+    def names(self, user_ids: Iterable[int]) -> dict[int, str]:
+        """The name each of these users is known by here (``display_name``), for those that have one."""
+        ids = set(user_ids)
+        if not ids:
+            return {}
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(Staff.telegram_user_id, Staff.display_name).where(
+                    col(Staff.telegram_user_id).in_(ids), col(Staff.display_name).is_not(None)
+                )
+            ).all()
+        return {user_id: name for user_id, name in rows if name}
+
     def events(self, municipality: str | None = None) -> builtins.list[StaffEvent]:
         """The staff audit trail, oldest first."""
         with session_scope(self.engine) as session:

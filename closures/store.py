@@ -27,6 +27,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -90,6 +91,26 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def pending_revisions(engine: Engine) -> list[str]:
+    """The migrations ``upgrade`` would apply, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    current = current_revision(engine)
+    steps = [rev.revision for rev in script.iterate_revisions("heads", current)]
+    return list(reversed(steps))
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist yet (None for any other URL, or an existing file).
+
+    Connecting would create it, empty: a mistyped path would look like a database with nothing in it.
+    """
+    url_obj = sa.make_url(url)
+    if url_obj.get_backend_name() != "sqlite" or not url_obj.database or url_obj.database == ":memory:":
+        return None
+    path = Path(url_obj.database)
+    return None if path.exists() else path.resolve()
 
 
 def current_revision(engine: Engine) -> str | None:

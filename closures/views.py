@@ -53,13 +53,15 @@ VIEW_COLUMNS = tuple(f.name for f in fields(ClosureView) if f.name != "geometry"
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One closure answering a query: how far (to its edge), which way from the driver, where on the route."""
+    """One closure answering a query: how far (to its edge), which way from the driver (an 8-point compass
+    code, and the bearing it rounds), where on the route."""
 
     closure: ClosureView
     phase: Phase
     distance_m: float
     direction: str | None
     position_m: float | None = None
+    bearing_deg: float | None = None
 
 
 _KIND = {"Point": Kind.POINT, "MultiPoint": Kind.POINT, "LineString": Kind.LINE, "MultiLineString": Kind.LINE}

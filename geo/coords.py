@@ -103,7 +103,7 @@ def read_coordinates(text: str) -> Point | None:
         return None
     match = _PAIR.fullmatch(flat)
     if match is None:
-        return None
+        return _loose_pair(flat)
     first, second = _component_value(match, "a"), _component_value(match, "b")
     if first is None or second is None:
         return None
@@ -112,6 +112,37 @@ def read_coordinates(text: str) -> Point | None:
         return None
     values = {axes[0]: first[0], axes[1]: second[0]}
     return Point(values["lon"], values["lat"])
+
+
+# Two numbers as Python reads them, which the pattern above does not: exponents ("1e999"), "nan", "inf".
+# They are never a real place, but they are a pair: reading them lets the checks say what is wrong with
+# them (not finite, out of range) instead of "not a location", and keeps them from a place-name search.
+_LOOSE = re.compile(r"\(?\s*([^\s,;()]+)\s*[,;\s]\s*([^\s,;()]+)\s*\)?")
+_LOOSE_NUMBER = re.compile(
+    r"[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?|nan|inf(?:inity)?)", re.I
+)
+
+
+def _loose_pair(flat: str) -> Point | None:
+    match = _LOOSE.fullmatch(flat)
+    if match is None or not all(_LOOSE_NUMBER.fullmatch(part) for part in match.groups()):
+        return None
+    lat, lon = (float(part) for part in match.groups())
+    return Point(lon, lat)
+
+
+def looks_like_coordinates(text: str) -> bool:
+    """Text made only of numbers (or NaN / infinity) and the marks of a coordinate pair: never a place name.
+
+    >>> looks_like_coordinates("NaN, NaN"), looks_like_coordinates("-inf"), looks_like_coordinates("Exit 5")
+    (True, True, False)
+    """
+    flat = _SPACE_RUN.sub(" ", normalise_digits(text).translate(_DMS_MARKS)).strip()
+    if not flat or len(flat) > _MAX_PAIR_CHARS:
+        return False
+    tokens = [t for t in re.split(r"[\s,;()°'\"]+", flat) if t]
+    numbers = [t for t in tokens if _LOOSE_NUMBER.fullmatch(t) or re.fullmatch(r"[NSEW]", t, re.I)]
+    return bool(tokens) and len(numbers) == len(tokens) and any(_LOOSE_NUMBER.fullmatch(t) for t in tokens)
 
 
 def parse_coordinates(text: str) -> Point | None:

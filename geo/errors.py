@@ -13,6 +13,7 @@ class Reason(StrEnum):
 
     NOT_JSON = "not_json"
     NOT_WKT = "not_wkt"
+    RING_NOT_CLOSED = "ring_not_closed"
     UNRECOGNISED = "unrecognised"
     UNSUPPORTED_TYPE = "unsupported_type"
     EMPTY = "empty"
@@ -33,11 +34,15 @@ class GeoError(ValueError):
 
 
 class GeometryError(GeoError):
-    """Input that cannot become a valid geometry; ``reason`` says why, ``detail`` is for logs."""
+    """Input that cannot become a valid geometry; ``reason`` says why, ``detail`` is for logs.
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    ``meant`` is the (lat, lon) the author probably meant, when the reason is a swapped point.
+    """
+
+    def __init__(self, reason: Reason, detail: str = "", *, meant: tuple[float, float] | None = None) -> None:
         self.reason = reason
         self.detail = detail
+        self.meant = meant
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
 
 

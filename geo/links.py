@@ -35,6 +35,11 @@ _PIN_DATA = re.compile(rf"!3d({_NUMBER})!4d({_NUMBER})")
 _LABEL = re.compile(r"\([^()]*\)$")
 _GOOGLE_HOST = re.compile(r"(?:^|\.)google(?:\.[a-z]{2,3}){1,2}$")
 _SCHEMELESS = re.compile(r"(?:www\.|maps\.)?(?:google\.|apple\.com/|openstreetmap\.org/|osm\.org/)", re.I)
+# A link typed without its scheme, short ones included ("maps.app.goo.gl/…", "maps.apple/p/…").
+SCHEMELESS_LINK = re.compile(
+    r"(?:www\.|maps\.)?(?:google\.|apple\.com/|openstreetmap\.org/|osm\.org/|app\.goo\.gl/|goo\.gl/|apple/)",
+    re.I,
+)
 _OSM_HOSTS = frozenset({"openstreetmap.org", "www.openstreetmap.org", "osm.org", "www.osm.org"})
 
 _GOOGLE_KEYS = ("q", "query", "ll", "daddr", "destination", "center")

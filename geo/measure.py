@@ -28,13 +28,37 @@ COMPASS_CODES: tuple[str, ...] = (
     "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW",
 )  # fmt: skip
 
+EIGHT_POINTS: tuple[str, ...] = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")  # what drivers say
+
 _GEOD = Geod(ellps="WGS84")
 
 
-def compass_code(bearing_deg: float) -> str:
-    """Return the 16-point compass code for a bearing in degrees (0 = north, clockwise)."""
-    sector = int(((bearing_deg % 360.0) + 11.25) // 22.5) % 16
-    return COMPASS_CODES[sector]
+def compass_code(bearing_deg: float, *, points: int = 16) -> str:
+    """Return the 16- (or 8-) point compass code for a bearing in degrees (0 = north, clockwise).
+
+    >>> compass_code(70.0), compass_code(70.0, points=8)
+    ('ENE', 'E')
+    """
+    if points not in (8, 16):
+        raise ValueError(f"points must be 8 or 16, not {points!r}")
+    width = 360.0 / points
+    sector = int(((bearing_deg % 360.0) + width / 2) // width) % points
+    return (EIGHT_POINTS if points == 8 else COMPASS_CODES)[sector]
+
+
+def eight_point(code: str) -> str:
+    """A 16-point code as one of the 8 drivers use; a code between two falls to the cardinal one.
+
+    "North-north-east" is read as north: the cardinal is the word a driver would say for it.
+
+    >>> eight_point("NNE"), eight_point("NE"), eight_point("WSW")
+    ('N', 'NE', 'W')
+    """
+    index = COMPASS_CODES.index(code)
+    if index % 2 == 0:
+        return code
+    below, above = COMPASS_CODES[index - 1], COMPASS_CODES[(index + 1) % 16]
+    return below if len(below) == 1 else above
 
 
 def bearing_deg(origin: Point, target: Point) -> float:
@@ -62,19 +86,31 @@ def distance_m(point: Point, geom: BaseGeometry, *, projection: Projection | Non
     return float(proj.to_metric(point).distance(proj.to_metric(geom)))
 
 
-def direction_code(origin: Point, geom: BaseGeometry, *, projection: Projection | None = None) -> str | None:
+def direction_code(
+    origin: Point, geom: BaseGeometry, *, projection: Projection | None = None, points: int = 16
+) -> str | None:
     """Compass code from ``origin`` towards the nearest part of ``geom``; None when the origin is on it."""
-    return direction_codes(origin, [geom], projection=projection)[0]
+    return direction_codes(origin, [geom], projection=projection, points=points)[0]
 
 
 def direction_codes(
-    origin: Point, geoms: Sequence[BaseGeometry], *, projection: Projection | None = None
+    origin: Point, geoms: Sequence[BaseGeometry], *, projection: Projection | None = None, points: int = 16
 ) -> list[str | None]:
     """``direction_code`` for each of ``geoms``, in a few vectorised calls instead of several per geometry.
 
     >>> direction_codes(Point(46.6753, 24.7136), [Point(46.6753, 24.7226), Point(46.6753, 24.7136)])
     ['N', None]
     """
+    return [
+        None if bearing is None else compass_code(bearing, points=points)
+        for bearing in direction_bearings(origin, geoms, projection=projection)
+    ]
+
+
+def direction_bearings(
+    origin: Point, geoms: Sequence[BaseGeometry], *, projection: Projection | None = None
+) -> list[float | None]:
+    """The geodesic bearing from ``origin`` to the nearest part of each of ``geoms``; None when on it."""
     if not len(geoms):
         return []
     proj = projection or Projection.utm_for(origin.x, origin.y)
@@ -85,7 +121,7 @@ def direction_codes(
     n = len(near)
     azimuths, _, dists = _GEOD.inv(np.full(n, origin.x), np.full(n, origin.y), near[:, 0], near[:, 1])
     return [
-        None if dist < 1.0 else compass_code(float(azimuth) % 360.0)
+        None if dist < 1.0 else float(azimuth) % 360.0
         for azimuth, dist in zip(azimuths.tolist(), dists.tolist(), strict=True)
     ]
 

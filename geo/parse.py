@@ -29,17 +29,25 @@ import numpy as np
 import shapely
 from pyproj.exceptions import ProjError
 from shapely.errors import ShapelyError
-from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+from shapely.geometry import GeometryCollection, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.coords import check_ranges, normalise_digits, parse_coordinates, read_coordinates
+from geo.coords import (
+    check_ranges,
+    looks_like_coordinates,
+    normalise_digits,
+    parse_coordinates,
+    read_coordinates,
+)
 from geo.errors import GeometryError, Reason
 from geo.geojson import combine, read_features
+from geo.links import SCHEMELESS_LINK as _SCHEMELESS_LINK
 from geo.links import parse_map_link, read_map_link
 from geo.projection import Projection
 
 __all__ = [
     "Limits",
+    "looks_like_geometry",
     "normalise_digits",
     "parse_coordinates",
     "parse_geojson",
@@ -99,6 +107,28 @@ def parse_geometry(
     return validate(geom, boundary=boundary, limits=limits)
 
 
+_LINK = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|geo:|www\.)", re.IGNORECASE)
+
+
+def looks_like_geometry(text: str) -> bool:
+    """Whether ``text`` is meant as a location or a shape (coordinates, GeoJSON, WKT, a link), never as a
+    place name: such text is read and judged here, and is not sent to a geocoder.
+
+    >>> texts = ("24.7, 46.6", '{"type":', "POLYGON ((", "maps.app.goo.gl/x", "العليا")
+    >>> [looks_like_geometry(t) for t in texts]
+    [True, True, True, True, False]
+    """
+    stripped = normalise_digits(text).strip()
+    last_line = stripped[stripped.rfind("\n") + 1 :].strip()
+    return (
+        stripped[:1] in ("{", "[")
+        or _wkt_head(stripped)[1] in _WKT_KEYWORDS
+        or bool(_LINK.match(last_line))
+        or _SCHEMELESS_LINK.match(last_line) is not None
+        or looks_like_coordinates(stripped)
+    )
+
+
 def parse_geojson(text: str) -> BaseGeometry:
     """A GeoJSON geometry, Feature or FeatureCollection as one validated geometry.
 
@@ -147,7 +177,10 @@ def validate(
     if not np.isfinite(coords).all():
         raise GeometryError(Reason.NOT_FINITE, "a coordinate is NaN or infinite")
     if boundary is not None and _probably_swapped(geom, boundary):
-        raise GeometryError(Reason.PROBABLY_SWAPPED, "lies outside the boundary unless x and y are swapped")
+        meant = (geom.x, geom.y) if isinstance(geom, Point) else None  # (lat, lon) once swapped back
+        raise GeometryError(
+            Reason.PROBABLY_SWAPPED, "lies outside the boundary unless x and y are swapped", meant=meant
+        )
     check_ranges(coords)
     try:
         geom = _clean(geom)
@@ -269,7 +302,8 @@ def _read_wkt(text: str) -> BaseGeometry:
         with np.errstate(all="ignore"):  # "1e400" overflows to inf; validate reports it as NOT_FINITE
             geom = shapely.from_wkt(text[start:], on_invalid="raise")
     except (ShapelyError, ValueError, TypeError, NotImplementedError) as exc:
-        raise GeometryError(Reason.NOT_WKT, str(exc)) from None
+        reason = Reason.RING_NOT_CLOSED if "closed linestring" in str(exc) else Reason.NOT_WKT
+        raise GeometryError(reason, str(exc)) from None
     if geom.geom_type not in _SUPPORTED:
         raise GeometryError(Reason.UNSUPPORTED_TYPE, geom.geom_type)
     return geom

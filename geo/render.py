@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
+import numpy as np
 import shapely
 from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry.base import BaseGeometry
+
+from geo.basemap import Basemap, draw_arrow, draw_basemap, draw_title
 
 TILE = 256
 MAX_ZOOM = 17
@@ -50,8 +53,16 @@ def render_map(
     size: tuple[int, int] = (800, 500),
     tiles: TileSource | None = None,
     client: httpx.Client | None = None,
+    basemap: Basemap | None = None,
+    title: tuple[str | None, str | None] = (None, None),
+    heading_deg: float | None = None,
 ) -> bytes:
-    """The PNG of ``geometry`` (lon/lat) framed with a margin; tiles if they can all be had."""
+    """The PNG of ``geometry`` (lon/lat) framed with a margin; tiles if they can all be had.
+
+    Without tiles, ``basemap`` draws the municipality's boundary and the roads near the closure. Either way
+    ``title`` ((Arabic, English)) heads the map and ``heading_deg`` (a one-way closure's direction of the
+    closed traffic) is drawn as an arrow on the closure.
+    """
     width, height = size
     if width < 100 or height < 100:
         raise ValueError(f"a map must be at least 100×100 pixels, not {width}×{height}")
@@ -65,7 +76,18 @@ def render_map(
     if image is None:
         image = _plain(width, height)
     draw = ImageDraw.Draw(image, "RGBA")
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        px, py = _pixel(lon, lat, zoom)
+        return px - left, py - top
+
+    if not used_tiles and basemap is not None:
+        drawn = shapely.transform(geometry, lambda xy: np.array([project(x, y) for x, y in xy]))
+        draw_basemap(draw, basemap, project, (width, height), keep_clear=drawn)
     _draw_geometry(draw, geometry, radius_m, zoom, left, top)
+    if heading_deg is not None:
+        draw_arrow(draw, project(*_middle(geometry)), heading_deg)
+    draw_title(draw, *title, width)
     lat = (miny + maxy) / 2
     _scale_bar(draw, zoom, lat, height)
     _north_arrow(draw, width)
@@ -74,6 +96,17 @@ def render_map(
     out = io.BytesIO()
     image.convert("RGB").save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _middle(geometry: BaseGeometry) -> tuple[float, float]:
+    """Where the direction arrow goes: halfway along a line, else a point inside the shape."""
+    part = max(getattr(geometry, "geoms", [geometry]), key=lambda g: g.length)
+    at = (
+        part.interpolate(0.5, normalized=True)
+        if part.geom_type == "LineString"
+        else part.representative_point()
+    )
+    return at.x, at.y
 
 
 def metres_per_pixel(zoom: int, lat: float) -> float:
@@ -205,7 +238,7 @@ def _scale_bar(draw: ImageDraw.ImageDraw, zoom: int, lat: float, height: int) ->
 
 
 def _north_arrow(draw: ImageDraw.ImageDraw, width: int) -> None:
-    cx, top = width - 30, 14
+    cx, top = width - 30, 44
     draw.rectangle([cx - 16, top - 6, cx + 16, top + 52], fill=(255, 255, 255, 200))
     draw.polygon([(cx, top + 18), (cx - 9, top + 44), (cx, top + 38), (cx + 9, top + 44)], fill=(0, 0, 0))
     _label(draw, (cx, top + 14), "N", anchor="ms")

@@ -17,7 +17,7 @@ import pydantic
 import sqlalchemy.exc
 
 from bot.cli import admin, botcmds, demo, emergencycmds, exchange, playbookcmds, records, routingcmds, webcmds
-from bot.cli.common import CliError, Context, NotInitialised
+from bot.cli.common import CliError, Context, NotInitialised, explain
 from bot.cli.routingcmds import RoutingFailed
 from bot.config import Settings
 from bot.handlers.staff.timeinput import TimeInputError
@@ -77,11 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoutingFailed as exc:  # before CliError, of which it is a kind
         return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
     except (GeometryError, TimeInputError, CliError, PlaybookClosureInvalid) as exc:
-        return _fail(args, f"bad input: {exc}", EXIT_USAGE)
+        return _fail(args, f"bad input: {explain(exc)}", EXIT_USAGE)
     except CapError as exc:  # not CAP, an XML bomb, too large: the whole document refused
         return _fail(args, f"bad input: not a CAP alert or feed: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, EmergencyConflict, NotFound) as exc:
-        return _fail(args, f"refused: {exc}", EXIT_REFUSED)
+        return _fail(args, f"refused: {explain(exc)}", EXIT_REFUSED)
     except FetchError as exc:
         return _fail(args, f"remote feed: {exc}", EXIT_REMOTE)
     except sqlalchemy.exc.OperationalError as exc:

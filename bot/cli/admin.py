@@ -10,12 +10,13 @@ import shapely
 from pyproj.exceptions import ProjError
 
 from bot.cli.common import CliError, Context, print_json, read_text_arg
+from bot.cli.progress import progress
 from closures import municipalities
 from closures.formats.geojson import BOUNDARY_LIMITS, ImportedMunicipality, read_municipalities
 from closures.models import Role
 from closures.service import Actor
 from closures.staff import StaffDirectory
-from closures.store import current_revision, upgrade
+from closures.store import current_revision, pending_revisions, upgrade
 from geo.parse import parse_geometry
 from geo.projection import Projection
 
@@ -29,7 +30,7 @@ def register(commands: Any) -> None:
     cmd = db.add_parser("upgrade", help="apply migrations up to the newest schema")
     cmd.set_defaults(handler=db_upgrade)
     cmd = db.add_parser("current", help="print the schema revision")
-    cmd.set_defaults(handler=lambda ctx, args: print(current_revision(ctx.engine) or "none"))
+    cmd.set_defaults(handler=lambda ctx, args: print(current_revision(ctx.existing_engine()) or "none"))
 
     muni = commands.add_parser("municipality", help="municipalities and their boundaries").add_subparsers(
         dest="muni_command", metavar="ACTION", required=True
@@ -69,7 +70,10 @@ def register(commands: Any) -> None:
 
 
 def db_upgrade(ctx: Context, args: argparse.Namespace) -> None:
-    upgrade(ctx.engine)
+    """Apply the pending migrations one by one, with a progress bar (a fresh PostgreSQL takes seconds)."""
+    pending = pending_revisions(ctx.engine)
+    for revision in progress(pending, total=len(pending), label="migrating"):
+        upgrade(ctx.engine, revision)
     print(f"database at revision {current_revision(ctx.engine)}")
 
 

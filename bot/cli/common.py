@@ -15,13 +15,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
+from bot.handlers.staff.timeinput import TimeInputError
+from bot.i18n import get_translator
+from bot.text.wording import geometry_problem
 from closures import municipalities
 from closures.emergencies import EmergencyService
+from closures.errors import Refusal, ValidationError
 from closures.models import Municipality
 from closures.queries import ClosureQueries
 from closures.reach import Reach
 from closures.service import ClosureService
-from closures.store import alembic_config, current_revision, make_engine
+from closures.store import alembic_config, current_revision, make_engine, missing_sqlite_file
+from geo.errors import GeometryError
 from geo.parse import Limits
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
@@ -44,9 +49,20 @@ class Context:
     def engine(self) -> Engine:
         return make_engine(self.settings.database_url)
 
+    def existing_engine(self) -> Engine:
+        """The engine, refusing a SQLite file that does not exist (connecting would create it, empty)."""
+        missing = missing_sqlite_file(self.settings.database_url)
+        if missing is not None:
+            raise NotInitialised(
+                f"no database at {missing}: check --database-url or DATABASE_URL, "
+                "or create it with `roadbot db upgrade`"
+            )
+        return self.engine
+
     def ready_engine(self) -> Engine:
-        """The engine, after checking the schema is at the newest migration."""
+        """The engine, after checking the database exists and its schema is at the newest migration."""
         if not self._checked:
+            self.existing_engine()
             head = ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
             if current_revision(self.engine) != head:
                 raise NotInitialised(
@@ -88,10 +104,30 @@ class Context:
         return muni
 
 
+def explain(exc: Exception) -> str:
+    """The person's problem in one English sentence from the catalogue, not an internal code (the code and
+    any library detail go to the log, shown with ``-v``)."""
+    en = get_translator("en")
+    match exc:
+        case GeometryError():
+            return geometry_problem(exc, en)
+        case TimeInputError():
+            return f"{en.t(f'staff.time.{exc.code}')} (got {exc.text!r})"
+        case ValidationError() if exc.code is Refusal.START_IN_PAST:
+            return (
+                "The start is more than an hour ago: give a later --start, or --allow-past-start if it is so."
+            )
+        case ValidationError():
+            return en.t(f"staff.refused.{exc.code.value}")
+    return str(exc)
+
+
 def read_text_arg(value: str) -> str:
     """The text of ``value``: a file's content when it names a file ('-' is stdin), else the value itself."""
     if value == "-":
         return sys.stdin.read(MAX_INPUT_BYTES + 1)
+    if value.lstrip()[:1] in ("{", "["):  # inline GeoJSON, never a file name
+        return value
     path = Path(value)
     try:
         if len(value) < 4096 and path.is_file():

@@ -4,7 +4,7 @@ A person types as a driver; each line becomes what Telegram would deliver (a tex
 live-location fix, a button press) and the bot's replies, as the local server received them, are printed
 as terminal text::
 
-    await chat_session(["/start", "24.7114,46.6744", "press 1"], sys.stdout, settings, lang="en")
+    await chat_session(["/start", "24.7114,46.6744", "press 1", "press 1"], sys.stdout, settings, lang="en")
 """
 
 from __future__ import annotations

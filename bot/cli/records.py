@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from shapely.geometry import Point
 
 from bot.cli.common import CliError, Context, km, local, print_json, read_text_arg
+from bot.cli.geometry_arg import read_geometry_arg
 from bot.handlers.staff.timeinput import parse_end, parse_when
 from closures.formats.geojson import closure_feature
 from closures.lifecycle import phase_at
@@ -20,7 +21,7 @@ from closures.rules import ClosureDraft, geometry_of
 from closures.service import Actor
 from closures.views import Found
 from geo.measure import COMPASS_CODES, direction_code, distance_m
-from geo.parse import parse_coordinates, parse_geometry
+from geo.parse import parse_coordinates
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -37,8 +38,13 @@ def register(commands: Any) -> None:
     cmd.add_argument("--reason", required=True, choices=[r.value for r in Reason])
     cmd.add_argument("--title-ar", required=True)
     cmd.add_argument("--title-en")
-    cmd.add_argument("--start", default="now", help="'now', ISO 8601, or 'YYYY-MM-DD HH:MM' local time")
-    cmd.add_argument("--end", default="open", help="a time, a duration after the start ('3h'), or 'open'")
+    cmd.add_argument(
+        "--start", help="'now', ISO 8601, or 'YYYY-MM-DD HH:MM' local time (default: the Feature's, else now)"
+    )
+    cmd.add_argument(
+        "--end",
+        help="a time, a duration after the start ('3h'), or 'open' (default: the Feature's, else open)",
+    )
     cmd.add_argument("--radius", type=float, help="metres around a point closure (default 100)")
     cmd.add_argument("--severity", choices=[s.value for s in Severity], default="full")
     cmd.add_argument("--lanes-ar")
@@ -87,12 +93,13 @@ def register(commands: Any) -> None:
 def closure_add(ctx: Context, args: argparse.Namespace) -> None:
     muni = ctx.municipality(args.municipality)
     tz, now = ZoneInfo(muni.timezone), ctx.service.clock()
-    starts_at = parse_when(args.start, tz=tz, now=now)
+    text = read_text_arg(args.geometry)
+    placed = read_geometry_arg(text, args.start, args.end, tz=tz, now=now, limits=ctx.service.limits)
     draft = ClosureDraft(
-        geometry=parse_geometry(read_text_arg(args.geometry)),
+        geometry=placed.geometry,
         reason=args.reason,
-        starts_at=starts_at,
-        ends_at=parse_end(args.end, start=starts_at, tz=tz, now=now),
+        starts_at=placed.starts_at,
+        ends_at=placed.ends_at,
         radius_m=args.radius,
         **{name: getattr(args, name) for name in _TEXT_ARGS},
     )
@@ -124,7 +131,7 @@ def closure_list(ctx: Context, args: argparse.Namespace) -> None:
             # over, or start beyond the horizon: a listing shows them all. Same rule: to the edge.
             geometry = geometry_of(closure)
             distance = max(0.0, distance_m(origin, geometry) - (closure.radius_m or 0.0))
-            item |= {"distance_m": round(distance, 1), "compass": direction_code(origin, geometry)}
+            item |= {"distance_m": round(distance, 1), "compass": direction_code(origin, geometry, points=8)}
         items.append(item)
     if args.json:
         print_json({"count": len(items), "closures": items})

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.context import BotApplication
-from bot.handlers import guards, last_location, live, nearby, places, route, start
+from bot.handlers import check_place, guards, last_location, live, nearby, places, route, start
 from bot.handlers.staff import cap_drafts, conversation, emergency, manage, outbox_admin, playbooks
 
 
@@ -18,7 +18,9 @@ def register_all(application: BotApplication) -> None:
         [*cap_drafts.handlers(), emergency.conversation(), conversation.conversation(), *manage.handlers()]
     )
     application.add_handlers(playbooks.handlers())
-    application.add_handlers([*start.handlers(), *route.handlers(), *places.handlers(), *live.handlers()])
+    application.add_handlers(
+        [*start.handlers(), *route.handlers(), *places.handlers(), *check_place.handlers(), *live.handlers()]
+    )
     application.add_handlers(outbox_admin.handlers())  # /outbox for admins (publishing)
     application.add_handlers(nearby.handlers())
     application.add_error_handler(guards.on_error)

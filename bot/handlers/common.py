@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from shapely.geometry import Point
 from telegram import Location, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import filters
@@ -73,6 +75,27 @@ def addressed_to_me(update: Update, context: BotContext) -> bool:
         return True
     first = (message.text or "").split(maxsplit=1)[0] if message.text else ""
     return bool(context.bot.username) and first.lower().endswith(f"@{context.bot.username.lower()}")
+
+
+LAST_POINT_KEY = "last_point"
+
+
+def remember_point(data: dict[Any, Any], point: Point, at: datetime) -> None:
+    """Keep the driver's last point, as JSON so the store can keep it across processes (``persistence``)."""
+    data[LAST_POINT_KEY] = [point.x, point.y, at.isoformat()]
+
+
+def last_point(
+    data: Mapping[Any, Any], *, within: timedelta | None = None, now: datetime | None = None
+) -> Point | None:
+    """The driver's last point (sent no longer than ``within`` before ``now``, when given)."""
+    kept = data.get(LAST_POINT_KEY)
+    if not isinstance(kept, list) or len(kept) != 3:
+        return None
+    lon, lat, at = kept
+    if within is not None and now is not None and now - datetime.fromisoformat(at) > within:
+        return None
+    return Point(lon, lat)
 
 
 async def reply(message: Message, text: str, **kwargs: Any) -> Message:

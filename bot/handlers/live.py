@@ -8,7 +8,7 @@ from telegram.ext import MessageHandler, filters
 
 from bot.context import BotContext, BotHandler
 from bot.handlers.common import LIVE_LOCATION, blocking, driver_of, live_period, reply
-from bot.handlers.trip import ALERT_DISTANCE_M, Trip
+from bot.handlers.trip import ALERT_DISTANCE_M, TRIP_KEY, Trip
 from bot.text import answers
 
 
@@ -21,7 +21,7 @@ async def on_live_start(update: Update, context: BotContext) -> None:
         return
     trip = Trip(message.message_id)
     trip.advance(Point(message.location.longitude, message.location.latitude), context.services.clock())
-    context.user_data["trip"] = trip
+    context.user_data[TRIP_KEY] = trip
     me = await driver_of(update, context)
     await reply(message, me.tr.t("live.started"))
 
@@ -31,15 +31,15 @@ async def on_live_edit(update: Update, context: BotContext) -> None:
     message = update.edited_message
     if message is None or message.location is None or context.user_data is None:
         return
-    trip: Trip | None = context.user_data.get("trip")
+    trip: Trip | None = context.user_data.get(TRIP_KEY)
     me = await driver_of(update, context)
     if live_period(message.location) is None:  # sharing stopped
         if trip is not None and trip.message_id == message.message_id:
-            context.user_data.pop("trip", None)
+            context.user_data.pop(TRIP_KEY, None)
             await reply(message, me.tr.t("live.stopped"))
         return
     if trip is None or trip.message_id != message.message_id:
-        trip = context.user_data["trip"] = Trip(message.message_id)
+        trip = context.user_data[TRIP_KEY] = Trip(message.message_id)
     services = context.services
     now = services.clock()
     point = Point(message.location.longitude, message.location.latitude)
@@ -50,7 +50,8 @@ async def on_live_edit(update: Update, context: BotContext) -> None:
     if not ahead:
         return
     trip.warned(ahead, now)
-    await reply(message, answers.live_alerts(ahead, me.tr))
+    tz = services.zone(ahead[0].closure.municipality_id)
+    await reply(message, answers.live_alert(ahead, me.tr, tz, now))  # one message, however many
 
 
 def handlers() -> list[BotHandler]:

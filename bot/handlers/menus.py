@@ -21,7 +21,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import LANGUAGES, Translator, get_translator
 from bot.singletons import Singleton
 from closures.locks import ProcessLock
 from closures.models import Role
@@ -130,14 +130,25 @@ async def refresh_menu(bot: Bot, directory: StaffDirectory, user_id: int) -> str
     return await apply_menu(bot, user_id, strongest_role(m.role for m in memberships))
 
 
-async def greet_menu(bot: Bot, directory: StaffDirectory, user_id: int) -> None:
-    """On /start: staff get their menu now, e.g. added before they ever opened a chat with the bot.
+async def greet_menu(bot: Bot, directory: StaffDirectory, user_id: int) -> str | None:
+    """On /start: staff get their menu now, e.g. added before they ever opened a chat with the bot; their
+    role is returned (None for a driver), so the greeting can list their commands too.
 
     Drivers cost one database read and no call to Telegram: their menu is the default one.
     """
     memberships = await asyncio.to_thread(directory.memberships, user_id)
-    if memberships:
-        await apply_menu(bot, user_id, strongest_role(m.role for m in memberships))
+    if not memberships:
+        return None
+    role = strongest_role(m.role for m in memberships)
+    await apply_menu(bot, user_id, role)
+    return role
+
+
+def commands_help(tr: Translator, role: str) -> str:
+    """The staff (and admin) commands with what each does, for the greeting."""
+    commands = [*STAFF_COMMANDS, *(ADMIN_COMMANDS if role == Role.ADMIN else ())]
+    lines = [f"/{name} — {tr.t(key)}" for name, key in commands]
+    return "\n".join([tr.t("staff.help.header"), *lines])
 
 
 async def set_staff_menus(bot: Bot, directory: StaffDirectory) -> MenuReport:

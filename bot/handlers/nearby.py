@@ -1,7 +1,8 @@
 """A driver sends a point (shared location, venue, typed coordinates, map link) and hears what is closed.
 
-The same point may instead finish a route (``/route``, or a second point within ten minutes) or name a
-place being saved; ``on_point`` decides, so every way of sending a point behaves alike.
+The same point may instead be a step of ``/route``; ``on_point`` decides, so every way of sending a point
+behaves alike. A second point within ten minutes is answered like the first (what is near it), with a
+"Route from the previous point?" button under the answer: a route is asked for, never guessed.
 """
 
 from __future__ import annotations
@@ -14,15 +15,24 @@ from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext, BotHandler
-from bot.handlers import place_search, route
-from bot.handlers.common import LIVE_LOCATION, MAX_TEXT_IN, Driver, blocking, driver_from, driver_of, reply
+from bot.handlers import place_search, route, typed
+from bot.handlers.common import (
+    LIVE_LOCATION,
+    MAX_TEXT_IN,
+    Driver,
+    blocking,
+    driver_from,
+    driver_of,
+    last_point,
+    remember_point,
+    reply,
+)
 from bot.handlers.places import on_place_name
-from bot.text import answers, keyboards
+from bot.handlers.trip import moving_heading
+from bot.text import answers, keyboards, results
 from bot.webapp.links import map_url
 from closures.views import Found
-from geo.errors import GeometryError
 from geo.measure import geodesic_m, pin_of
-from geo.parse import parse_coordinates, parse_map_link
 
 PAGE_SIZE = 10
 NEAREST_SEARCH_M = 500_000.0  # beyond this the driver is outside every city we cover
@@ -52,15 +62,17 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     if await on_place_name(update, context, me, text):
         return
-    try:
-        point = parse_map_link(text) or parse_coordinates(text)
-    except GeometryError as exc:
-        await reply(message, me.tr.t(f"geo.{exc.reason.value}"))
-        return
-    if point is None:
+    if typed.is_location_text(text):
+        await typed.on_location_text(update, context, me, text, on_point)
+    elif typed.cannot_be_a_name(text):
+        await reply(message, me.tr.t("input.not_a_place"))
+    else:
         await place_search.on_place_query(update, context, me, text, on_point)
-        return
-    await on_point(update, context, point, me=me)
+
+
+async def on_use_point(update: Update, context: BotContext) -> None:
+    """ "Yes, use …" under "did you mean …?"."""
+    await typed.on_use_point(update, context, await driver_of(update, context), on_point)
 
 
 async def on_place_pick(update: Update, context: BotContext) -> None:
@@ -69,30 +81,24 @@ async def on_place_pick(update: Update, context: BotContext) -> None:
 
 
 async def on_point(update: Update, context: BotContext, point: Point, *, me: Driver | None = None) -> None:
-    """Route step, route from the previous point, or the closures around this one."""
+    """A step of ``/route``, or the closures around this point."""
     message = update.effective_message
     assert message is not None
     now = context.services.clock()
     data = context.user_data if context.user_data is not None else {}
-    previous = data.get("last_point")
-    route_from: Point | None = None  # a point sent moments ago: this one ends a route from there
-    if previous is not None and now - previous[1] <= ROUTE_WINDOW and _apart(previous[0], point):
-        route_from = previous[0]
     nearby: Nearby | None = None
-    if me is None and route_from is None and not route.waiting_for_point(context):
-        # The common case, a plain location: the driver's settings and the query in one trip to the store.
-        me, nearby = await _driver_and_nearby(update, context, point, now)
-    else:
+    if route.waiting_for_point(context):
         me = me or await driver_of(update, context)
         if await route.on_route_point(update, context, me, point):
             return
-        if route_from is not None:
-            data.pop("last_point", None)
-            await route.answer_route(message, context, me, route_from, point)
-            return
-    data["last_point"] = (point, now)
+    if me is None:
+        # The common case, a plain location: the driver's settings and the query in one trip to the store.
+        me, nearby = await _driver_and_nearby(update, context, point, now)
+    previous = last_point(data, within=ROUTE_WINDOW, now=now)
+    remember_point(data, point, now)
     data["last_query"] = (point.x, point.y, me.radius_m)
-    await send_nearby(message, context, me, point, offset=0, nearby=nearby)
+    from_previous = previous if previous is not None and _apart(previous, point) else None
+    await send_nearby(message, context, me, point, offset=0, nearby=nearby, previous=from_previous)
 
 
 async def _driver_and_nearby(
@@ -130,10 +136,12 @@ async def send_nearby(
     *,
     offset: int,
     nearby: Nearby | None = None,
+    previous: Point | None = None,
 ) -> None:
-    """One page of the closures within the driver's radius, with pin buttons and a "more" button.
+    """One page of the closures within the driver's radius: summary, in force, upcoming, detail buttons.
 
-    ``nearby`` is the query's answer when the caller already has it.
+    ``nearby`` is the query's answer when the caller already has it; ``previous`` a point the driver sent
+    moments before, offered as the start of a route.
     """
     services = context.services
     now = services.clock()
@@ -142,18 +150,58 @@ async def send_nearby(
     found, nearest = nearby
     if not found:
         text = answers.none_nearby(me.tr, me.radius_m, nearest)
-        await reply(message, text if nearest else me.tr.t("location.outside"))
+        markup = (
+            keyboards.results(
+                me.tr, [], offset=0, next_offset=None, at=_lat_lon(point), previous=_lat_lon(previous)
+            )
+            if previous is not None
+            else None
+        )
+        await reply(message, text if nearest else me.tr.t("location.outside"), reply_markup=markup)
         return
-    page = answers.results_page(
-        found, me.tr, services.zones, now, me.radius_m, offset=offset, page_size=PAGE_SIZE
+    heading = moving_heading(context.user_data or {}, now)
+    page = results.results_page(
+        found,
+        me.tr,
+        services.zones,
+        now,
+        me.radius_m,
+        offset=offset,
+        page_size=PAGE_SIZE,
+        heading_deg=heading,
     )
-    shown = [f.closure.id for f in found[offset : offset + page.shown]]
+    ordered = results.in_force_first(found)
+    shown = [f.closure.id for f in ordered[offset : offset + page.shown]]
     base = services.settings.webapp_url
     live_map = map_url(base, lang=me.tr.lang, lat=point.y, lon=point.x, closure_ids=shown) if base else None
     markup = keyboards.results(
-        me.tr, shown, offset=offset, next_offset=page.next_offset, live_map_url=live_map
+        me.tr,
+        shown,
+        offset=offset,
+        next_offset=page.next_offset,
+        at=_lat_lon(point),
+        previous=_lat_lon(previous) if previous is not None else None,
+        live_map_url=live_map,
     )
     await reply(message, page.text, reply_markup=markup)
+
+
+async def on_details(update: Update, context: BotContext) -> None:
+    """A closure's numbered button: its full block, as seen from the point it was listed for."""
+    query = update.callback_query
+    assert query is not None
+    _, closure_id, lat_lon = (query.data or "").split(":")
+    lat, lon = (float(n) for n in lat_lon.split(","))
+    services = context.services
+    now = services.clock()
+    found = await blocking(services.queries.measure, int(closure_id), Point(lon, lat), at=now)
+    me = await driver_of(update, context)
+    if found is None or not isinstance(query.message, Message):
+        await query.answer(me.tr.t("timing.over"))
+        return
+    await query.answer()
+    text = answers.closure_line(found, me.tr, services.zone(found.closure.municipality_id), now)
+    await reply(query.message, text, reply_markup=keyboards.closure_map(me.tr, found.closure.id))
 
 
 async def on_more(update: Update, context: BotContext) -> None:
@@ -197,6 +245,11 @@ async def on_other(update: Update, context: BotContext) -> None:
     await reply(message, me.tr.t(key))
 
 
+def _lat_lon(point: Point | None) -> tuple[float, float]:
+    assert point is not None
+    return (point.y, point.x)
+
+
 def _apart(a: Point, b: Point) -> bool:
     """Two points that make a drive: not the same spot sent twice (~50 m), nor a jump across the world."""
     return abs(a.x - b.x) + abs(a.y - b.y) > 0.0005 and geodesic_m(a, b) <= MAX_ROUTE_M
@@ -212,5 +265,7 @@ def handlers() -> list[BotHandler]:
         MessageHandler(private & still & ~filters.StatusUpdate.ALL, on_other),
         CallbackQueryHandler(on_more, pattern=r"^more:\d+$"),
         CallbackQueryHandler(on_pin, pattern=r"^pin:\d+$"),
+        CallbackQueryHandler(on_details, pattern=r"^i:\d+:-?\d+\.\d+,-?\d+\.\d+$"),
         CallbackQueryHandler(on_place_pick, pattern=place_search.PICK_PATTERN),
+        CallbackQueryHandler(on_use_point, pattern=typed.USE_POINT_PATTERN),
     ]

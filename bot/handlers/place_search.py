@@ -15,7 +15,7 @@ from telegram import Message, Update
 
 from bot.context import BotContext
 from bot.handlers import geocode
-from bot.handlers.common import Driver, driver_of, reply
+from bot.handlers.common import Driver, driver_of, last_point, reply
 from bot.text import keyboards
 from geo.errors import GeocodingError
 
@@ -31,13 +31,12 @@ async def on_place_query(
     message = update.effective_message
     assert message is not None
     data = context.user_data if context.user_data is not None else {}
-    last = data.get("last_point")
     services = context.services
     try:
         found = await geocode.find(
             services,
             text,
-            bias=await geocode.bias_near(services, last[0] if last else None),
+            bias=await geocode.bias_near(services, last_point(data)),
             language=me.tr.lang,
         )
     except GeocodingError as exc:

@@ -32,7 +32,9 @@ async def on_save(update: Update, context: BotContext) -> None:
         return
     data["naming"] = geometry
     me = await driver_of(update, context)
-    await reply(query.message, me.tr.t("places.ask_name"))
+    await reply(
+        query.message, me.tr.t("places.ask_route_name" if query.data == "save:route" else "places.ask_name")
+    )
 
 
 async def on_place_name(update: Update, context: BotContext, me: Driver, text: str) -> bool:

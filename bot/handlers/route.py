@@ -1,4 +1,5 @@
-"""Routes: ``/route`` asks for a start and a destination; two points within ten minutes do the same.
+"""Routes: ``/route`` asks for a start and a destination; "Route from the previous point?" under an answer
+to a second point does the same with the two points sent.
 
 The route comes from the configured Router (a labelled straight line until a road engine is set up); the
 closures within the corridor are listed in the order the driver meets them. When a full closure active now
@@ -12,7 +13,7 @@ import math
 
 from shapely.geometry import Point
 from telegram import Message, Update
-from telegram.ext import CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
@@ -61,9 +62,10 @@ async def answer_route(
     route = await blocking(services.router.route, origin, destination)
     found = await blocking(services.queries.along, route.line, corridor, at=now)
     blocked = any(blocks(f) for f in found)
-    text = answers.route_message(
+    page = answers.route_page(
         found, me.tr, services.zones, now, route.length_m, approximate=route.approximate, blocked=blocked
     )
+    text = page.text
     if blocked and not route.approximate:
         detour = await blocking(
             find_detour,
@@ -77,7 +79,8 @@ async def answer_route(
         text += "\n\n" + _detour_note(me, detour)
     if context.user_data is not None:
         context.user_data["last_route"] = list(route.line.coords)
-    await reply(message, text, reply_markup=keyboards.save_route(me.tr))
+    shown = [f.closure.id for f in found[: page.shown]]
+    await reply(message, text, reply_markup=keyboards.route(me.tr, shown))
 
 
 def _detour_note(me: Driver, detour: Detour | None) -> str:
@@ -92,5 +95,24 @@ def _detour_note(me: Driver, detour: Detour | None) -> str:
     )
 
 
+async def on_route_previous(update: Update, context: BotContext) -> None:
+    """ "Route from the previous point?": the closures along the way from the point before to this one."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    numbers = [float(n) for n in (query.data or "").removeprefix("rp:").split(",")]
+    if len(numbers) != 4 or not isinstance(query.message, Message):
+        return
+    lat1, lon1, lat2, lon2 = numbers
+    me = await driver_of(update, context)
+    await answer_route(query.message, context, me, Point(lon1, lat1), Point(lon2, lat2))
+
+
+ROUTE_PREVIOUS = r"^rp:-?\d+\.\d+,-?\d+\.\d+,-?\d+\.\d+,-?\d+\.\d+$"
+
+
 def handlers() -> list[BotHandler]:
-    return [CommandHandler("route", route_command)]
+    return [
+        CommandHandler("route", route_command),
+        CallbackQueryHandler(on_route_previous, pattern=ROUTE_PREVIOUS),
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -15,18 +17,22 @@ from bot.text.emergency import kept_for
 from closures.drivers import RADIUS_RANGE_M
 from geo.parse import normalise_digits
 
+RADIUS_PRESETS_M = (1_000, 2_000, 5_000, 10_000)
+
 
 async def start(update: Update, context: BotContext) -> None:
     """Greet the driver, say what the bot does, and offer the share-location button."""
     if not addressed_to_me(update, context) or update.effective_message is None:
         return
     me = await driver_of(update, context)
-    keyboard = None
+    keyboard, role = None, None
     if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
         keyboard = keyboards.share_location(me.tr)
-        await menus.greet_menu(context.bot, context.services.staff, me.user_id)
+        role = await menus.greet_menu(context.bot, context.services.staff, me.user_id)
     kept = me.tr.t("start.locations_kept", duration=kept_for(me.tr, context.services.recent_window))
     text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}\n\n{kept}"
+    if role is not None:  # staff read their own commands too
+        text += f"\n\n{menus.commands_help(me.tr, role)}"
     await reply(update.effective_message, text, reply_markup=keyboard)
 
 
@@ -59,17 +65,38 @@ async def radius(update: Update, context: BotContext) -> None:
         return
     me = await driver_of(update, context)
     args = context.args or []
+    presets = keyboards.radius_presets(me.tr, RADIUS_PRESETS_M)
     if not args:
-        await reply(message, me.tr.t("radius.usage", radius=me.tr.distance(me.radius_m)))
+        text = me.tr.t("radius.usage", radius=me.tr.distance(me.radius_m))
+        await reply(message, text, reply_markup=presets)
         return
     metres = _metres(args[0])
     low, high = RADIUS_RANGE_M
-    if metres is None or not low <= metres <= high:
+    if metres is None:  # not a distance at all: show how it is written
+        await reply(
+            message, me.tr.t("radius.unreadable", typed=html.escape(args[0][:40])), reply_markup=presets
+        )
+        return
+    if not low <= metres <= high:
         bounds = {"min": me.tr.distance(low), "max": me.tr.distance(high)}
-        await reply(message, me.tr.t("radius.out_of_bounds", **bounds))
+        await reply(message, me.tr.t("radius.out_of_bounds", **bounds), reply_markup=presets)
         return
     await blocking(context.services.drivers.set_radius, me.user_id, metres)
     await reply(message, me.tr.t("radius.set", radius=me.tr.distance(metres)))
+
+
+async def radius_preset(update: Update, context: BotContext) -> None:
+    """A preset button under ``/radius``."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    metres = int((query.data or "rad:0").removeprefix("rad:"))
+    low, high = RADIUS_RANGE_M
+    if not low <= metres <= high or query.message is None:
+        return
+    me = await driver_of(update, context)
+    await blocking(context.services.drivers.set_radius, me.user_id, metres)
+    await query.edit_message_text(me.tr.t("radius.set", radius=me.tr.distance(metres)))
 
 
 def _metres(text: str) -> int | None:
@@ -84,8 +111,10 @@ def _metres(text: str) -> int | None:
         value = float(clean)
     except ValueError:
         return None
-    if not 0 < value < 1e9:  # also refuses NaN
+    if not value < 1e9:  # also refuses NaN
         return None
+    if value <= 0:
+        return 0  # a distance, but out of bounds: said so as such
     if unit is None:
         unit = 1000.0 if value < 100 else 1.0
     return round(value * unit)
@@ -97,4 +126,5 @@ def handlers() -> list[BotHandler]:
         CommandHandler("language", language),
         CallbackQueryHandler(language_chosen, pattern=r"^lang:"),
         CommandHandler("radius", radius),
+        CallbackQueryHandler(radius_preset, pattern=r"^rad:\d+$"),
     ]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from telegram import Bot
 from telegram.ext import Application, ContextTypes
 
@@ -20,11 +23,12 @@ from bot.publish import EmergencyPublisher, Publisher
 from bot.publish.alerts import AlertPublisher
 from bot.publish.cap_staff import CapStaffPublisher
 from bot.publish.emergency import EmergencyChannelPublisher, EmergencyDmPublisher, EmergencyXPublisher
-from bot.publish.maps import MapMaker
+from bot.publish.maps import MapMaker, Surroundings
 from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
+from closures import municipalities
 from closures.changes import AfterCommit, ClosureChange
 from closures.emergency_outbox import CHANNEL, DM, X
 from closures.notices import RESYNC, Notice, Subscriber
@@ -34,11 +38,21 @@ _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
 _WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to post
 
 
+def surroundings(services: Services) -> Surroundings:
+    """What the plain post maps draw around a closure: its municipality's boundary, the landmark roads."""
+
+    def boundaries() -> dict[int, BaseGeometry]:
+        every = municipalities.every(services.engine)
+        return {m.id: shape(json.loads(m.boundary_geojson)) for m in every if m.id is not None}
+
+    return Surroundings(boundaries, services.settings.data_dir / "landmarks.geojson")
+
+
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
     """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts
     (at ``X_API_BASE_URL``)."""
     settings = services.settings
-    maps = MapMaker(settings.map_tiles())
+    maps = MapMaker(settings.map_tiles(), surroundings=surroundings(services))
     publishers: dict[str, Publisher] = {"telegram": ChannelPublisher(bot, maps), "alert": AlertPublisher(bot)}
     emergency: dict[str, EmergencyPublisher] = {
         CHANNEL: EmergencyChannelPublisher(bot),

@@ -33,6 +33,7 @@ from closures.staff import StaffDirectory
 from closures.store import PROFILE, make_engine
 from geo.geocoding import Geocoder
 from geo.routing import Router
+from geo.shortlinks import ShortLinkResolver
 
 BOXES_TTL_S = 60.0
 
@@ -131,6 +132,13 @@ class Services:
     def listing(self) -> ClosureListing:
         """Closures as staff list them."""
         return ClosureListing(self.engine, clock=self.clock)
+
+    @cached_property
+    def short_links(self) -> ShortLinkResolver:
+        """Short map links (``maps.app.goo.gl/…``) followed to their coordinates, bounded and timed out."""
+        return ShortLinkResolver(
+            timeout_s=self.settings.short_link_timeout_s, base_url=self.settings.short_link_base_url
+        )
 
     @cached_property
     def geocoding_pool(self) -> ThreadPoolExecutor:

@@ -37,42 +37,7 @@ class Page:
 
 def closure_line(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> str:
     """One closure of a results list: title, reason, how far and which way, lanes, direction, time, detour."""
-    return closure_block(found, tr, tz, now, where=_where_near(found, tr))
-
-
-def results_page(
-    found_list: Sequence[Found],
-    tr: Translator,
-    zones: Mapping[int, tzinfo],
-    now: datetime,
-    radius_m: float,
-    *,
-    offset: int = 0,
-    page_size: int = 10,
-) -> Page:
-    """The page of closures near a driver that starts at ``offset``: at most ``page_size``, fewer if long."""
-    if offset < 0 or page_size < 1:
-        raise ValueError(f"offset must be >= 0 and page_size >= 1, got {offset} and {page_size}")
-    header = f"<b>{tr.n('results.header', len(found_list), radius=tr.distance(radius_m))}</b>"
-    blocks = [
-        _numbered(i, closure_line(f, tr, _zone(zones, f), now), tr)
-        for i, f in enumerate(found_list[offset : offset + page_size], start=offset)
-    ]
-    return _fit(tr, [header], blocks, [], remaining_after_page=len(found_list) - offset, offset=offset)
-
-
-def results_message(
-    found_list: Sequence[Found],
-    tr: Translator,
-    zones: Mapping[int, tzinfo],
-    now: datetime,
-    radius_m: float,
-    *,
-    offset: int = 0,
-    page_size: int = 10,
-) -> str:
-    """The text of :func:`results_page` (use that to learn where the next page starts)."""
-    return results_page(found_list, tr, zones, now, radius_m, offset=offset, page_size=page_size).text
+    return closure_block(found, tr, tz, now, where=where_near(found, tr))
 
 
 def route_message(
@@ -85,6 +50,22 @@ def route_message(
     approximate: bool,
     blocked: bool,
 ) -> str:
+    """The text of :func:`route_page`."""
+    return route_page(
+        found_list, tr, zones, now, route_length_m, approximate=approximate, blocked=blocked
+    ).text
+
+
+def route_page(
+    found_list: Sequence[Found],
+    tr: Translator,
+    zones: Mapping[int, tzinfo],
+    now: datetime,
+    route_length_m: float,
+    *,
+    approximate: bool,
+    blocked: bool,
+) -> Page:
     """Closures along a route in the order the driver meets them, each placed by its kilometre."""
     length = tr.distance(route_length_m)
     if found_list:
@@ -95,10 +76,10 @@ def route_message(
         head.append(tr.t("route.blocked"))
     tail = [tr.t("route.approximate")] if approximate else []
     blocks = [
-        _numbered(i, closure_block(f, tr, _zone(zones, f), now, where=_where_on_route(f, tr)), tr)
+        numbered(i, closure_block(f, tr, zone_of(zones, f), now, where=_where_on_route(f, tr)), tr)
         for i, f in enumerate(found_list)
     ]
-    return _fit(tr, head, blocks, tail, remaining_after_page=len(found_list), offset=0).text
+    return fit(tr, head, blocks, tail, remaining_after_page=len(found_list), offset=0)
 
 
 def none_nearby(tr: Translator, radius_m: float, nearest: Found | None) -> str:
@@ -113,18 +94,22 @@ def none_nearby(tr: Translator, radius_m: float, nearest: Found | None) -> str:
     )
 
 
-def live_alerts(ahead: Sequence[Found], tr: Translator) -> str:
-    """A driver sharing their live location: one line per closure ahead, with how far it is."""
-    lines = [
-        tr.t(
-            "live.alert",
-            title=html.escape(
-                (f.closure.title_ar if tr.lang == "ar" else f.closure.title_en) or f.closure.title_ar
-            ),
-            distance=tr.distance(f.distance_m),
-        )
-        for f in ahead
-    ]
+def live_alert(ahead: Sequence[Found], tr: Translator, tz: tzinfo, now: datetime) -> str:
+    """One message for a driver sharing their live location: the closures on their way, how far each is,
+    and when one that is not in force yet begins."""
+
+    def item(f: Found, one: bool) -> str:
+        title = _user_text(in_language(tr, f.closure.title_ar, f.closure.title_en) or "", _TITLE_MAX)
+        values = {"title": title, "distance": tr.distance(f.distance_m)}
+        if f.phase is Phase.SCHEDULED:
+            values["time"] = tr.time(f.closure.starts_at, tz, now)
+            return tr.t("live.alert_starts" if one else "live.alert_item_starts", **values)
+        return tr.t("live.alert" if one else "live.alert_item", **values)
+
+    if len(ahead) == 1:
+        return item(ahead[0], True)
+    lines = [f"<b>{tr.n('live.alerts_header', len(ahead))}</b>"]
+    lines += [f"• {item(f, False)}" for f in ahead]
     return "\n".join(lines)
 
 
@@ -179,7 +164,7 @@ def closure_block(found: Found, tr: Translator, tz: tzinfo, now: datetime, *, wh
     return "\n".join(lines)
 
 
-def _where_near(found: Found, tr: Translator) -> str:
+def where_near(found: Found, tr: Translator) -> str:
     if found.direction is None:
         return tr.t("closure.inside")
     return tr.t(
@@ -191,7 +176,7 @@ def _where_near(found: Found, tr: Translator) -> str:
 
 def _where_on_route(found: Found, tr: Translator) -> str:
     if found.position_m is None:
-        return _where_near(found, tr)
+        return where_near(found, tr)
     return tr.t("closure.at_km", km=tr.number(found.position_m / 1000, 1))
 
 
@@ -221,11 +206,11 @@ def _user_text(text: str, limit: int) -> str:
     return html.escape(text, quote=False)
 
 
-def _numbered(index: int, block: str, tr: Translator) -> str:
+def numbered(index: int, block: str, tr: Translator) -> str:
     return f"{tr.number(index + 1)}. {block}"
 
 
-def _zone(zones: Mapping[int, tzinfo], found: Found) -> tzinfo:
+def zone_of(zones: Mapping[int, tzinfo], found: Found) -> tzinfo:
     return zones.get(found.closure.municipality_id, DEFAULT_ZONE)
 
 
@@ -234,7 +219,7 @@ def _length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _fit(
+def fit(
     tr: Translator,
     head: list[str],
     blocks: list[str],

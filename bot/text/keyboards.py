@@ -26,20 +26,29 @@ def results(
     *,
     offset: int,
     next_offset: int | None,
+    at: tuple[float, float],
+    previous: tuple[float, float] | None = None,
     live_map_url: str | None = None,
 ) -> InlineKeyboardMarkup:
-    """Under a page of closures near a driver: a map pin per closure, "more", (first page) "save", and the
-    live map inside Telegram (a Mini App at ``live_map_url``) when there is one."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"{tr.number(offset + i + 1)}. {tr.t('button.map')}", callback_data=f"pin:{cid}"
-            )
-        ]
+    """Under a page of closures near a driver at ``at`` (lat, lon): a numbered button per closure opening
+    its full block, five to a row, "more", and on the first page "save" and, when the driver sent another
+    point moments ago (``previous``), "Route from the previous point?"; the live map inside Telegram (a
+    Mini App at ``live_map_url``) when there is one.
+
+    The points travel in the buttons' data, so any process of the bot can answer a tap.
+    """
+    numbers = [
+        InlineKeyboardButton(
+            tr.t("button.details", number=tr.number(offset + i + 1)), callback_data=f"i:{cid}:{_ll(at)}"
+        )
         for i, cid in enumerate(closure_ids)
     ]
+    rows = [numbers[i : i + 5] for i in range(0, len(numbers), 5)]
     if next_offset is not None:
         rows.append([InlineKeyboardButton(tr.t("button.more"), callback_data=f"more:{next_offset}")])
+    if offset == 0 and previous is not None:
+        data = f"rp:{_ll(previous)},{_ll(at)}"
+        rows.append([InlineKeyboardButton(tr.t("button.route_previous"), callback_data=data)])
     if offset == 0:
         rows.append([InlineKeyboardButton(tr.t("button.save_place"), callback_data="save:point")])
     if live_map_url is not None:
@@ -47,11 +56,27 @@ def results(
     return InlineKeyboardMarkup(rows)
 
 
-def save_route(tr: Translator) -> InlineKeyboardMarkup:
-    """Under the closures along a route."""
+def closure_map(tr: Translator, closure_id: int) -> InlineKeyboardMarkup:
+    """Under one closure's full block: its pin on the map."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(tr.t("button.save_route"), callback_data="save:route")]]
+        [[InlineKeyboardButton(tr.t("button.map"), callback_data=f"pin:{closure_id}")]]
     )
+
+
+def route(tr: Translator, closure_ids: Sequence[int]) -> InlineKeyboardMarkup:
+    """Under the closures along a route: a map pin per closure (numbered as listed), and "save"."""
+    pins = [
+        InlineKeyboardButton(f"{tr.number(i + 1)}. {tr.t('button.map')}", callback_data=f"pin:{cid}")
+        for i, cid in enumerate(closure_ids)
+    ]
+    rows = [pins[i : i + 2] for i in range(0, len(pins), 2)]
+    rows.append([InlineKeyboardButton(tr.t("button.save_route"), callback_data="save:route")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _ll(point: tuple[float, float]) -> str:
+    """(lat, lon) in button data: five decimals, about a metre."""
+    return f"{point[0]:.5f},{point[1]:.5f}"
 
 
 def choices(labels: Iterable[str], data_prefix: str) -> InlineKeyboardMarkup:
@@ -63,12 +88,21 @@ def choices(labels: Iterable[str], data_prefix: str) -> InlineKeyboardMarkup:
 
 
 def saved_places(tr: Translator, names: Iterable[str]) -> InlineKeyboardMarkup:
-    """Under ``/places``: a delete button per saved place."""
+    """Under ``/places``: per saved place or route, "check now" and delete."""
     rows = [
-        [InlineKeyboardButton(tr.t("button.delete", name=name), callback_data=f"delplace:{i}")]
+        [
+            InlineKeyboardButton(tr.t("button.check", name=name), callback_data=f"chk:{i}"),
+            InlineKeyboardButton(tr.t("button.delete", name=name), callback_data=f"delplace:{i}"),
+        ]
         for i, name in enumerate(names)
     ]
     return InlineKeyboardMarkup(rows)
+
+
+def radius_presets(tr: Translator, metres: Sequence[int]) -> InlineKeyboardMarkup:
+    """Under ``/radius``: the usual search radii, one tap each."""
+    buttons = [InlineKeyboardButton(tr.distance(m), callback_data=f"rad:{m}") for m in metres]
+    return InlineKeyboardMarkup([buttons])
 
 
 def subscribe(names: Iterable[str]) -> InlineKeyboardMarkup:

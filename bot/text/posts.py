@@ -13,17 +13,19 @@ detour, then no detour, then shorter titles) until it fits.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, get_translator
+from bot.i18n import FSI, PDI, Translator, get_translator
 from bot.text.twittertext import parse_tweet
 from bot.text.wording import REASON_ICON, direction, in_language, reason_of, severity
 from closures.lifecycle import Phase, phase_at
 from closures.models import PostEvent
-from closures.publishing import PostContext
+from closures.outbox import Claimed
+from closures.publishing import Place, PostContext
 from closures.views import ClosureView
 
 TEXT_LIMIT = 4096
@@ -114,6 +116,17 @@ def x_post(
     return XPost(arabic, _fit_x(ctx, get_translator("en"), hashtags_en, url) if english else None)
 
 
+def preview(view: ClosureView, event: PostEvent, place: Place, now: datetime) -> str:
+    """The channel post ``event`` would publish for ``view`` (the closure as it will be): shown to staff
+    before they make the change."""
+    item = Claimed(
+        id=0, closure_id=view.id, closure_version=view.version, event=event, destination="preview",
+        due_at=now, attempts=0, token="", in_doubt_since=None, payload=None,
+    )  # fmt: skip
+    ctx = PostContext(item, view, None, place, None, None, now)
+    return channel_text(ctx)
+
+
 def alert_text(ctx: PostContext, tr: Translator, body: str, *, name: str, limit: int = TEXT_LIMIT) -> str:
     """A subscriber's alert: a header naming their place, then ``body`` (a rendered closure block)."""
     key = "subscribe.alert" if ctx.item.event is PostEvent.ANNOUNCED else "alert.started"
@@ -138,7 +151,8 @@ def _fit_x(ctx: PostContext, tr: Translator, hashtags: Sequence[str], url: str |
 
     def compose(level: int) -> str:
         lines = _lines(ctx, tr, level, html_mode=False)
-        return "\n".join([*lines, *([tail] if tail else [])])
+        text = "\n".join([*lines, *([tail] if tail else [])])
+        return _needed_isolates(text) if tr.lang == "ar" else text
 
     def weight(text: str) -> int:  # every character weighs at least 1 (a URL 23): skip hopeless parses
         return X_LIMIT + 1 if len(text) - len(url or "") > X_LIMIT else _x_weight(text)
@@ -175,6 +189,8 @@ def _lines(
         headline = tr.t("post.active_since", title=title, time=when(c.starts_at))
     elif event is PostEvent.ENDED and ctx.late_since is not None and c.ends_at is not None:
         headline = tr.t("post.ended_at", title=title, time=when(c.ends_at))
+    elif event is PostEvent.ANNOUNCED and _names_a_closure(tr, title):
+        headline = tr.t("post.announced_titled", title=title)  # the title says "closure": not twice
     else:
         headline = tr.t(f"post.{event.value}", title=title)
     icon = _ICON[event] or REASON_ICON.get(reason_of(c), "⚠️")
@@ -189,7 +205,13 @@ def _lines(
         lanes = (lambda written: user(written, lanes_max)) if lanes_max else None
         lines.append(f"{reason} · {severity(c, tr, lanes=lanes)} · {direction(c, tr)}")
     if event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.EXTENDED, PostEvent.STARTED):
-        lines.append(f"🕒 {_timing(c, tr, when, phase_at(c, now), event)}")
+        timing = _timing(c, tr, when, phase_at(c, now), event)
+        if event is PostEvent.EXTENDED and ctx.before is not None and ctx.before.ends_at != c.ends_at:
+            was = ctx.before.ends_at
+            timing += " · " + (tr.t("post.was_until", time=when(was)) if was else tr.t("post.was_open_ended"))
+        lines.append(f"🕒 {timing}")
+    if event is PostEvent.LIFTED and c.ends_at is not None and c.ends_at > now:
+        lines.append(f"🕒 {tr.t('post.was_planned_until', time=when(c.ends_at))}")
     detour = in_language(tr, c.detour_ar, c.detour_en)
     if detour and detour_max and event in (PostEvent.ANNOUNCED, PostEvent.UPDATED, PostEvent.STARTED):
         lines.append(f"🔀 {tr.t('closure.detour', detour=user(detour, detour_max))}")
@@ -223,6 +245,26 @@ def _changed(before: ClosureView, after: ClosureView) -> list[str]:
                 out.append(name)
                 break
     return out
+
+
+_ISOLATED = re.compile(f"{FSI}([^{FSI}{PDI}]*){PDI}")
+_LEFT_TO_RIGHT = re.compile("[A-Za-z\u00c0-\u024f]")
+
+
+def _needed_isolates(text: str) -> str:
+    """Arabic X text without the direction marks that change nothing: X counts each as 2 characters, and
+    Arabic words and Arabic-Indic numbers lay out right in an Arabic line without them. Only a value with
+    Latin letters (a street name, a hashtag in English) keeps its isolates."""
+    while True:
+        stripped = _ISOLATED.sub(lambda m: m[0] if _LEFT_TO_RIGHT.search(m[1]) else m[1], text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
+def _names_a_closure(tr: Translator, title: str) -> bool:
+    """Whether the title already says it is a closure ("… closed", «إغلاق …»)."""
+    return any(word in title.lower() for word in tr.t("post.closure_words").split("|"))
 
 
 def _clip(text: str, limit: int, html_mode: bool) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
@@ -22,6 +24,26 @@ _OTHER_SCRIPT = {"ar": re.compile("[A-Za-z]"), "en": re.compile("[\u0590-\u08ff]
 type Rows = list[list[InlineKeyboardButton]]
 
 
+@dataclass(frozen=True, slots=True)
+class TimeChoices:
+    """What the start and end questions offer, computed from the clock: an example that is never in the
+    past, and the start buttons that are still ahead (("now", "now"), ("tonight", "tonight"), …)."""
+
+    example: str
+    starts: tuple[tuple[str, str], ...]
+
+
+def time_choices(now: datetime, tz: tzinfo) -> TimeChoices:
+    """Tomorrow 22:00 as the example; Now, In 1 hour, Tonight 22:00 (while it is ahead), Tomorrow 06:00."""
+    local = now.astimezone(tz)
+    example = f"{(local + timedelta(days=1)).date().isoformat()} 22:00"
+    starts = [("now", "now"), ("in_1h", "in1h")]
+    if local.hour < 21:  # "tonight 22:00" only while it is more than an hour away
+        starts.append(("tonight", "tonight"))
+    starts.append(("tomorrow_morning", "tomorrow"))
+    return TimeChoices(example, tuple(starts))
+
+
 def question(
     name: str,
     tr: Translator,
@@ -29,12 +51,13 @@ def question(
     titles: Mapping[str, str],
     geocoding: bool,
     fields: Iterable[str],
+    times: TimeChoices,
     draw_url: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The question ``name`` and its buttons. ``titles`` are the proposed titles by language, ``fields`` the
     groups the "Edit a field" menu offers (any name not listed here is that menu); ``draw_url`` opens the map
     editor under the place question."""
-    text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields)
+    text, rows = _question(name, tr, titles=titles, geocoding=geocoding, fields=fields, times=times)
     if name == "geometry" and draw_url is not None:
         rows = [*draw_rows(tr, draw_url), *rows]
         text = f"{text}\n\n{tr.t('staff.ask.draw')}"
@@ -47,7 +70,13 @@ def draw_rows(tr: Translator, url: str) -> Rows:
 
 
 def _question(
-    name: str, tr: Translator, *, titles: Mapping[str, str], geocoding: bool, fields: Iterable[str]
+    name: str,
+    tr: Translator,
+    *,
+    titles: Mapping[str, str],
+    geocoding: bool,
+    fields: Iterable[str],
+    times: TimeChoices,
 ) -> tuple[str, Rows]:
     t = tr.t
     match name:
@@ -67,20 +96,22 @@ def _question(
             return t("staff.ask.direction"), [[_button(tr, "staff.button.both", "sd:both")],
                                               [_button(tr, "staff.button.one", "sd:one")]]  # fmt: skip
         case "heading":
-            buttons = [InlineKeyboardButton(tr.compass(c), callback_data=f"sh:{c}") for c in HEADINGS]
+            buttons = [InlineKeyboardButton(tr.heading(c), callback_data=f"sh:{c}") for c in HEADINGS]
             return t("staff.ask.heading"), _pairs(buttons)
         case "start":
-            return t("staff.ask.start"), [[_button(tr, "staff.button.now", "st:now")]]
+            buttons = [_button(tr, f"staff.button.{key}", f"st:{data}") for key, data in times.starts]
+            return t("staff.ask.start", example=_digits(tr, times.example)), _pairs(buttons)
         case "end":
-            return t("staff.ask.end"), [[_button(tr, "staff.button.open_ended", "se:open")]]
+            open_ended = _button(tr, "staff.button.open_ended", "se:open")
+            return t("staff.ask.end", example=_digits(tr, times.example)), [[open_ended]]
         case "detour":
             return t("staff.ask.detour"), [[_button(tr, "staff.button.no_detour", "sx:skip")]]
-        case "title_ar":
-            use = t("staff.button.use", title=titles["ar"])
-            return t("staff.ask.title_ar"), [[InlineKeyboardButton(use, callback_data="ta:use")]]
+        case "title_ar":  # a proposal only when it names the street: a bare reason is no title
+            rows = [[InlineKeyboardButton(t("staff.button.use", title=titles["ar"]), callback_data="ta:use")]]
+            return t("staff.ask.title_ar"), rows if titles["ar"] else []
         case "title_en":
-            use = t("staff.button.use", title=titles["en"])
-            return t("staff.ask.title_en"), [[InlineKeyboardButton(use, callback_data="te:use")],
+            use = [InlineKeyboardButton(t("staff.button.use", title=titles["en"]), callback_data="te:use")]
+            return t("staff.ask.title_en"), [*([use] if titles["en"] else []),
                                              [_button(tr, "staff.button.skip", "te:skip")]]  # fmt: skip
         case _:  # the "Edit a field" menu
             labels = [_button(tr, f"staff.field.{group}", f"sf:{group}") for group in fields]
@@ -88,15 +119,24 @@ def _question(
 
 
 def proposal(reason: str | None, street: str | None, lang: str) -> str:
-    """A title proposed from the reason, on the street found by reverse geocoding the closure when known."""
+    """A title proposed from the reason, on the street found by reverse geocoding the closure; none ("")
+    without a street, since a reason alone ("Roadworks") tells followers nothing of where."""
     tr = get_translator(lang)
-    reason_text = tr.t(f"reason.{reason or 'other'}")
     if not street:
-        return reason_text
+        return ""
+    reason_text = tr.t(f"reason.{reason or 'other'}")
     title = tr.t("staff.title.on_street", reason=reason_text, street=street)
     # The title is stored and posted: drop the direction isolates where every part is in the title's own
     # script (they only matter around a street name in the other script, kept as the geocoder gave it).
     return title if _OTHER_SCRIPT[lang].search(street) else title.replace(FSI, "").replace(PDI, "")
+
+
+def too_vague(title: str) -> bool:
+    """A title that is only a reason or the word "closure", in either language: it names no place."""
+    text = title.strip().lower()
+    vague = {get_translator(lang).t(f"reason.{r.value}").lower() for lang in ("ar", "en") for r in Reason}
+    vague |= {"إغلاق", "اغلاق", "closure", "road closure", "closed", "مغلق"}
+    return text in vague or len(text) < 4
 
 
 def preview_buttons(tr: Translator) -> InlineKeyboardMarkup:
@@ -129,6 +169,11 @@ def start_in_the_past(tr: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[_button(tr, "staff.button.past_yes", "sp:yes")], [_button(tr, "staff.button.past_no", "sp:no")]]
     )
+
+
+def _digits(tr: Translator, text: str) -> str:
+    """Arabic questions write their examples in Arabic-Indic digits (the answer may use either)."""
+    return text.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) if tr.lang == "ar" else text
 
 
 def _button(tr: Translator, key: str, data: str) -> InlineKeyboardButton:

@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from bot.i18n import Translator
 from bot.text.answers import closure_block
 from bot.text.wording import DEFAULT_ZONE
-from closures.lifecycle import phase_at
+from closures.lifecycle import Phase, phase_at
 from closures.models import Closure, ClosureEvent, Kind
 from closures.publishing import Backlog
 from closures.rules import geometry_of
@@ -25,6 +25,7 @@ from closures.staff import StaffMember
 from closures.views import ClosureView, Found, kind_of
 from geo.projection import Projection
 
+SYSTEM_ACTORS = frozenset({"cli", "import", "poll", "chat"})  # Actor.system labels that have a name
 # Column of a closure → the label of the field a person knows it by (None: not worth naming).
 FIELD_OF_COLUMN: dict[str, str | None] = {
     "geometry_geojson": "geometry", "kind": "geometry", "radius_m": "geometry",
@@ -46,7 +47,9 @@ def preview(view: ClosureView, tr: Translator, tz: tzinfo, now: datetime) -> str
     return "\n".join(lines)
 
 
-def detail(closure: Closure, tr: Translator, tz: tzinfo, now: datetime) -> str:
+def detail(
+    closure: Closure, tr: Translator, tz: tzinfo, now: datetime, names: Mapping[int, str] | None = None
+) -> str:
     """``/show``: number, phase and version, the closure as drivers read it, who registered it."""
     view = ClosureView.of(closure, geometry_of(closure))
     head = tr.t(
@@ -55,7 +58,7 @@ def detail(closure: Closure, tr: Translator, tz: tzinfo, now: datetime) -> str:
         phase=tr.t(f"staff.phase.{phase_at(closure, now).value}"),
         version=closure.version,
     )
-    by = tr.t("staff.show.by", actor=closure.created_by)
+    by = tr.t("staff.show.by", actor=actor_name(closure.created_by, tr, names or {}))
     return "\n".join([f"<b>{head}</b>", _block(view, tr, tz, now), by])
 
 
@@ -63,6 +66,8 @@ def list_item(closure: Closure, tr: Translator, tz: tzinfo, now: datetime) -> st
     """One line of ``/list`` or ``/mine``."""
     title = closure.title_en if tr.lang == "en" and closure.title_en else closure.title_ar
     until = until_text(closure.ends_at, tr, tz, now)
+    if phase_at(closure, now) is Phase.SCHEDULED:  # when it begins matters as much as when it ends
+        until = f"{tr.t('timing.starts', time=tr.time(closure.starts_at, tz, now))} · {until}"
     return tr.t(
         "staff.list.item",
         id=closure.id,
@@ -102,24 +107,64 @@ def until_text(ends_at: datetime | None, tr: Translator, tz: tzinfo, now: dateti
     return tr.t("timing.until", time=tr.time(ends_at, tz, now))
 
 
-def history(events: Iterable[ClosureEvent], tr: Translator, tz: tzinfo, now: datetime) -> str:
-    """``/history``: one line per change, oldest first, naming the fields it changed."""
+def actor_name(actor: str, tr: Translator, names: Mapping[int, str]) -> str:
+    """Who made a change, as staff know them: their name, else their Telegram id; a system path in words."""
+    if actor.startswith("tg:") and actor[3:].isdigit():
+        user_id = int(actor[3:])
+        return escape(names.get(user_id) or str(user_id))
+    label = actor.split(":", 1)[0]
+    return tr.t(f"staff.actor.{label}") if label in SYSTEM_ACTORS else tr.t("staff.actor.system")
+
+
+def actor_ids(actors: Iterable[str]) -> set[int]:
+    """The Telegram users among these actors, to look their names up."""
+    return {int(a[3:]) for a in actors if a.startswith("tg:") and a[3:].isdigit()}
+
+
+def history(
+    events: Iterable[ClosureEvent], tr: Translator, tz: tzinfo, now: datetime, names: Mapping[int, str]
+) -> str:
+    """``/history``: one line per change, oldest first, with who, when (a full date) and old → new values."""
     lines = []
     for event in events:
         line = tr.t(
             "staff.history.item",
             version=event.version,
             action=tr.t(f"staff.action.{event.action}"),
-            actor=event.actor,
-            time=tr.time(event.at, tz, now),
+            actor=actor_name(event.actor, tr, names),
+            time=tr.full_time(event.at, tz),
         )
         if event.before_json:
             before, after = json.loads(event.before_json), json.loads(event.after_json)
-            changed = labels((k for k in after if before.get(k) != after[k]), tr)
-            if changed:
-                line += "\n    " + tr.t("staff.history.changed", fields=changed)
+            line += "".join(f"\n    {change}" for change in _changes(before, after, tr, tz))
         lines.append(line)
     return "\n".join(lines)
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any], tr: Translator, tz: tzinfo) -> list[str]:
+    """Each field a person knows that changed, once, as "End: 5:00 PM → 7:00 PM" (dates in full)."""
+    out: dict[str, str] = {}
+    for column, new in after.items():
+        old = before.get(column)
+        name = FIELD_OF_COLUMN.get(column, column)
+        if old == new or name is None or name in out:
+            continue
+        if column in ("geometry_geojson", "kind", "radius_m", "min_lon", "min_lat", "max_lon", "max_lat"):
+            out[name] = tr.t("staff.history.change_shape", field=tr.t(f"staff.field.{name}"))
+            continue
+        out[name] = tr.t(
+            "staff.history.change",
+            field=tr.t(f"staff.field.{name}"),
+            old=_full_value(column, old, tr, tz),
+            new=_full_value(column, new, tr, tz),
+        )
+    return list(out.values())
+
+
+def _full_value(column: str, value: Any, tr: Translator, tz: tzinfo) -> str:
+    if value is not None and column in ("starts_at", "ends_at", "lifted_at"):
+        return tr.full_time(datetime.fromisoformat(value), tz)
+    return _value(column, value, tr, tz, datetime.fromtimestamp(0, tz))
 
 
 def conflict(changes: Mapping[str, tuple[Any, Any]], tr: Translator, tz: tzinfo, now: datetime) -> str:
@@ -140,16 +185,18 @@ def labels(columns: Iterable[str], tr: Translator) -> str:
 
 
 def shape(geometry: BaseGeometry, radius_m: float | None, tr: Translator) -> str:
-    """'Point, radius 100 m', 'Line, 1.2 km', 'Area, 3,400 m²'."""
+    """'Point, radius 100 m', 'Line, 1.2 km', 'Area, 3,400 m²', 'Area, 11.2 ha', 'Area, 2.3 km²'."""
     kind = kind_of(geometry)
     if kind is Kind.POINT:
         return tr.t("staff.shape.point", radius=tr.distance(radius_m or 0))
     metric = Projection.for_geometry(geometry).to_metric(geometry)
     if kind is Kind.LINE:
         return tr.t("staff.shape.line", length=tr.distance(metric.length))
-    if metric.area < 1_000_000:
-        return tr.t("staff.shape.area_m2", area=tr.number(metric.area))
-    return tr.t("staff.shape.area_km2", area=tr.number(metric.area / 1e6, 1))
+    if metric.area >= 1_000_000:
+        return tr.t("staff.shape.area_km2", area=tr.number(metric.area / 1e6, 1))
+    if metric.area >= 10_000:
+        return tr.t("staff.shape.area_ha", area=tr.number(metric.area / 1e4, 1))
+    return tr.t("staff.shape.area_m2", area=tr.number(metric.area))
 
 
 def _block(view: ClosureView, tr: Translator, tz: tzinfo, now: datetime) -> str:
@@ -170,7 +217,7 @@ def _value(column: str, value: Any, tr: Translator, tz: tzinfo, now: datetime) -
     if column in ("geometry_geojson", "kind", "radius_m"):
         return tr.t("staff.conflict.new_shape")
     if column == "heading":
-        return tr.compass(value)
+        return tr.heading(value)
     return escape(str(value))
 
 

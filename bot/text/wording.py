@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Translator
 from closures.models import Direction, Reason, Severity
 from closures.views import ClosureView
+from geo.errors import GeometryError
+from geo.errors import Reason as GeoReason
 
 DEFAULT_ZONE = ZoneInfo("Asia/Riyadh")  # a closure whose municipality's zone is not known (yet)
 REASON_ICON = {
@@ -42,8 +44,16 @@ def direction(c: ClosureView, tr: Translator) -> str:
     if c.direction != Direction.ONE:
         return tr.t("direction.both")
     if c.heading:
-        return tr.t("direction.one_heading", heading=tr.compass(c.heading))
+        return tr.t("direction.one_heading", heading=tr.heading(c.heading))
     return tr.t("direction.one")
+
+
+def geometry_problem(exc: GeometryError, tr: Translator) -> str:
+    """The sentence for refused geometry input, the same for staff and drivers; a swapped point names the
+    point that was probably meant."""
+    if exc.reason is GeoReason.PROBABLY_SWAPPED and exc.meant is not None:
+        return tr.t("geo.probably_swapped_point", point=tr.coordinates(*exc.meant))
+    return tr.t(f"geo.{exc.reason.value}")
 
 
 def severity(c: ClosureView, tr: Translator, *, lanes: Callable[[str], str] | None) -> str:

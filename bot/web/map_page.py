@@ -62,6 +62,7 @@ def closure_feature(found: Found, tr: Translator, tz: tzinfo, now: datetime) -> 
         "geometry": json.loads(shapely.to_geojson(geometry if not geometry.is_empty else c.geometry)),
         "properties": {
             "id": c.id,
+            "m": c.municipality_id,
             "ref": c.ref,
             "phase": phase,
             "status": tr.t(f"web.phase.{phase}"),
@@ -103,6 +104,7 @@ class PageOptions:
     refresh_s: float
     tile_url: str | None
     tile_attribution: str
+    municipality: tuple[int, str, str] | None = None  # (id, slug, name) of the one the page opens on
 
 
 def map_page(tr: Translator, options: PageOptions) -> str:
@@ -116,14 +118,25 @@ def map_page(tr: Translator, options: PageOptions) -> str:
         "tiles": {"url": options.tile_url, "attribution": options.tile_attribution}
         if options.tile_url
         else None,
-        "text": {key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable", "here")},
+        "text": {
+            **{key: tr.t(f"web.map.{key}") for key in ("empty", "unavailable", "here")},
+            "updated": tr.t("web.map.updated", time="{time}"),  # the page puts in when it last heard
+        },
+        "municipality": (
+            {"id": options.municipality[0], "slug": options.municipality[1]} if options.municipality else None
+        ),
     }
     e = html.escape
+    heading = (
+        tr.t("web.map.heading_in", city=options.municipality[2])
+        if options.municipality
+        else tr.t("web.map.heading")
+    )
     return _PAGE.format(
         lang=tr.lang,
         dir="rtl" if tr.lang == "ar" else "ltr",
         title=e(tr.t("web.map.title")),
-        heading=e(tr.t("web.map.heading")),
+        heading=e(heading),
         map_label=e(tr.t("web.map.map_label")),
         list_heading=e(tr.t("web.map.list_heading")),
         loading=e(tr.t("web.map.loading")),
@@ -165,6 +178,7 @@ _PAGE = """<!doctype html>
 <aside class="side">
 <h2>{list_heading}</h2>
 <p id="summary" aria-live="polite">{loading}</p>
+<p id="updated" class="updated"></p>
 <ol id="closures"></ol>
 <p class="feeds">{feeds_label} <a href="feeds/closures.geojson">GeoJSON</a>
 · <a href="feeds/wzdx.json">WZDx</a> · <a href="feeds/waze.xml">Waze CIFS</a>

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from bot.i18n import get_translator
 from bot.services import Services
 from bot.web.map_page import PageOptions, closures_collection, map_page, pick_language
 from closures import municipalities
+from closures.lifecycle import Phase
+from closures.models import Municipality
 
 log = logging.getLogger(__name__)
 UNAVAILABLE_HEADERS = {"Retry-After": "30"}
@@ -84,6 +87,19 @@ def municipality_boundaries(services: Services, lang: str) -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
 
 
+def _opening_municipality(services: Services, asked: str | None) -> Municipality | None:
+    """The municipality the page opens on: the one asked for, else the one with most closures in force
+    now (then most coming up), else the first (blocking)."""
+    every = municipalities.every(services.engine, order="id")
+    chosen = next((m for m in every if m.slug == asked), None) if asked else None
+    if chosen is not None or not every:
+        return chosen or (every[0] if every else None)
+    found = services.queries.relevant(at=services.clock()).found
+    active = Counter(f.closure.municipality_id for f in found if f.phase is Phase.ACTIVE)
+    upcoming = Counter(f.closure.municipality_id for f in found)
+    return max(every, key=lambda m: (active[m.id or 0], upcoming[m.id or 0], -(m.id or 0)))
+
+
 def map_routes(services: Services) -> list[BaseRoute]:
     """``/`` (the page), ``/map/closures.json`` and ``/map/boundaries.json``, in the reader's language."""
     settings = services.settings
@@ -94,14 +110,24 @@ def map_routes(services: Services) -> list[BaseRoute]:
         return pick_language(asked, accepted, settings.default_language)
 
     async def page(request: Request) -> Response:
-        """The map page in the reader's language."""
-        lang = language(request)
+        """The map page on one municipality (``?m=slug``, else the one with most closures in force), in
+        ``?lang=``, else that municipality's language, else the browser's."""
+        try:
+            shown = await asyncio.to_thread(_opening_municipality, services, request.query_params.get("m"))
+        except sqlalchemy.exc.SQLAlchemyError:
+            log.warning("the map page cannot read the municipalities", exc_info=True)
+            shown = None
+        asked, accepted = request.query_params.get("lang"), request.headers.get("accept-language")
+        own = shown.language if shown is not None else None
+        lang = pick_language(asked, None if own else accepted, own or settings.default_language)
+        name = None if shown is None else (shown.name_en or shown.name_ar) if lang == "en" else shown.name_ar
         options = PageOptions(
             closures_url=f"map/closures.json?lang={lang}",
             boundaries_url=f"map/boundaries.json?lang={lang}",
             refresh_s=settings.map_refresh_s,
             tile_url=settings.map_tile_url,
             tile_attribution=settings.map_tile_attribution,
+            municipality=(shown.id or 0, shown.slug, name or shown.slug) if shown is not None else None,
         )
         headers = {"Content-Language": lang, "Vary": "Accept-Language", "Cache-Control": "no-cache"}
         return HTMLResponse(map_page(get_translator(lang), options), headers=headers)

@@ -50,6 +50,7 @@ class ImportedMunicipality:
     timezone: str
     default_radius_m: int
     epsg: int | None
+    language: str | None = None  # the language its public pages open in; None: the reader's browser
 
 
 def closure_feature(closure: Closure, municipality_slug: str | None = None) -> dict[str, Any]:
@@ -127,9 +128,19 @@ def read_municipalities(text: str) -> list[ImportedMunicipality]:
                 timezone=str(props.get("timezone") or "Asia/Riyadh"),
                 default_radius_m=int(_number(props, "default_radius_m") or 5000),
                 epsg=int(epsg) if epsg else None,
+                language=_language(props),
             )
         )
     return out
+
+
+def _language(props: dict[str, Any]) -> str | None:
+    value = props.get("language")
+    if value is None:
+        return None
+    if value not in ("ar", "en"):
+        raise ValidationError(Refusal.BAD_VALUE, field="language", detail=f"{value!r}: ar or en")
+    return str(value)
 
 
 def municipality_feature(muni: Municipality) -> dict[str, Any]:
@@ -144,6 +155,7 @@ def municipality_feature(muni: Municipality) -> dict[str, Any]:
             "timezone": muni.timezone,
             "default_radius_m": muni.default_radius_m,
             "epsg": muni.epsg,
+            "language": muni.language,
         },
     }
 

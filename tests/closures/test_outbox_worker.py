@@ -52,7 +52,7 @@ async def test_lifecycle_posts_go_out_in_order_as_replies_to_the_announcement(
     await w.drain()
     photo, pin = bot_api.sent(CHANNEL, "sendPhoto")[0], bot_api.sent(CHANNEL, "sendLocation")[0]
     assert photo.params["photo"].content.startswith(b"\x89PNG")
-    assert photo.text.index("إغلاق طريق جديد") < photo.text.index("New road closure")  # Arabic first
+    assert photo.text.index("جديد: ") < photo.text.index("New: ")  # Arabic first (titles that say «closed»)
     assert pin.params["reply_parameters"]["message_id"] == photo.result["message_id"]
     assert row(engine, closure.id, "announced").remote_id == str(photo.result["message_id"])
 
@@ -253,7 +253,7 @@ async def test_two_workers_post_each_item_exactly_once(
 
     for channel in channels:
         photos = bot_api.sent(channel, "sendPhoto")
-        titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
+        titles = sorted(p.text.split("New: ")[1].split("<")[0] for p in photos)  # "Closure 3": said once
         assert titles == sorted(f"Closure {i}" for i in range(12))  # each exactly once, in every channel
     assert {r.status for r in rows(engine, event="announced")} == {"done"}
     assert claimed_by["a"], "worker a took nothing"
@@ -353,7 +353,7 @@ async def test_under_every_fault_at_once_each_post_ends_posted_once_or_dead_lett
 
     photos = await bot_api.wait_for_count(lambda c: c.method == "sendPhoto" and c.ok, 10, timeout=10)
     assert len(bot_api.sent(CHANNEL, "sendPhoto")) == 10  # none doubled, none lost on the channel
-    titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
+    titles = sorted(p.text.split("New: ")[1].split("<")[0] for p in photos)  # "Closure 3": said once
     assert titles == sorted(f"Closure {i}" for i in range(10))
     announced = rows(engine, event="announced")
     assert {r.status for r in announced} <= {"done", "dead"}

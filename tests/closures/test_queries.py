@@ -86,18 +86,23 @@ def test_near_lists_closures_within_the_radius_nearest_first(register, queries):
         expected = geodesic_distance(DRIVER, geometry) - (f.closure.radius_m or 0.0)
         assert _close(f.distance_m, expected), (names[f.closure.id], f.distance_m, expected)
         assert f.phase is Phase.ACTIVE
-    assert [f.direction for f in found] == ["N", "E", "SE", "SSW"]
+    assert [f.direction for f in found] == ["N", "E", "SE", "S"]  # the 8 points drivers are told
     assert found[0].distance_m == pytest.approx(700, rel=TOLERANCE)  # to the edge of its 100 m radius
 
 
-def test_direction_is_the_compass_point_towards_the_closure(register, queries):
-    codes = {0: "N", 22.5: "NNE", 45: "NE", 90: "E", 135: "SE", 180: "S", 202.5: "SSW", 225: "SW",
-             270: "W", 315: "NW", 337.5: "NNW"}  # fmt: skip
-    ids = {register(Point(offset(DRIVER, az, 1000)), radius_m=20).id: code for az, code in codes.items()}
+def test_direction_is_the_8_point_compass_point_towards_the_closure(register, queries):
+    codes = {0: "N", 21: "N", 24: "NE", 45: "NE", 90: "E", 135: "SE", 180: "S", 202.5: "S", 225: "SW",
+             270: "W", 315: "NW", 337.5: "N"}  # fmt: skip
+    ids = {
+        register(Point(offset(DRIVER, az, 1000)), radius_m=20).id: (az, code) for az, code in codes.items()
+    }
 
     found = queries.near(Point(DRIVER), 1500)
 
-    assert {f.closure.id: f.direction for f in found} == ids
+    assert {f.closure.id: f.direction for f in found} == {i: code for i, (_, code) in ids.items()}
+    for f in found:  # and the bearing itself, for "on your way" / "behind you" on a live trip
+        assert f.bearing_deg is not None
+        assert abs((f.bearing_deg - ids[f.closure.id][0] + 180) % 360 - 180) < 0.5
 
 
 def test_a_driver_inside_a_closed_area_is_at_distance_zero_with_no_direction(register, queries):

@@ -238,3 +238,30 @@ def test_sqlite_files_use_wal_so_readers_and_a_writer_can_share_them(tmp_path):
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_municipality_language_migration_keeps_existing_rows_and_goes_back(blank):
+    """0009 adds the municipality's page language on a database that already has municipalities."""
+    config = alembic_config(blank)
+    with blank.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+        conn.execute(
+            sa.text(
+                "INSERT INTO municipality (slug, name_ar, name_en, boundary_geojson, timezone,"
+                " default_radius_m, created_at) VALUES ('riyadh', 'الرياض', 'Riyadh', '{}', 'Asia/Riyadh',"
+                " 5000, '2026-12-03 10:00:00+00:00')"
+            )
+        )
+        command.upgrade(config, "0009")
+    with blank.connect() as conn:
+        assert conn.execute(sa.text("SELECT slug, language FROM municipality")).all() == [("riyadh", None)]
+        conn.execute(sa.text("UPDATE municipality SET language = 'ar'"))
+        conn.commit()
+        assert conn.execute(sa.text("SELECT language FROM municipality")).scalar_one() == "ar"
+    with blank.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    with blank.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("municipality")}
+    assert "language" not in columns

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import GeometryError, Reason
 from geo.parse import (
     Limits,
+    looks_like_geometry,
     normalise_digits,
     parse_coordinates,
     parse_geojson,
@@ -56,6 +57,7 @@ def square(lon: float, lat: float, side: float) -> str:
 REASON_EXAMPLES: dict[Reason, str] = {
     Reason.NOT_JSON: '{"type": "Point", "coordinates": [46.6, 24.7]',
     Reason.NOT_WKT: "LINESTRING (46.6 24.7, 46.7",
+    Reason.RING_NOT_CLOSED: "POLYGON ((46.6 24.7, 46.7 24.7, 46.7 24.8))",
     Reason.UNRECOGNISED: "near the old water tower",
     Reason.UNSUPPORTED_TYPE: '{"type": "Circle", "coordinates": [46.6, 24.7], "radius": 50}',
     Reason.EMPTY: "POLYGON EMPTY",
@@ -382,9 +384,40 @@ def test_unsupported_wkt_types_are_refused(text: str) -> None:
     assert reason_of(text) is Reason.UNSUPPORTED_TYPE
 
 
-@pytest.mark.parametrize("text", ["POINT (46.6)", "POLYGON ((46.6 24.7, 46.7 24.7)", "POINT (46.6 24.7) x"])
+@pytest.mark.parametrize("text", ["POINT (46.6)", "POINT (46.6 24.7) x", "POLYGON ((46.6 24.7, 46.7 24.7"])
 def test_malformed_wkt_is_refused(text: str) -> None:
     assert reason_of(text) is Reason.NOT_WKT
+
+
+def test_a_ring_that_does_not_close_says_so_not_geos() -> None:
+    with pytest.raises(GeometryError) as caught:
+        parse_geometry("POLYGON ((46.6 24.7, 46.7 24.7, 46.7 24.8, 46.6 24.8))")
+    assert caught.value.reason is Reason.RING_NOT_CLOSED
+    assert "LinearRing" in caught.value.detail  # GEOS's text stays in the detail, for logs only
+
+
+def test_typed_pairs_of_non_numbers_are_read_so_their_fault_can_be_named() -> None:
+    assert reason_of("NaN, NaN") is Reason.NOT_FINITE
+    assert reason_of("1e999, 46.6753") is Reason.NOT_FINITE
+    assert reason_of("1e2, 46.6753") is Reason.LAT_OUT_OF_RANGE
+
+
+def test_a_swapped_point_names_the_point_meant() -> None:
+    riyadh = shapely.box(46.4, 24.4, 47.0, 25.0)
+    with pytest.raises(GeometryError) as caught:
+        parse_geometry("46.6753, 24.7136", boundary=riyadh)
+    assert caught.value.reason is Reason.PROBABLY_SWAPPED
+    assert caught.value.meant == (24.7136, 46.6753)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("24.7, 46.6", True), ('{"type": "Point"}', True), ("POLYGON ((", True), ("maps.app.goo.gl/abc", True),
+     ("https://example.org/x", True), ("NaN, NaN", True), ("-inf", True), ("geo:24.7,46.6", True),
+     ("حي العليا", False), ("King Fahd Road", False), ("Exit 5", False), ("شارع ١٥", False)],
+)  # fmt: skip
+def test_what_looks_like_a_location_is_told_from_a_place_name(text: str, meant: bool) -> None:
+    assert looks_like_geometry(text) is meant
 
 
 # --- validation ----------------------------------------------------------------------------------

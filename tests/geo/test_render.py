@@ -76,7 +76,7 @@ def test_a_slow_tile_server_falls_back_within_its_timeout(tiles):
 
 def test_the_map_has_a_north_arrow_and_a_scale_bar():
     image = _image(render_map(Polygon([(46.67, 24.70), (46.68, 24.70), (46.68, 24.71)]), size=SIZE))
-    corner = image.crop((SIZE[0] - 50, 0, SIZE[0], 70))
+    corner = image.crop((SIZE[0] - 50, 30, SIZE[0], 100))  # below the title band
     assert _share(corner, (0, 0, 0)) > 0.02  # the arrow
     bar = image.crop((0, SIZE[1] - 50, 200, SIZE[1]))
     assert _share(bar, (0, 0, 0)) > 0.01

@@ -219,7 +219,7 @@ def conversation() -> ConversationHandler[BotContext]:
         LANES: [MessageHandler(text, f.on_lanes)],
         DIRECTION: [button(f.on_direction, r"^sd:(both|one)$")],
         HEADING: [button(f.on_heading, r"^sh:[NSEW]{1,3}$")],
-        START: [button(f.on_start, r"^st:now$"), MessageHandler(text, f.on_start)],
+        START: [button(f.on_start, r"^st:(now|in1h|tonight|tomorrow)$"), MessageHandler(text, f.on_start)],
         START_PAST: [button(f.on_start_past, r"^sp:(yes|no)$")],
         END: [button(f.on_end, r"^se:open$"), MessageHandler(text, f.on_end)],
         DETOUR: [button(f.on_detour, r"^sx:skip$"), MessageHandler(text, f.on_detour)],

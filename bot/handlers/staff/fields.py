@@ -37,6 +37,9 @@ from bot.text import staff_questions
 from closures.errors import Refusal, ValidationError
 from closures.rules import MAX_LANES, MAX_TEXT, MAX_TITLE
 
+# The start buttons, as the words they stand for (read by the same parser as typed text).
+_START_BUTTONS = {"now": "now", "in1h": "in 1 hour", "tonight": "tonight 22:00", "tomorrow": "tomorrow 06:00"}
+
 
 @step
 async def on_reason(
@@ -99,12 +102,9 @@ async def on_start(
     """ "Now", or a typed date-time in the municipality's zone; over an hour ago needs a confirmation."""
     services = context.services
     now = services.clock()
+    typed = _START_BUTTONS.get(_choice(update), "now") if update.callback_query else message.text or ""
     try:
-        start = (
-            now
-            if update.callback_query
-            else parse_when(message.text or "", tz=_zone(context, draft), now=now)
-        )
+        start = parse_when(typed, tz=_zone(context, draft), now=now)
     except TimeInputError as exc:
         await reply(message, problem(exc, op.tr))
         return START
@@ -164,9 +164,12 @@ async def on_detour(
 async def on_title_ar(
     update: Update, context: BotContext, op: Operator, message: Message, draft: Draft
 ) -> State:
-    """The Arabic title, typed or the proposed one."""
+    """The Arabic title, typed or the proposed one; one that names no place is asked for again."""
     title = proposal(draft, "ar") if update.callback_query else await _text(message, op, MAX_TITLE)
     if title is None:
+        return TITLE_AR
+    if staff_questions.too_vague(title):
+        await reply(message, op.tr.t("staff.title.too_vague"))
         return TITLE_AR
     draft.set("title_ar", title)
     return await ask(message, context, op, draft, TITLE_EN)
@@ -184,6 +187,9 @@ async def on_title_en(
         else await _text(message, op, MAX_TITLE)
     )
     if title is None and choice is None:
+        return TITLE_EN
+    if title is not None and staff_questions.too_vague(title):
+        await reply(message, op.tr.t("staff.title.too_vague"))
         return TITLE_EN
     draft.set("title_en", title)
     return await done(message, context, op, draft, "title")

@@ -14,17 +14,19 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ConversationHandler
 
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import blocking, reply
 from bot.handlers.staff.auth import Operator, operator_of
 from bot.handlers.staff.draft import Draft
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import LANGUAGES, Translator
+from bot.publish.maps import MapMaker
+from bot.publish.wiring import surroundings
 from bot.text import staff_questions, staff_views
+from bot.text.wording import geometry_problem
 from bot.webapp.links import editor_url
 from closures.errors import ValidationError
 from geo.errors import GeometryError
 from geo.files import FileError
-from geo.measure import pin_of
 
 GEOMETRY, REASON, SEVERITY, LANES, DIRECTION, HEADING = (
     "geometry",
@@ -104,7 +106,7 @@ def problem(exc: Exception, tr: Translator) -> str:
     """The operator's sentence for a refused answer."""
     match exc:
         case GeometryError():
-            return tr.t(f"geo.{exc.reason.value}")
+            return geometry_problem(exc, tr)
         case FileError():
             return tr.t(f"staff.{exc.problem.value}")
         case ValidationError():
@@ -132,13 +134,17 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Draft,
     if state == PREVIEW:
         await show_preview(message, context, op, draft)
         return state
+    services = context.services
     text, markup = staff_questions.question(
         state,
         op.tr,
         titles={lang: proposal(draft, lang) for lang in LANGUAGES},
-        geocoding=context.services.geocoder is not None,
+        geocoding=services.geocoder is not None,
         fields=GROUPS,
         draw_url=draw_url(context, op, draft) if state == GEOMETRY else None,
+        times=staff_questions.time_choices(
+            context.services.clock(), context.services.zone(draft.municipality_id or 0)
+        ),
     )
     await reply(message, text, reply_markup=markup)
     return state
@@ -166,15 +172,29 @@ def draw_button(context: BotContext, op: Operator, draft: Draft) -> InlineKeyboa
 
 
 async def show_preview(message: Message, context: BotContext, op: Operator, draft: Draft) -> None:
-    """The closure's pin, then the text followers will see, with Confirm / Edit a field / Cancel."""
+    """The map that will be posted, then the text followers will see, with Confirm / Edit a field / Cancel."""
     geometry = draft.geometry
     assert geometry is not None
-    pin = pin_of(geometry)
-    await message.reply_location(latitude=pin.y, longitude=pin.x)
+    png = await blocking(_preview_maps(context).render, draft.view())
+    await message.reply_photo(png)
     services = context.services
     tz = services.zone(draft.municipality_id or 0)
     text = staff_views.preview(draft.view(), op.tr, tz, services.clock())
     await reply(message, text, reply_markup=staff_questions.preview_buttons(op.tr))
+
+
+def _preview_maps(context: BotContext) -> MapMaker:
+    """The post maps' maker, as the outbox worker has it (tiles, boundaries, landmark roads), made once."""
+    maps = context.bot_data.get(_PREVIEW_MAPS)
+    if not isinstance(maps, MapMaker):
+        services = context.services
+        maps = context.bot_data[_PREVIEW_MAPS] = MapMaker(
+            services.settings.map_tiles(), surroundings=surroundings(services)
+        )
+    return maps
+
+
+_PREVIEW_MAPS = "preview_maps"
 
 
 def proposal(draft: Draft, lang: str) -> str:

@@ -11,6 +11,7 @@ shape is looked up (in Arabic and English) for the title the conversation propos
 from __future__ import annotations
 
 import html
+import logging
 
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -27,11 +28,13 @@ from closures.errors import ValidationError
 from closures.staff import Membership
 from geo.errors import GeocodingError, GeometryError, Reason
 from geo.files import MAX_FILE_BYTES, FileError, FileProblem, geometry_from_file
-from geo.parse import parse_geometry
+from geo.parse import looks_like_geometry, parse_geometry
 from geo.routing import Router
+from geo.shortlinks import ShortLinkError, is_short_link
 from geo.snapping import Snapped, leg_router, snap_line
 
 _REFUSED = (GeometryError, ValidationError, FileError)
+log = logging.getLogger(__name__)
 
 
 @step
@@ -49,12 +52,22 @@ async def on_location(
 async def on_text(update: Update, context: BotContext, op: Operator, message: Message, draft: Draft) -> State:
     """GeoJSON, WKT, coordinates or a map link; else a place name, when a geocoder is configured."""
     services = context.services
+    text = message.text or ""
+    if is_short_link(text):
+        try:
+            point = await services.short_links.resolve(text)
+        except (ShortLinkError, GeometryError) as exc:
+            log.warning("short map link not resolved: %s", exc)
+            await reply(message, op.tr.t("link.unresolved"))
+            return GEOMETRY
+        return await add_point(message, context, op, draft, point)
     try:
-        geometry = await blocking(parse_geometry, message.text or "", limits=services.closures.limits)
+        geometry = await blocking(parse_geometry, text, limits=services.closures.limits)
     except GeometryError as exc:
-        unrecognised = exc.reason is Reason.UNRECOGNISED
+        # Text meant as a location (a broken pair, a link) is judged, never sent to the geocoder.
+        unrecognised = exc.reason is Reason.UNRECOGNISED and not looks_like_geometry(text)
         if unrecognised and services.geocoder is not None:
-            return await _place_name(message, context, op, draft, message.text or "")
+            return await _place_name(message, context, op, draft, text)
         extra = f"\n\n{op.tr.t('staff.ask.no_geocoder')}" if unrecognised else ""
         await reply(message, problem(exc, op.tr) + extra)
         return GEOMETRY

@@ -7,6 +7,7 @@ outbox rows in one transaction); a closure of another municipality is refused li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.context import BotContext, BotHandler
 from bot.handlers import menus
 from bot.handlers.common import blocking, reply
+from bot.handlers.staff import confirm
 from bot.handlers.staff.auth import Operator, named_closure, operator_of, refuse
 from bot.handlers.staff.conversation import STAFF_BUTTONS
 from bot.handlers.staff.timeinput import TimeInputError, parse_end
@@ -79,9 +81,9 @@ async def show(update: Update, context: BotContext) -> None:
     geometry = geometry_of(closure)
     pin = pin_of(geometry)
     await message.reply_location(latitude=pin.y, longitude=pin.x)
-    await reply(
-        message, staff_views.detail(closure, op.tr, services.zone(closure.municipality_id), services.clock())
-    )
+    names = await _names(update, context, [closure.created_by])
+    zone, now = services.zone(closure.municipality_id), services.clock()
+    await reply(message, staff_views.detail(closure, op.tr, zone, now, names))
 
 
 async def history(update: Update, context: BotContext) -> None:
@@ -92,18 +94,31 @@ async def history(update: Update, context: BotContext) -> None:
     op, message, closure = found
     services = context.services
     events = await blocking(services.closures.history, closure.id)
-    text = staff_views.history(events, op.tr, services.zone(closure.municipality_id), services.clock())
+    names = await _names(update, context, (e.actor for e in events))
+    text = staff_views.history(events, op.tr, services.zone(closure.municipality_id), services.clock(), names)
     await reply(message, f"<b>{op.tr.t('staff.history.header', id=closure.id)}</b>\n{text}")
 
 
+async def _names(update: Update, context: BotContext, actors: Iterable[str]) -> dict[int, str]:
+    """Staff names for these actors: as stored with /staff add, else the asker's own Telegram name."""
+    names = await blocking(context.services.staff.names, staff_views.actor_ids(actors))
+    user = update.effective_user
+    if user is not None and user.id not in names:
+        names[user.id] = user.full_name
+    return names
+
+
 async def change(update: Update, context: BotContext) -> None:
-    """``/extend ID 2h`` (or to a time, or "open"), ``/lift ID``, ``/cancel_closure ID``."""
+    """``/extend ID 2h`` (or to a time, or "open"); ``/lift ID`` and ``/cancel_closure ID`` ask first."""
     found = await named_closure(update, context)
     if found is None:
         return
     op, message, closure = found
     services = context.services
     action = (message.text or "").lstrip("/").split(maxsplit=1)[0].split("@")[0]
+    if action in confirm.ACTIONS:  # public at once on the channel and X: ask first, showing the post
+        await confirm.ask(message, context, op, closure, action)
+        return
     when = " ".join((context.args or [])[1:])
     tz, now = services.zone(closure.municipality_id), services.clock()
     try:
@@ -115,6 +130,9 @@ async def change(update: Update, context: BotContext) -> None:
         await reply(message, op.tr.t(f"staff.refused.{exc.code.value}"))
         return
     except TimeInputError as exc:
+        if not when.strip():  # no time at all: say how, once
+            await reply(message, op.tr.t("staff.extend.usage"))
+            return
         await reply(message, op.tr.t(f"staff.time.{exc.code}") + "\n" + op.tr.t("staff.extend.usage"))
         return
     except ConflictError:  # changed in the instant between reading and writing: the operator tries again
@@ -133,12 +151,8 @@ def _apply(
     tz: ZoneInfo,
     now: datetime,
 ) -> Closure:
-    """Extend, lift or cancel (blocking: runs in a worker thread)."""
+    """Extend (blocking: runs in a worker thread)."""
     assert closure.id is not None
-    if action == "lift":
-        return closures.lift(closure.id, actor)
-    if action != "extend":
-        return closures.cancel(closure.id, actor)
     end = parse_end(when, start=closure.ends_at or now, tz=tz, now=now)
     if end is None:  # open-ended from now on: an edit of the end, as extend() takes a time
         return closures.update(closure.id, closure.version, {"ends_at": None}, actor)
@@ -227,5 +241,6 @@ def handlers() -> list[BotHandler]:
         CommandHandler("history", history, filters=private),
         CommandHandler(["extend", "lift", "cancel_closure"], change, filters=private),
         CallbackQueryHandler(on_page, pattern=r"^spage:(list|mine):\d+$"),
+        *confirm.handlers(),
         CallbackQueryHandler(stale_button, pattern=STAFF_BUTTONS),
     ]

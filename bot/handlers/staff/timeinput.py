@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.handlers.staff.everyday_time import parse_everyday
 from geo.parse import normalise_digits
 
 _NOW_WORDS = {"now", "الآن", "الان", "حالا", "حالاً"}
@@ -71,15 +72,17 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_when(text: str, *, tz: ZoneInfo, now: datetime) -> datetime:
-    """'now', ISO 8601 (an offset is honoured), or a local date-time in ``tz``; returned in UTC."""
+    """'now', an everyday phrase («غدا ١٠ م», "in 2 hours": ``everyday_time``), ISO 8601 (an offset is
+    honoured), or a local date-time in ``tz``; returned in UTC."""
     clean = normalise_digits(text).strip()
     if clean.lower() in _NOW_WORDS:
         return now.astimezone(UTC)
-    value: datetime | None
-    try:
-        value = datetime.fromisoformat(clean.replace("Z", "+00:00"))
-    except ValueError:
-        value = _local(clean)
+    value: datetime | None = parse_everyday(clean, tz=tz, now=now, duration=parse_duration)
+    if value is None:
+        try:
+            value = datetime.fromisoformat(clean.replace("Z", "+00:00"))
+        except ValueError:
+            value = _local(clean)
     if value is None:
         raise TimeInputError("not_time", text)
     if value.tzinfo is None:

@@ -77,6 +77,7 @@
     received = true;
     closures.clearLayers();
     layers.clear();
+    homeLayers.clear();
     list.replaceChildren();
     const shows = new Map();
     for (const feature of data.features) {
@@ -90,6 +91,7 @@
       layer.addTo(closures);
       mark(layer, id);
       layers.set(id, layer);
+      if (home && feature.properties.m === home.id) homeLayers.set(id, layer);
       const item = details(feature.properties, element("li", `closure ${feature.properties.phase}`));
       if (listed.has(id)) item.classList.add("listed");
       item.dataset.closureId = String(id);
@@ -114,6 +116,9 @@
     document.body.dataset.state = "ready";
   };
 
+  // The page opens on one municipality: fitted to its closures, else to its boundary, else to everything.
+  const home = config.municipality;
+  const homeLayers = new Map();
   const fit = () => {
     const focus = [...layers].filter(([id]) => listed.has(id)).map(([, layer]) => layer);
     if (listed.size && !received) return;  // the closures to frame are not drawn yet
@@ -122,13 +127,27 @@
       fitted = true;
       return;
     }
-    const shown = L.featureGroup(focus.length ? focus : [...layers.values()]);
-    const bounds = layers.size ? shown.getBounds() : boundaries.getBounds();
+    let bounds = null;
+    if (focus.length) bounds = L.featureGroup(focus).getBounds();  // the closures the driver was told of
+    if (!bounds && home && homeLayers.size) bounds = L.featureGroup([...homeLayers.values()]).getBounds();
+    if (!bounds && home) {
+      boundaries.eachLayer((layer) => {
+        if (layer.feature && layer.feature.properties.slug === home.slug) bounds = layer.getBounds();
+      });
+    }
+    if (!bounds) bounds = layers.size ? L.featureGroup([...layers.values()]).getBounds() : boundaries.getBounds();
     if (here) bounds.extend(here);  // the driver's point and the closures they were told of
     if (bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [32, 32], maxZoom: 16 });
+      map.fitBounds(bounds, focus.length ? { padding: [32, 32], maxZoom: 16 } : { padding: [16, 16], maxZoom: 15 });
       fitted = true;
     }
+  };
+  const updated = document.getElementById("updated");
+  const heard = () => {
+    const time = new Date().toLocaleTimeString(config.lang === "ar" ? "ar-SA" : "en-GB", {
+      hour: "numeric", minute: "2-digit",
+    });
+    updated.textContent = config.text.updated.replace("{time}", time);
   };
 
   const refresh = async () => {
@@ -142,9 +161,11 @@
         draw(data);
       }
       document.body.classList.remove("stale");
+      heard();
     } catch (error) {
       summary.textContent = config.text.unavailable;
       document.body.classList.add("stale");
+      if (!fitted) fit();  // no closures to frame: the municipality's boundary
       console.warn("closures could not be refreshed", error);
     } finally {
       setTimeout(refresh, config.refreshMs);
@@ -154,8 +175,7 @@
   fetch(config.boundariesUrl)
     .then((response) => (response.ok ? response.json() : null))
     .then((data) => {
-      if (data) boundaries.addData(data);
-      if (!fitted) fit();
+      if (data) boundaries.addData(data);  // the closures, drawn next, decide the view
     })
     .catch((error) => console.warn("boundaries could not be loaded", error))
     .finally(refresh);

@@ -27,7 +27,7 @@ from tests.geo.oracle import GeodesicScan
 DATA = ROOT / "data"
 RIYADH = ZoneInfo("Asia/Riyadh")
 GEOD = Geod(ellps="WGS84")
-COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+EIGHT = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 SETTINGS_VARS = (
     "DATABASE_URL",
     "HORIZON_HOURS",
@@ -135,7 +135,8 @@ def geodesic_edge_m(origin: Point, geometry: BaseGeometry, radius_m: float | Non
 
 
 def acceptable_compass(origin: Point, geometry: BaseGeometry) -> set[str | None]:
-    """The 16-point direction from ``origin`` to the nearest part of ``geometry``, by Geod alone.
+    """The 8-point direction (as drivers are told) from ``origin`` to the nearest part of ``geometry``, by
+    Geod alone.
 
     The nearest part is found among points every ~2 m along the geometry; within 2° of a sector edge
     either neighbour is right.
@@ -149,7 +150,7 @@ def acceptable_compass(origin: Point, geometry: BaseGeometry) -> set[str | None]
     best = int(np.argmin(metres))
     if metres[best] < 1.0:
         return {None}
-    return {COMPASS[int(((azimuth[best] + d) % 360 + 11.25) // 22.5) % 16] for d in (-2.0, 0.0, 2.0)}
+    return {EIGHT[int(((azimuth[best] + d) % 360 + 22.5) // 45.0) % 8] for d in (-2.0, 0.0, 2.0)}
 
 
 def assert_geodesic(item: dict, origin: Point, geometry: BaseGeometry, radius_m: float | None) -> None:

@@ -50,9 +50,10 @@ async def play(settings: Settings, *lines: str, lang: str = "en", **options: boo
     return out.getvalue().splitlines()
 
 
-def answer_to(transcript: list[str], line: str) -> list[str]:
-    """The lines printed between the echo of ``line`` and the next echo."""
-    start = transcript.index(f"> {line}") + 1
+def answer_to(transcript: list[str], line: str, *, nth: int = 0) -> list[str]:
+    """The lines printed between the ``nth`` echo of ``line`` and the next echo."""
+    echoes = [i for i, printed in enumerate(transcript) if printed == f"> {line}"]
+    start = echoes[nth] + 1
     end = next((i for i in range(start, len(transcript)) if transcript[i].startswith("> ")), len(transcript))
     return transcript[start:end]
 
@@ -60,7 +61,7 @@ def answer_to(transcript: list[str], line: str) -> list[str]:
 def test_piped_session_welcomes_lists_closures_and_sends_a_pin(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     env["PYTHONPATH"] = str(ROOT)
-    script = f"/start\n{KINGDOM_CENTRE}\npress 1\nquit\n"
+    script = f"/start\n{KINGDOM_CENTRE}\npress 1\npress 1\nquit\n"  # the first closure, then its map
 
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--lang", "en"],
@@ -79,10 +80,11 @@ def test_piped_session_welcomes_lists_closures_and_sends_a_pin(tmp_path: Path):
     assert out[0].startswith(f"You are Driver (Telegram user {USER_ID}, en)")
     assert first_line("start.welcome", "en") in answer_to(out, "/start")
     results = answer_to(out, KINGDOM_CENTRE)
-    assert "closures within" in results[0]
+    assert "closures in force within" in results[0]
     assert any(DISTANCE.search(line) for line in results[1:])
     assert re.match(r"\[\d+\] ", results[-1])  # the buttons, numbered
-    pin = answer_to(out, "press 1")
+    detail, pin = (answer_to(out, "press 1", nth=n) for n in (0, 1))
+    assert detail[-1] == "[1] 🗺 Show on map"
     assert len(pin) == 1
     assert re.fullmatch(r"📍 24\.\d{5}, 46\.\d{5}", pin[0])
     assert "(no reply)" not in out
@@ -90,13 +92,13 @@ def test_piped_session_welcomes_lists_closures_and_sends_a_pin(tmp_path: Path):
 
 
 async def test_arabic_session_answers_with_arabic_digits_and_a_pin(sample_settings: Settings):
-    out = await play(sample_settings, "/start", "loc 24.7114 46.6744", "press 2", lang="ar")
+    out = await play(sample_settings, "/start", "loc 24.7114 46.6744", "press 2", "press 1", lang="ar")
 
     assert first_line("start.welcome", "ar") in answer_to(out, "/start")
     results = answer_to(out, "loc 24.7114 46.6744")
     assert ARABIC_DIGITS.search(results[0])
     assert not re.search(r"[0-9]", "\n".join(line for line in results if not line.startswith("[")))
-    assert answer_to(out, "press 2")[0].startswith("📍 ")
+    assert answer_to(out, "press 1")[0].startswith("📍 ")
 
 
 async def test_live_location_starts_moves_and_stops(sample_settings: Settings):

@@ -60,6 +60,7 @@ def test_run_on_an_uninitialised_database_exits_3(
     clean_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, before: bool
 ):
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:SECRET")
+    (tmp_path / "empty.sqlite").touch()  # a database file with no schema (a missing one: test_cli_operator)
     option = ["--database-url", f"sqlite:///{tmp_path / 'empty.sqlite'}"]
 
     code = main([*option, "run"] if before else ["run", *option])

@@ -87,6 +87,7 @@ def test_serve_on_a_taken_port_says_so_in_one_line_and_exits_1(sample_database: 
 
 @pytest.mark.usefixtures("clean_env")
 def test_serve_on_an_uninitialised_database_exits_3(tmp_path: Path, capsys):
+    (tmp_path / "empty.sqlite").touch()  # a database file with no schema
     code = main(["--database-url", f"sqlite:///{tmp_path / 'empty.sqlite'}", "serve", "--port", "0"])
 
     assert code == 3

@@ -9,6 +9,7 @@ real driver's fixes come seconds apart; the test sends them as fast as the bot a
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from shapely.geometry import Point
@@ -29,6 +30,7 @@ from tests.bot.handlers.test_nearby import (
 FIX_EVERY = timedelta(seconds=10)
 RADIUS_M = 50.0
 NORTH, SOUTH = 0.0, 180.0
+RIYADH = ZoneInfo("Asia/Riyadh")
 
 
 @pytest.fixture
@@ -140,3 +142,85 @@ async def test_a_second_closure_waits_30_seconds_after_the_first_warning(live_bo
     assert at_50s == [alert(en, first_title, ahead(1_000), first)]
     assert at_60s == at_70s == []
     assert at_80s == [alert(en, second_title, ahead(1_600), second)]
+
+
+async def test_a_closure_starting_tomorrow_gives_no_warning_tonight(live_bot: RunningBot) -> None:
+    register_point(live_bot.services, *ahead(1_800), name=0, radius_m=RADIUS_M, starts_in=timedelta(hours=5))
+    drive = Drive(live_bot, FakeUser(506, language_code="en"))
+    await drive.start()
+
+    answers = [await drive.fix(*ahead(200 * k)) for k in range(1, 8)]
+
+    assert answers == [[]] * 7  # ahead and near, but it begins hours after the driver has passed
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+async def test_a_closure_starting_before_the_driver_gets_there_is_warned_of_with_its_start(
+    live_bot: RunningBot, lang: str
+) -> None:
+    tr = get_translator(lang)
+    # The edge is 1.55 km from the first fix; at 72 km/h, with roads 1.3 times the straight line and no
+    # faster than 60 km/h, the driver needs about 2 minutes: a closure starting in 1 minute is there first,
+    # one starting in 5 minutes is not (and never will be, at this speed).
+    closure = ahead(1_800)
+    starts_in = timedelta(minutes=1)
+    title = register_point(
+        live_bot.services, *closure, name=0, radius_m=RADIUS_M, starts_in=starts_in + FIX_EVERY
+    )[lang]
+    register_point(
+        live_bot.services, *ahead(1_900), name=1, radius_m=RADIUS_M, starts_in=timedelta(minutes=5)
+    )
+    drive = Drive(live_bot, FakeUser(507, language_code=lang))
+    await drive.start()
+
+    answers = [await drive.fix(*ahead(200 * k)) for k in range(1, 3)]
+
+    distance = reach(*ahead(200), Point(closure[1], closure[0]), RADIUS_M).distance_m
+    at_first_fix = live_bot.clock() - FIX_EVERY
+    starts = tr.time(at_first_fix + starts_in, RIYADH, at_first_fix)
+    wanted = tr.t("live.alert_starts", title=title, distance=tr.distance(distance), time=starts)
+    assert answers == [[wanted], []]
+
+
+async def test_several_closures_ahead_come_in_one_message(live_bot: RunningBot) -> None:
+    en = get_translator("en")
+    first, second = ahead(1_420), ahead(1_730)
+    titles = [
+        register_point(live_bot.services, *p, name=i, radius_m=RADIUS_M)["en"]
+        for i, p in enumerate((first, second))
+    ]
+    drive = Drive(live_bot, FakeUser(508, language_code="en"))
+    await drive.start()
+
+    answers = [await drive.fix(*ahead(200 * k)) for k in range(1, 3)]
+
+    items = [
+        en.t(
+            "live.alert_item",
+            title=title,
+            distance=en.distance(reach(*ahead(200), Point(p[1], p[0]), RADIUS_M).distance_m),
+        )
+        for title, p in zip(titles, (first, second), strict=True)
+    ]
+    assert answers == [
+        ["\n".join([f"<b>{en.n('live.alerts_header', 2)}</b>", *(f"• {i}" for i in items)])],
+        [],
+    ]
+
+
+async def test_a_location_sent_on_a_live_trip_reads_on_your_way_and_behind_you(live_bot: RunningBot) -> None:
+    front = register_point(live_bot.services, *ahead(3_500), name=0, radius_m=RADIUS_M)["en"]
+    back = register_point(live_bot.services, *destination(*QUIET, SOUTH, 600), name=1, radius_m=RADIUS_M)[
+        "en"
+    ]
+    user = FakeUser(509, language_code="en")
+    drive = Drive(live_bot, user)
+    await drive.start()
+    await drive.fix(*ahead(200))
+
+    answer = await live_bot.send_location(user, *ahead(200))
+
+    text = (answer.text or "").replace("\u2068", "").replace("\u2069", "")
+    assert f"<b>{front}</b>\n" in text
+    assert " on your way · " in text.split(front)[1].split("\n\n")[0]
+    assert " behind you · " in text.split(back)[1].split("\n\n")[0]

@@ -35,7 +35,7 @@ from tests.conftest import DATA
 GEOD = Geod(ellps="WGS84")
 KINGDOM_CENTRE = (24.7114, 46.6744)  # lat, lon
 QUIET = (24.60, 46.90)  # inside Riyadh, more than 13 km from every sample closure
-COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+EIGHT = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")  # the compass points drivers are told
 ISOLATES = str.maketrans("", "", "\u2066\u2067\u2068\u2069")
 
 
@@ -134,8 +134,8 @@ def closures_near(
 
 
 def compass_words(tr: Translator, bearing: float) -> set[str]:
-    """The compass word for a bearing, or either neighbour when it lies within 1° of a sector edge."""
-    return {tr.compass(COMPASS[int(((b % 360.0) + 11.25) // 22.5) % 16]) for b in (bearing - 1, bearing + 1)}
+    """The 8-point compass word for a bearing, or either neighbour when it lies within 1° of a sector edge."""
+    return {tr.compass(EIGHT[int(((b % 360.0) + 22.5) // 45.0) % 8]) for b in (bearing - 1, bearing + 1)}
 
 
 def destination(lat: float, lon: float, bearing: float, metres: float) -> tuple[float, float]:
@@ -156,9 +156,12 @@ class Listed:
 
 
 def listed(text: str) -> list[Listed]:
+    """The numbered closures of an answer: in force (title, then where · lanes · time), or upcoming (one
+    line: title · where · start), under their section headings."""
     out = []
     for block in text.split("\n\n"):
-        match = re.fullmatch(r"(\S+)\. <b>(.+?)</b>\n[^\n]* · ([^\n]+)\n(.*)", block, re.S)
+        block = re.sub(r"^<b>[^<]*</b>\n", "", block)  # a section heading ("In force now:")
+        match = re.fullmatch(r"(\S+)\. <b>(.+?)</b>(?:\n| · )(.+?) · (.*)", block, re.S)
         if match:
             title = match[2].translate(ISOLATES)
             out.append(Listed(match[1], title, match[3], block))
@@ -167,6 +170,34 @@ def listed(text: str) -> list[Listed]:
 
 def header(text: str) -> str:
     return text.split("\n\n", 1)[0]
+
+
+def in_force_first(found: list[tuple[Sample, Reach]], hours: float = 0.0) -> list[tuple[Sample, Reach]]:
+    """The order an answer lists closures in: those in force ``hours`` after the start, then the others."""
+    return sorted(found, key=lambda sr: sr[0].starts_h > hours)
+
+
+def summary_line(
+    tr: Translator, found: list[tuple[Sample, Reach]], radius_m: float, hours: float = 0.0
+) -> set[str]:
+    """The answer's first line for these closures, by our own count and nearest (either compass word)."""
+    active = [(s, r) for s, r in found if s.starts_h <= hours]
+    radius = tr.distance(radius_m)
+    if not active:
+        return {f"<b>{tr.n('results.summary_none_in_force', len(found), radius=radius)}</b>"}
+    sample, nearest = active[0]
+    full = sample.properties["severity"] == "full"
+    meaning = tr.t("results.means_full" if full else "results.means_partial")
+    assert nearest.bearing_deg is not None
+    return {
+        f"<b>{tr.n('results.summary', len(active), radius=radius, where=where, meaning=meaning)}</b>"
+        for word in compass_words(tr, nearest.bearing_deg)
+        if (
+            where := tr.t(
+                "closure.distance_direction", distance=tr.distance(nearest.distance_m), direction=word
+            )
+        )
+    }
 
 
 def buttons(call: ApiCall) -> list[tuple[str, str]]:
@@ -252,35 +283,68 @@ LANGS = pytest.mark.parametrize("lang", ["ar", "en"])
 
 
 @LANGS
-async def test_location_lists_closures_nearest_first_with_geodesic_distances(
+async def test_location_opens_with_a_summary_then_in_force_then_upcoming_closures(
     running_bot: RunningBot, lang: str
 ) -> None:
     tr = get_translator(lang)
     user = FakeUser(101, language_code=lang)
-    expected = closures_near(*KINGDOM_CENTRE, 5_000)
+    expected = in_force_first(closures_near(*KINGDOM_CENTRE, 5_000))
+    assert any(s.starts_h > 0 for s, _ in expected)
+    assert any(s.starts_h <= 0 for s, _ in expected)
 
     answer = await running_bot.send_location(user, *KINGDOM_CENTRE)
 
-    assert (
-        header(answer.text or "")
-        == f"<b>{tr.n('results.header', len(expected), radius=tr.distance(5_000))}</b>"
-    )
+    assert header(answer.text or "") in summary_line(tr, expected, 5_000)
     shown = listed(answer.text or "")
     assert [BY_TITLE[item.title].ref for item in shown] == [s.ref for s, _ in expected]
-    for i, (item, (_, found)) in enumerate(zip(shown, expected, strict=True)):
+    for i, (item, (sample, found)) in enumerate(zip(shown, expected, strict=True)):
         assert item.number == tr.number(i + 1)
         expected_where(tr, found, item.where)
-    pins = [data for _, data in buttons(answer) if data.startswith("pin:")]
-    assert len(pins) == len(shown)
-    assert [text for text, _ in buttons(answer)][: len(pins)] == [
-        f"{tr.number(i + 1)}. {tr.t('button.map')}" for i in range(len(pins))
+        upcoming = sample.starts_h > 0
+        assert ("\n" not in item.block.split(". ", 1)[1]) == upcoming  # upcoming ones take one line
+    text = answer.text or ""
+    active_count = sum(s.starts_h <= 0 for s, _ in expected)
+    assert text.index(tr.t("results.in_force")) < text.index(f"{tr.number(1)}. ")
+    assert text.index(f"{tr.number(active_count)}. ") < text.index(tr.t("results.upcoming"))
+    assert text.index(tr.t("results.upcoming")) < text.index(f"{tr.number(active_count + 1)}. ")
+    details = [data for _, data in buttons(answer) if data.startswith("i:")]
+    assert len(details) == len(shown)
+    assert [text for text, _ in buttons(answer)][: len(details)] == [
+        tr.t("button.details", number=tr.number(i + 1)) for i in range(len(details))
     ]
+    rows = answer.params["reply_markup"]["inline_keyboard"]
+    assert max(len(row) for row in rows) == 5  # five numbered buttons to a row: short enough to read
     assert buttons(answer)[-1] == (tr.t("button.save_place"), "save:point")
     if lang == "ar":
         assert_arabic_numerals(answer.text or "")
 
 
-@pytest.mark.parametrize(("position", "kind"), [(0, "LineString"), (3, "Point")])
+@LANGS
+async def test_a_closures_button_opens_its_full_block_with_the_map_button(
+    running_bot: RunningBot, lang: str
+) -> None:
+    tr = get_translator(lang)
+    user = FakeUser(108, language_code=lang)
+    answer = await running_bot.send_location(user, *KINGDOM_CENTRE)
+    first = listed(answer.text or "")[0]
+    sample = BY_TITLE[first.title]
+    button = next(data for _, data in buttons(answer) if data.startswith("i:"))
+
+    detail = await press(running_bot, user, answer, button)
+
+    text = detail.text or ""
+    assert text.split("\n")[0].translate(ISOLATES) == f"<b>{sample.title(lang)}</b>"
+    detour = sample.properties.get(f"detour_{lang}")
+    if detour:
+        assert tr.t("closure.detour", detour=detour).translate(ISOLATES) in text.translate(ISOLATES)
+    expected_where(
+        tr, reach(*KINGDOM_CENTRE, sample.geometry, sample.radius_m), text.split("\n")[1].split(" · ")[1]
+    )
+    pin = [data for _, data in buttons(detail)]
+    assert pin == [f"pin:{button.split(':')[1]}"]
+
+
+@pytest.mark.parametrize(("position", "kind"), [(0, "LineString"), (1, "Point"), (8, "Polygon")])
 async def test_pin_button_sends_a_location_on_that_closure(
     running_bot: RunningBot, position: int, kind: str
 ) -> None:
@@ -288,9 +352,11 @@ async def test_pin_button_sends_a_location_on_that_closure(
     answer = await running_bot.send_location(user, *KINGDOM_CENTRE)
     closure = BY_TITLE[listed(answer.text or "")[position].title]
     assert closure.geometry.geom_type == kind
-    pin = [data for _, data in buttons(answer) if data.startswith("pin:")][position]
+    details = [data for _, data in buttons(answer) if data.startswith("i:")][position]
+    detail = await press(running_bot, user, answer, details)
+    (pin,) = [data for _, data in buttons(detail)]
 
-    sent = await press(running_bot, user, answer, pin, method="sendLocation")
+    sent = await press(running_bot, user, detail, pin, method="sendLocation")
 
     lat, lon = sent.params["latitude"], sent.params["longitude"]
     assert reach(lat, lon, closure.geometry).distance_m < 1.0  # on the line, or the point itself
@@ -332,22 +398,29 @@ def _arabic_digits(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
 
 
-async def test_arabic_header_takes_the_plural_form_for_1_2_3_and_11_closures(running_bot: RunningBot) -> None:
+async def test_arabic_summary_takes_the_plural_form_of_its_count(running_bot: RunningBot) -> None:
     ar = get_translator("ar")
-    forms = read_catalog("ar")["results.header"].string  # the six forms as written in the catalogue
-    for user_id, (radius, typed, count) in enumerate(
-        [(200, "200", 1), (1_000, "1", 2), (1_600, "1.6", 3), (7_000, "7", 11)], start=110
-    ):
-        assert len(closures_near(*KINGDOM_CENTRE, radius)) == count  # the radii were chosen for these counts
+    for user_id, (radius, typed, key, count) in enumerate(
+        [(200, "200", "results.summary_none_in_force", 1), (1_000, "1", "results.summary", 1),
+         (2_500, "2.5", "results.summary", 4), (20_000, "20", "results.summary", 10)],
+        start=110,
+    ):  # fmt: skip
+        found = closures_near(*KINGDOM_CENTRE, radius)
+        counted = (
+            len(found) if key == "results.summary_none_in_force" else sum(s.starts_h <= 0 for s, _ in found)
+        )
+        assert counted == count  # the radii were chosen for these counts
         user = FakeUser(user_id, language_code="ar")
         await running_bot.ask(user, f"/radius {typed}")
 
         answer = await running_bot.send_location(user, *KINGDOM_CENTRE)
 
-        form = forms[_arabic_plural_form(count)]
-        wanted = form.replace("{count}", _arabic_digits(count)).replace("{radius}", ar.distance(radius))
-        assert header(answer.text or "").translate(ISOLATES) == f"<b>{wanted}</b>"
-        assert len(listed(answer.text or "")) == min(count, 10)
+        form = read_catalog("ar")[key].string[_arabic_plural_form(count)]  # as written in the catalogue
+        literal = form.split("{radius}")[0].replace("{count}", _arabic_digits(count))
+        first = header(answer.text or "")
+        assert first.translate(ISOLATES).startswith(f"<b>{literal}")
+        assert first in summary_line(ar, in_force_first(found), radius)
+        assert len(listed(answer.text or "")) == min(len(found), 10)
 
 
 @LANGS
@@ -362,7 +435,9 @@ async def test_more_button_sends_the_next_page(running_bot: RunningBot, lang: st
 
     first = await running_bot.send_location(user, lat, lon)
 
-    assert header(first.text or "") == f"<b>{tr.n('results.header', 13, radius=tr.distance(5_000))}</b>"
+    meaning = tr.t("results.means_full")  # the test closures close the road
+    assert header(first.text or "").translate(ISOLATES).endswith(f"{meaning}</b>".translate(ISOLATES))
+    assert tr.number(13) in header(first.text or "")
     page = listed(first.text or "")
     assert len(page) == 10
     assert f"\n\n{tr.n('results.more', 3)}" in (first.text or "")
@@ -376,7 +451,9 @@ async def test_more_button_sends_the_next_page(running_bot: RunningBot, lang: st
     rest = listed(second.text or "")
     assert [item.number for item in rest] == [tr.number(n) for n in (11, 12, 13)]
     assert [item.title for item in [*page, *rest]] == titles  # nearest first, across both pages
-    assert all(data.startswith("pin:") for _, data in buttons(second))  # no "more", no "save" on page 2
+    assert header(second.text or "") == f"<b>{tr.t('results.in_force')}</b>\n{rest[0].block}".split("\n\n")[0]
+    assert meaning not in (second.text or "")  # the summary opens the first page only
+    assert all(data.startswith("i:") for _, data in buttons(second))  # no "more", no "save" on page 2
     if lang == "ar":
         assert_arabic_numerals(second.text or "", staff=titles)
 
@@ -426,16 +503,16 @@ async def test_upcoming_within_a_day_are_listed_and_ended_ones_drop_out(running_
 
     now = await running_bot.send_location(user, *KINGDOM_CENTRE)
     refs_now = [BY_TITLE[item.title].ref for item in listed(now.text or "")]
-    assert refs_now == [s.ref for s, _ in closures_near(*KINGDOM_CENTRE, 5_000)]
+    assert refs_now == [s.ref for s, _ in in_force_first(closures_near(*KINGDOM_CENTRE, 5_000))]
     assert not later & set(refs_now)
     olaya = next(item for item in listed(now.text or "") if BY_TITLE[item.title].ref == "riyadh-003")
-    assert f"🕒 {en.t('timing.starts', time='6:00 PM')}" in olaya.block  # 09:00 UTC + 6 h, in Riyadh
+    assert olaya.block.endswith(f" · {en.t('timing.starts', time='6:00 PM')}")  # 09:00 UTC + 6 h, in Riyadh
 
     running_bot.clock.advance(timedelta(hours=5))
     after = await running_bot.send_location(user, *KINGDOM_CENTRE)
 
     refs_after = [BY_TITLE[item.title].ref for item in listed(after.text or "")]
-    assert refs_after == [s.ref for s, _ in closures_near(*KINGDOM_CENTRE, 5_000, hours=5)]
+    assert refs_after == [s.ref for s, _ in in_force_first(closures_near(*KINGDOM_CENTRE, 5_000, hours=5), 5)]
     assert "riyadh-002" in refs_now
     assert "riyadh-002" not in refs_after  # it ended 2 h after the start
     assert "riyadh-025" in refs_after  # starts 28 h after the start: now within the day

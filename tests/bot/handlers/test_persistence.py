@@ -31,10 +31,8 @@ async def test_conversation_states_are_written_read_back_and_deleted_when_ended(
 
 async def test_only_the_kept_user_data_is_written_and_only_when_it_changed(engine: Engine) -> None:
     persistence = StorePersistence(engine)
-    await persistence.update_user_data(
-        1, {"last_point": object(), "staff_draft": {"values": {"reason": "flood"}}}
-    )
-    await persistence.update_user_data(2, {"last_point": object()})  # nothing to keep: no row
+    await persistence.update_user_data(1, {"trip": object(), "staff_draft": {"values": {"reason": "flood"}}})
+    await persistence.update_user_data(2, {"trip": object()})  # nothing to keep: no row
     assert rows(engine)[1] == [(1, '{"staff_draft": {"values": {"reason": "flood"}}}')]
     assert await StorePersistence(engine).get_user_data() == {
         1: {"staff_draft": {"values": {"reason": "flood"}}}
@@ -51,3 +49,8 @@ async def test_only_the_kept_user_data_is_written_and_only_when_it_changed(engin
     await persistence.update_user_data(3, {"staff_draft": {"values": {}}})
     await persistence.drop_user_data(3)
     assert rows(engine)[1] == []
+    # A driver's last point is kept too: the next point's answer offers a route from it, in any process.
+    await persistence.update_user_data(4, {"last_point": [46.67, 24.71, "2026-11-27T07:00:00+00:00"]})
+    assert await StorePersistence(engine).get_user_data() == {
+        4: {"last_point": [46.67, 24.71, "2026-11-27T07:00:00+00:00"]}
+    }

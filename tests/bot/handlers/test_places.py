@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from bot.i18n import get_translator
 from bot.localapi import FakeUser
@@ -31,7 +31,10 @@ async def test_save_this_place_button_then_a_name_saves_it(running_bot: RunningB
     listing = await running_bot.ask(user, "/places")
 
     assert listing.text == f"{tr.t('places.header')}\n• {tr.t('places.item_saved', name=name)}"
-    assert buttons(listing) == [(tr.t("button.delete", name=name), "delplace:0")]
+    assert buttons(listing) == [
+        (tr.t("button.check", name=name), "chk:0"),
+        (tr.t("button.delete", name=name), "delplace:0"),
+    ]
     (place,) = running_bot.services.drivers.places(user.id)
     assert (place.name, place.kind) == (name, "place")
     assert place.geometry.equals(KC_POINT)
@@ -136,3 +139,58 @@ async def test_deleting_a_subscribed_place_ends_its_alerts(running_bot: RunningB
     await press(running_bot, user, listing, "delplace:0")
 
     assert drivers.subscriptions(user.id) == []
+
+
+@LANGS
+async def test_check_now_answers_a_saved_place_as_a_sent_location(running_bot: RunningBot, lang: str) -> None:
+    user = FakeUser(403, language_code=lang)
+    running_bot.services.drivers.save_place(user.id, HOME[lang], KC_POINT)
+    reference = await running_bot.send_location(FakeUser(404, language_code=lang), *KINGDOM_CENTRE)
+    listing = await running_bot.ask(user, "/places")
+
+    checked = await press(running_bot, user, listing, "chk:0")
+
+    assert checked.text == reference.text
+
+
+async def test_check_now_answers_a_saved_route_as_a_route(running_bot: RunningBot) -> None:
+    en = get_translator("en")
+    user = FakeUser(405, language_code="en")
+    start, end = (24.6924, 46.6733), (24.7167, 46.6897)
+    running_bot.services.drivers.save_place(user.id, "Commute", LineString([start[::-1], end[::-1]]))
+    listing = await running_bot.ask(user, "/places")
+
+    checked = await press(running_bot, user, listing, "chk:0")
+
+    assert (checked.text or "").endswith(en.t("route.approximate"))  # the route answer, not a nearby one
+    assert buttons(checked)[-1] == (en.t("button.save_route"), "save:route")
+
+
+@LANGS
+async def test_saving_a_route_asks_for_a_route_name(running_bot: RunningBot, lang: str) -> None:
+    tr = get_translator(lang)
+    user = FakeUser(406, language_code=lang)
+    await running_bot.ask(user, "/route")
+    await running_bot.send_location(user, 24.6924, 46.6733)
+    answer = await running_bot.send_location(user, 24.7167, 46.6897)
+    assert (await press(running_bot, user, answer, "save:route")).text == tr.t("places.ask_route_name")
+
+
+@LANGS
+async def test_radius_says_kilometres_or_metres_offers_presets_and_explains_a_typo(
+    running_bot: RunningBot, lang: str
+) -> None:
+    tr = get_translator(lang)
+    user = FakeUser(407, language_code=lang)
+    usage = await running_bot.ask(user, "/radius")
+    assert usage.text == tr.t("radius.usage", radius=tr.distance(5_000))
+    assert [data for _, data in buttons(usage)] == ["rad:1000", "rad:2000", "rad:5000", "rad:10000"]
+    typo = await running_bot.ask(user, "/radius abc")
+    assert typo.text == tr.t("radius.unreadable", typed="abc")
+    assert buttons(typo) == buttons(usage)
+    since = len(running_bot.api.calls)
+    running_bot.api.user_presses_button(user, usage, "rad:2000")
+    edited = await running_bot.reply_to(user, since=since, method="editMessageText")
+    assert edited.text == tr.t("radius.set", radius=tr.distance(2_000))
+    assert running_bot.services.drivers.profile(user.id).radius_m == 2_000
+    assert (await running_bot.ask(user, "/radius 1")).text == tr.t("radius.set", radius=tr.distance(1_000))

@@ -77,7 +77,7 @@ async def test_an_announcement_is_an_arabic_post_with_its_map_then_an_english_re
     await w.drain()
 
     arabic, english = x_api.tweets
-    assert arabic["text"].startswith("🚧 إغلاق طريق جديد")
+    assert arabic["text"].startswith("🚧 ")
     assert arabic["text"].endswith("#الرياض #إغلاق_طريق")
     assert "http" not in arabic["text"]
     (media_id,) = arabic["media"]
@@ -85,7 +85,7 @@ async def test_an_announcement_is_an_arabic_post_with_its_map_then_an_english_re
     assert base64.b64decode(upload.body["media"]).startswith(b"\x89PNG")
     assert x_api.media[media_id]["media_key"] == f"3_{media_id}"
     assert english["reply_to"] == arabic["id"]
-    assert english["text"].startswith("🚧 New road closure: King Fahd Rd closed")
+    assert english["text"].startswith("🚧 New: King Fahd Rd closed")
     assert row(engine, closure.id, "announced", "x").remote_id == arabic["id"]
 
     posting.cancel(closure.id, SYSTEM)
@@ -205,9 +205,9 @@ async def test_the_daily_budget_defers_what_would_exceed_it(posting, engine, clo
     await w.drain()
 
     assert [t["text"].split("\n")[0] for t in x_api.tweets] == [
-        "🚧 إغلاق طريق جديد: \u2068إغلاق One\u2069",
+        "🚧 جديد: \u2068إغلاق One\u2069",  # a Latin word in it: the isolates stay
         "🚧 New road closure: One",
-        "🚧 إغلاق طريق جديد: \u2068إغلاق Two\u2069",  # the budget had room for the Arabic post only
+        "🚧 جديد: \u2068إغلاق Two\u2069",  # the budget had room for the Arabic post only
     ]
     third = [r for r in rows(engine, event="announced") if r.status == "pending"]
     assert len(third) == 1

@@ -108,9 +108,12 @@ def test_x_posts_carry_no_url_unless_given_and_a_url_weighs_23():
 
 def test_the_arabic_x_post_is_in_arabic_and_the_english_one_in_english():
     post = x_post(context(PostEvent.ANNOUNCED))
-    assert post.arabic.startswith("🚧 إغلاق طريق جديد")
+    assert post.arabic.startswith("🚧 جديد: إغلاق طريق الملك فهد")  # the title says «إغلاق»: not twice
     assert post.english is not None
-    assert post.english.startswith("🚧 New road closure: King Fahd Rd closed")
+    assert post.english.startswith("🚧 New: King Fahd Rd closed")
+    untitled = x_post(context(PostEvent.ANNOUNCED, title_ar="طريق الملك فهد", title_en="King Fahd Rd"))
+    assert untitled.arabic.startswith("🚧 إغلاق طريق جديد: طريق الملك فهد")
+    assert (untitled.english or "").startswith("🚧 New road closure: King Fahd Rd")
 
 
 def test_every_channel_post_is_within_telegrams_limits_and_valid_html():
@@ -174,3 +177,51 @@ def test_each_event_has_its_own_headline_in_both_languages(event):
     arabic, english = text.split("\n\n")
     assert "King Fahd" not in arabic
     assert english.split("\n")[0].endswith("King Fahd Rd closed</b>")
+
+
+# --- what the Arabic post says (issue 14) ------------------------------------------------------------------
+
+
+def king_fahd(event: PostEvent, **changes: object) -> PostContext:
+    """The sample closure as staff write it: lanes, one direction, a short detour, in both languages."""
+    values: dict[str, object] = {
+        "title_ar": "إغلاق جزئي لطريق الملك فهد جنوبًا", "title_en": "King Fahd Rd southbound partly closed",
+        "lanes_ar": "المساران الأيمنان", "lanes_en": "Two right lanes", "heading": "S",
+        "detour_ar": "استخدم شارع العليا جنوبًا حتى طريق مكة المكرمة",
+        "detour_en": "Use Olaya St southbound as far as Makkah Rd",
+    }  # fmt: skip
+    return context(event, **{**values, **changes})
+
+
+def test_the_arabic_x_post_says_as_much_as_the_english_one_and_closure_once() -> None:
+    post = x_post(king_fahd(PostEvent.ANNOUNCED), hashtags_ar=HASHTAGS)
+    assert post.english is not None
+    pairs = (("المساران الأيمنان", "Two right lanes"), ("جنوبًا فقط", "heading south"),
+             ("شارع العليا", "Olaya St"), ("١:٠٠ م", "1:00 PM"), ("٥:٠٠ م", "5:00 PM"))  # fmt: skip
+    for arabic, english in pairs:
+        assert english in post.english
+        assert arabic in post.arabic
+    first_line = post.arabic.split("\n")[0]
+    assert first_line.count("إغلاق") == 1
+    assert x_length(post.arabic) <= X_LIMIT
+
+
+def test_arabic_x_text_keeps_direction_marks_only_where_they_are_needed() -> None:
+    arabic = x_post(king_fahd(PostEvent.ANNOUNCED)).arabic
+    assert "\u2068" not in arabic  # all Arabic: not one mark, each would cost 2 on X
+    mixed = x_post(king_fahd(PostEvent.ANNOUNCED, title_ar="إغلاق King Fahd Rd")).arabic
+    assert "\u2068King Fahd Rd\u2069" in mixed or "\u2068إغلاق King Fahd Rd\u2069" in mixed
+    assert mixed.count("\u2068") == 1
+    with_marks = channel_text(king_fahd(PostEvent.ANNOUNCED))  # the channel keeps its isolates (no cost)
+    assert "\u2068" in with_marks
+
+
+def test_extended_and_lifted_posts_give_the_previous_end() -> None:
+    before = closure(ends_at=NOW + timedelta(hours=3))
+    extended = x_post(context(PostEvent.EXTENDED, before=before))  # to NOW + 5 h, from NOW + 3 h
+    assert "🕒 حتى ٥:٠٠ م · كان: حتى ٣:٠٠ م" in extended.arabic
+    assert "🕒 Until 5:00 PM · before: until 3:00 PM" in (extended.english or "")
+    lifted = x_post(context(PostEvent.LIFTED, starts_at=NOW - timedelta(hours=1)))
+    assert "🕒 كان مقررًا حتى ٥:٠٠ م" in lifted.arabic
+    assert "🕒 It was to last until 5:00 PM" in (lifted.english or "")
+    assert "It was to last" in channel_text(context(PostEvent.LIFTED, starts_at=NOW - timedelta(hours=1)))

@@ -16,12 +16,16 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from shapely.geometry import Point
+from sqlmodel import select
 
 from bot.i18n import get_translator
 from bot.services import Services
 from bot.web.serving import WebServer
 from bot.web.site import build_web_app
+from closures import municipalities
+from closures.models import Municipality
 from closures.service import Actor
+from closures.store import session_scope
 from tests.closures.conftest import draft_factory
 from tests.conftest import ROOT, FakeClock
 
@@ -141,7 +145,7 @@ async def test_a_link_to_one_closure_opens_the_map_on_it(
     server = await serve_asgi(build_web_app(sample_services))
     async with httpx.AsyncClient() as client:
         atom = (await client.get(f"{server.url}/feeds/closures.atom?lang=en")).text
-        data = (await client.get(f"{server.url}/map/closures.json?lang=en")).json()
+        data = (await client.get(f"{server.url}/map/closures.json?lang=ar")).json()  # Riyadh's own language
     wanted = data["features"][-1]
     link = f"{server.url}/#closure-{wanted['id']}"
     assert f'href="{link}"' in atom  # what a feed reader opens
@@ -151,3 +155,83 @@ async def test_a_link_to_one_closure_opens_the_map_on_it(
     popup = page.locator(".leaflet-popup-content .title")
     await popup.wait_for()
     assert await popup.text_content() == wanted["properties"]["title"]
+
+
+async def on_screen(page: Page, ids: list[int]) -> list[int]:
+    """Which of these closures' layers lie inside the map's visible box."""
+    visible = await page.evaluate(
+        """ids => { const box = document.getElementById('map').getBoundingClientRect();
+        return ids.filter(id => [...document.querySelectorAll(`#map [data-closure-id='${id}']`)].some(e => {
+          const r = e.getBoundingClientRect();
+          return r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom;
+        })); }""",
+        ids,
+    )
+    return sorted(visible)
+
+
+async def by_municipality(server: WebServer, services: Services) -> dict[str, list[int]]:
+    async with httpx.AsyncClient() as client:
+        data = (await client.get(f"{server.url}/map/closures.json?lang=en")).json()
+    slugs = {
+        m.id: m.slug for m in __import__("closures.municipalities").municipalities.every(services.engine)
+    }
+    out: dict[str, list[int]] = {}
+    for feature in data["features"]:
+        out.setdefault(slugs[feature["properties"]["m"]], []).append(feature["id"])
+    return out
+
+
+@pytest.mark.parametrize(("viewport", "name"), [((1280, 800), "desktop"), ((390, 844), "phone")])
+async def test_the_map_opens_on_the_municipality_with_most_closures_in_force_named_and_fitted(
+    browser: Browser, sample_services: Services, serve_asgi: Serve, viewport: tuple[int, int], name: str
+):
+    server = await serve_asgi(build_web_app(sample_services))
+    ids = await by_municipality(server, sample_services)
+    assert len(ids["riyadh"]) > len(ids["jeddah"]) > 0
+    page = await browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    await page.goto(f"{server.url}/")  # no ?lang: Riyadh's own language, Arabic, whatever the browser says
+    await page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+
+    ar = get_translator("ar")
+    assert await page.get_attribute("html", "lang") == "ar"
+    riyadh = municipalities.find(sample_services.engine, "riyadh")
+    assert riyadh is not None
+    assert await page.text_content("h1") == ar.t("web.map.heading_in", city=riyadh.name_ar)
+    assert await on_screen(page, ids["jeddah"]) == []  # 850 km away: not squeezed into the same view
+    assert len(await on_screen(page, ids["riyadh"])) >= len(ids["riyadh"]) * 0.8  # fitted to Riyadh's
+    assert await page.locator(".legend li").count() == 2
+    updated = (await page.text_content("#updated") or "").replace("\u2068", "").replace("\u2069", "")
+    assert updated.startswith("آخر تحديث ")
+    await page.screenshot(path=str(artifacts_dir() / f"map-opening-{name}.png"))
+
+
+async def test_m_opens_another_municipality_and_lang_still_wins(
+    browser: Browser, sample_services: Services, serve_asgi: Serve
+):
+    server = await serve_asgi(build_web_app(sample_services))
+    ids = await by_municipality(server, sample_services)
+    page, _ = await open_map(browser, f"{server.url}/?m=jeddah&lang=en")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert "Jeddah" in (await page.text_content("h1") or "")
+    assert await on_screen(page, ids["riyadh"]) == []
+    assert await on_screen(page, ids["jeddah"]) == sorted(ids["jeddah"])
+    assert (await page.text_content("#updated") or "").startswith("Last updated ")
+
+
+async def test_the_browser_language_counts_only_where_the_municipality_sets_none(
+    browser: Browser, sample_services: Services, serve_asgi: Serve
+):
+
+    server = await serve_asgi(build_web_app(sample_services))
+    context = await browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en"})
+    page = await context.new_page()
+    await page.goto(f"{server.url}/?m=jeddah")
+    assert await page.get_attribute("html", "lang") == "ar"  # Jeddah says Arabic
+    with session_scope(sample_services.engine, write=True) as session:
+        jeddah = session.exec(select(Municipality).where(Municipality.slug == "jeddah")).one()
+        jeddah.language = None
+        session.add(jeddah)
+    await page.goto(f"{server.url}/?m=jeddah")
+    assert await page.get_attribute("html", "lang") == "en"  # no language of its own: the browser's
+    await context.close()

@@ -130,7 +130,8 @@ async def test_map_json_answers_304_until_a_closure_changes(
 @pytest.mark.parametrize(
     ("query", "accept", "lang", "direction"),
     [
-        ("", "en-GB,en;q=0.9", "en", "ltr"),
+        ("", "en-GB,en;q=0.9", "ar", "rtl"),  # Riyadh's own language: the browser's counts only without one
+        ("?m=nowhere", "en-GB,en;q=0.9", "ar", "rtl"),  # an unknown ?m opens the busiest one, Riyadh
         ("", "fr;q=1, ar;q=0.5, en;q=0.4", "ar", "rtl"),
         ("?lang=ar", "en", "ar", "rtl"),
         ("?lang=en", "ar", "en", "ltr"),

@@ -14,9 +14,11 @@ from sqlmodel import func, select
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.i18n import Translator
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
 from bot.services.throttle import FloodControl
+from bot.text.staff_questions import time_choices
 from closures.models import Closure, ClosureEvent, OutboxItem
 from closures.service import Actor
 from closures.store import session_scope
@@ -35,6 +37,9 @@ STRANGER = FakeUser(6001, first_name="Someone", language_code="en")
 KING_FAHD = [(24.7000, 46.6800), (24.7100, 46.6750)]
 BESIDE = (24.7050, 46.6900)
 JEDDAH_POINT = (21.5400, 39.1700)
+
+
+TYPED_TITLE = "إغلاق شارع العليا"  # what an operator types as the Arabic title
 
 
 @dataclass
@@ -71,9 +76,21 @@ class StaffBot(RunningBot):
         for data in ("ss:full", "sd:both", "st:now"):
             answer = await self.press(user, answer, data)
         answer = await self.say(user, end)
-        for data in ("sx:skip", "ta:use"):
-            answer = await self.press(user, answer, data)
+        answer = await self.press(user, answer, "sx:skip")
+        proposed = any(
+            b.get("callback_data") == "ta:use"
+            for row in answer.params.get("reply_markup", {}).get("inline_keyboard", [])
+            for b in row
+        )  # a title is proposed only when a geocoder named the street
+        answer = await (self.press(user, answer, "ta:use") if proposed else self.say(user, TYPED_TITLE))
         return await self.press(user, answer, "te:skip")
+
+    def question(self, tr: Translator, key: str) -> str:
+        """The text of the question ``key`` as the bot asks it now (the time questions carry an example)."""
+        example = time_choices(self.clock.now, self.services.zone(1)).example
+        if tr.lang == "ar":
+            example = example.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+        return tr.t(key, example=example)
 
     def count(self, table: Any, *where: Any) -> int:
         with session_scope(self.services.engine) as session:

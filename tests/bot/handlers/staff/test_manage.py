@@ -3,16 +3,21 @@ operators at once), each change with its audit event and outbox rows; and ``/new
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
+from shapely.geometry import Point
 from sqlmodel import select
 
 from bot.i18n import get_translator
+from bot.localapi import ApiCall, FakeUser
 from closures.lifecycle import Phase, phase_at
 from closures.models import Closure, ClosureEvent, ConversationData, ConversationState, OutboxItem
+from closures.rules import ClosureDraft
+from closures.service import Actor
 from closures.store import session_scope
-from tests.bot.handlers.staff.conftest import BESIDE, RIYADH, RIYADH_EN, StaffBot
+from tests.bot.handlers.staff.conftest import BESIDE, RIYADH, RIYADH_EN, TYPED_TITLE, StaffBot
 
 
 def riyadh_closure(bot: StaffBot, phase: Phase) -> Closure:
@@ -53,7 +58,24 @@ async def test_mine_lists_what_the_operator_registered(staff_bot: StaffBot) -> N
     await bot.press(RIYADH, preview, "sv:confirm")
     mine = await bot.say(RIYADH, "/mine")
     assert tr.n("staff.list.header", 1) in (mine.text or "")
-    assert "أعمال طرق" in (mine.text or "")
+    assert TYPED_TITLE in (mine.text or "")
+
+
+async def test_mine_gives_the_start_of_a_scheduled_closure(staff_bot: StaffBot) -> None:
+    bot, tr = staff_bot, get_translator("en")
+    now = bot.clock.now
+    draft = ClosureDraft(
+        geometry=Point(BESIDE[1], BESIDE[0]), radius_m=50, reason="roadworks", title_ar=TYPED_TITLE,
+        starts_at=now + timedelta(hours=5), ends_at=now + timedelta(hours=8),
+    )  # fmt: skip
+    bot.services.closures.register("riyadh", draft, Actor.telegram(RIYADH_EN.id))
+
+    mine = (await bot.say(RIYADH_EN, "/mine")).text or ""
+
+    zone = bot.services.zone(1)
+    starts = tr.t("timing.starts", time=tr.time(now + timedelta(hours=5), zone, now))
+    until = tr.t("timing.until", time=tr.time(now + timedelta(hours=8), zone, now))
+    assert f"{starts} · {until}" in mine
 
 
 async def test_show_sends_the_pin_and_the_details(staff_bot: StaffBot) -> None:
@@ -68,6 +90,56 @@ async def test_show_sends_the_pin_and_the_details(staff_bot: StaffBot) -> None:
     assert (await bot.say(RIYADH_EN, "/show 99999")).text == tr.t("staff.not_found", id=99999)
 
 
+async def confirmed(bot: StaffBot, user: FakeUser, command: str) -> ApiCall:
+    """Send ``/lift`` or ``/cancel_closure`` and tap "Yes" under the post it shows."""
+    question = await bot.say(user, command)
+    (yes,) = [b["callback_data"] for row in question.params["reply_markup"]["inline_keyboard"] for b in row
+              if b["callback_data"].startswith("sq:") and b["callback_data"] != "sq:no"]  # fmt: skip
+    return await bot.press(user, question, yes)
+
+
+@pytest.mark.parametrize(
+    ("command", "event", "user"), [("lift", "lifted", RIYADH), ("cancel_closure", "cancelled", RIYADH_EN)]
+)
+async def test_lift_and_cancel_show_the_post_and_change_nothing_until_confirmed(
+    staff_bot: StaffBot, command: str, event: str, user: FakeUser
+) -> None:
+    bot, tr = staff_bot, get_translator(user.language_code or "ar")
+    active = riyadh_closure(bot, Phase.ACTIVE)
+    before = bot.writes()
+
+    question = await bot.say(user, f"/{command} {active.id}")
+
+    text = question.text or ""
+    assert text.startswith(f"<b>{tr.t(f'staff.confirm.{command}', id=active.id)}</b>\n\n")
+    for lang in ("ar", "en"):  # the channel post, both blocks, as followers will read it
+        other = get_translator(lang)
+        headline = other.t(
+            f"post.{event}", title=other.embed(active.title_en or "") if lang == "en" else active.title_ar
+        )
+        assert html.escape(headline, quote=False) in text
+    assert bot.writes() == before  # nothing changed, nothing queued for the channel or X
+    buttons = [b["callback_data"] for row in question.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [f"sq:{command}:{active.id}:{active.version}", "sq:no"]
+
+    kept = await bot.press(user, question, "sq:no")
+    assert kept.text == tr.t("staff.confirm.kept")
+    assert bot.writes() == before
+    assert bot.closure(active.id).status == "open"
+
+
+async def test_a_confirmation_for_a_closure_changed_meanwhile_does_nothing(staff_bot: StaffBot) -> None:
+    bot, tr = staff_bot, get_translator("en")
+    active = riyadh_closure(bot, Phase.ACTIVE)
+    question = await bot.say(RIYADH_EN, f"/lift {active.id}")
+    await bot.say(RIYADH_EN, f"/extend {active.id} 1h")  # someone extends it while the question waits
+
+    answer = await bot.press(RIYADH_EN, question, f"sq:lift:{active.id}:{active.version}")
+
+    assert answer.text == tr.t("staff.confirm.changed", id=active.id)
+    assert bot.closure(active.id).status == "open"
+
+
 async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_bot: StaffBot) -> None:
     bot, tr = staff_bot, get_translator("ar")
     active = riyadh_closure(bot, Phase.ACTIVE)
@@ -80,7 +152,7 @@ async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_b
     assert done.text == tr.t("staff.done.extend", id=active.id, until=until)
     assert trail(bot, active.id)[-1] == (extended.version, "extended", f"tg:{RIYADH.id}")
     assert posts(bot, active.id, extended.version) > 0
-    done = await bot.say(RIYADH, f"/lift {active.id}")
+    done = await confirmed(bot, RIYADH, f"/lift {active.id}")
     lifted = bot.closure(active.id)
     assert done.text == tr.t("staff.done.lift", id=active.id)
     assert (lifted.status, lifted.lifted_at) == ("lifted", bot.clock.now)
@@ -89,7 +161,7 @@ async def test_extend_lift_and_cancel_write_audit_events_and_outbox_rows(staff_b
     assert (await bot.say(RIYADH, f"/lift {active.id}")).text == tr.t("staff.refused.not_open")
     scheduled = riyadh_closure(bot, Phase.SCHEDULED)
     assert (await bot.say(RIYADH, f"/lift {scheduled.id}")).text == tr.t("staff.refused.not_started")
-    assert (await bot.say(RIYADH, f"/cancel_closure {scheduled.id}")).text == tr.t(
+    assert (await confirmed(bot, RIYADH, f"/cancel_closure {scheduled.id}")).text == tr.t(
         "staff.done.cancel_closure", id=scheduled.id
     )
     assert bot.closure(scheduled.id).status == "cancelled"
@@ -112,20 +184,36 @@ async def test_extend_to_a_time_and_its_refusals(staff_bot: StaffBot) -> None:
     assert bot.closure(active.id).ends_at is None
 
 
-async def test_history_lists_every_change_with_who_made_it(staff_bot: StaffBot) -> None:
+async def test_history_names_who_changed_what_from_what_to_what_with_full_dates(staff_bot: StaffBot) -> None:
     bot, tr = staff_bot, get_translator("en")
     active = riyadh_closure(bot, Phase.ACTIVE)
+    assert active.ends_at is not None
+    zone = bot.services.zone(1)
     await bot.say(RIYADH_EN, f"/extend {active.id} 1h")
-    await bot.say(RIYADH, f"/lift {active.id}")
+    await confirmed(bot, RIYADH, f"/lift {active.id}")
     text = (await bot.say(RIYADH_EN, f"/history {active.id}")).text or ""
     assert text.startswith(f"<b>{tr.t('staff.history.header', id=active.id)}</b>")
-    for action, who in (
-        ("registered", "test"),
-        ("extended", f"tg:{RIYADH_EN.id}"),
-        ("lifted", f"tg:{RIYADH.id}"),
+    at = tr.full_time(bot.clock.now, zone)
+    assert (
+        at.endswith(str(bot.clock.now.astimezone(zone).year)) or str(bot.clock.now.year) in at
+    )  # a full date
+    names = bot.services.staff.names([RIYADH.id, RIYADH_EN.id])
+    for version, action, who in (
+        (1, "registered", tr.t("staff.actor.system")),  # registered by a test path, not a person
+        (2, "extended", names.get(RIYADH_EN.id) or RIYADH_EN.full_name),
+        (3, "lifted", names.get(RIYADH.id) or RIYADH.full_name),
     ):
-        assert f"{tr.t(f'staff.action.{action}')} · {who}" in text
-    assert tr.t("staff.history.changed", fields=tr.t("staff.field.ends_at")) in text
+        line = tr.t(
+            "staff.history.item", version=version, action=tr.t(f"staff.action.{action}"), actor=who, time=at
+        )
+        plain = str.maketrans("", "", "\u2068\u2069")
+        assert line.translate(plain) in text.translate(plain)
+    old_end, new_end = (
+        tr.full_time(end, zone) for end in (active.ends_at, active.ends_at + timedelta(hours=1))
+    )
+    change = tr.t("staff.history.change", field=tr.t("staff.field.ends_at"), old=old_end, new=new_end)
+    assert f"\n    {change}" in text
+    assert "tg:" not in text
 
 
 async def test_edit_changes_a_field_with_the_same_validation_and_writes_through_the_service(
@@ -212,7 +300,9 @@ async def test_a_half_finished_new_survives_a_restart_of_the_bot(staff_bot: Staf
     for data in ("sd:both", "st:now"):
         preview = await bot.press(RIYADH, preview, data)
     preview = await bot.say(RIYADH, "3h")
-    for data in ("sx:skip", "ta:use", "te:skip", "sv:confirm"):
+    preview = await bot.press(RIYADH, preview, "sx:skip")
+    preview = await bot.say(RIYADH, "إغلاق شارع العليا")
+    for data in ("te:skip", "sv:confirm"):
         preview = await bot.press(RIYADH, preview, data)
     closure = bot.newest()
     assert (closure.reason, closure.radius_m, closure.created_by) == ("flood", 250.0, f"tg:{RIYADH.id}")

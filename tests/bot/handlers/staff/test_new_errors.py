@@ -122,7 +122,7 @@ async def test_an_end_before_the_start_or_already_past_is_refused(
 ) -> None:
     bot, tr = staff_bot, get_translator(user.language_code or "ar")
     await at_start(bot, user)
-    assert (await bot.say(user, "2026-11-28 10:00")).text == tr.t("staff.ask.end")
+    assert (await bot.say(user, "2026-11-28 10:00")).text == bot.question(tr, "staff.ask.end")
     assert (await bot.say(user, "2026-11-28 09:00")).text == tr.t("staff.refused.end_before_start")
     assert (await bot.say(user, "tomorrow-ish")).text == tr.t("staff.time.not_time")
     assert (await bot.say(user, "400 days")).text == tr.t("staff.time.duration_too_long")
@@ -147,11 +147,13 @@ async def test_a_start_over_an_hour_ago_needs_an_explicit_confirmation(
     ask = await bot.say(user, "2026-11-27 09:00")  # Riyadh time: three hours ago
     past = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
     assert ask.text == tr.t("staff.ask.start_past", time=tr.time(past, bot.services.zone(1), tz_now))
-    assert (await bot.press(user, ask, "sp:no")).text == tr.t("staff.ask.start")
+    assert (await bot.press(user, ask, "sp:no")).text == bot.question(tr, "staff.ask.start")
     ask = await bot.say(user, "2026-11-27 09:00")
-    assert (await bot.press(user, ask, "sp:yes")).text == tr.t("staff.ask.end")
+    assert (await bot.press(user, ask, "sp:yes")).text == bot.question(tr, "staff.ask.end")
     answer = await bot.say(user, "6h")
-    for data in ("sx:skip", "ta:use", "te:skip", "sv:confirm"):
+    answer = await bot.press(user, answer, "sx:skip")
+    answer = await bot.say(user, "إغلاق شارع العليا")  # no geocoder, so no proposed title: typed
+    for data in ("te:skip", "sv:confirm"):
         answer = await bot.press(user, answer, data)
     closure = bot.newest()
     assert (closure.starts_at, closure.ends_at) == (past, datetime(2026, 11, 27, 12, 0, tzinfo=UTC))

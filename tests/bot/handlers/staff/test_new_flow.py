@@ -13,9 +13,13 @@ from shapely.geometry import LineString, Point, Polygon
 from bot.handlers.staff.geometry import line_through
 from bot.i18n import get_translator
 from bot.localapi import FakeUser
+from bot.publish.maps import MapMaker
+from bot.publish.wiring import surroundings
 from closures.models import Closure, ClosureEvent, OutboxItem
+from closures.rules import geometry_of
+from closures.views import ClosureView
 from geo.routing import Route, StraightLineRouter
-from tests.bot.handlers.staff.conftest import BESIDE, KING_FAHD, RIYADH, RIYADH_EN, StaffBot
+from tests.bot.handlers.staff.conftest import BESIDE, KING_FAHD, RIYADH, RIYADH_EN, TYPED_TITLE, StaffBot
 
 
 def lonlat(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -50,7 +54,7 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     answer = await message("المساران الأيمنان")
     answer = await bot.press(RIYADH, answer, "sd:one")
     answer = await bot.press(RIYADH, answer, "sh:S")
-    assert answer.text == tr.t("staff.ask.start")
+    assert answer.text == bot.question(tr, "staff.ask.start")
     await message("٢٠٢٦-١١-٢٧ ١٤:٣٠")  # Riyadh time, Arabic-Indic digits: 11:30 UTC
     await message("٣ ساعات")
     await message("التحويل عبر طريق العليا")
@@ -58,9 +62,8 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     assert title_en.text == tr.t("staff.ask.title_en")
     assert sent == 8  # and taps on the buttons for the rest
     preview = await bot.press(RIYADH, title_en, "te:skip")
-    pin = bot.api.sent(RIYADH.id, "sendLocation")[-1]
-    middle = LineString(lonlat(KING_FAHD)).interpolate(0.5, normalized=True)  # the pin goes half-way along
-    assert (pin.params["latitude"], pin.params["longitude"]) == pytest.approx((middle.y, middle.x))
+    photo = bot.api.sent(RIYADH.id, "sendPhoto")[-1]  # the map that will be posted, before its text
+    assert photo.params["photo"].content.startswith(b"\x89PNG")
     assert tr.t("staff.preview.header") in (preview.text or "")
     assert "إغلاق جزئي لطريق الملك فهد جنوبًا" in (preview.text or "")
     assert bot.writes() == before
@@ -68,6 +71,10 @@ async def test_a_line_on_a_riyadh_road_from_shared_locations_in_eight_messages_i
     closure = bot.newest()
     assert done.text == tr.t("staff.registered", id=closure.id, version=1)
     assert shapely.from_geojson(closure.geometry_geojson).equals_exact(LineString(lonlat(KING_FAHD)), 0)
+    posted = MapMaker(None, surroundings=surroundings(bot.services)).render(
+        ClosureView.of(closure, geometry_of(closure))
+    )
+    assert photo.params["photo"].content == posted  # the very map followers will see
     assert (closure.kind, closure.radius_m, closure.reason, closure.severity) == (
         "line",
         None,
@@ -118,7 +125,7 @@ async def test_one_location_and_a_radius_button_make_a_point_closure(
     assert (closure.kind, closure.radius_m) == ("point", 250.0)
     assert closure.starts_at == bot.clock.now
     assert closure.ends_at == bot.clock.now + timedelta(hours=3)
-    assert (closure.title_ar, closure.title_en) == ("أعمال طرق", None)  # the proposal from the reason
+    assert (closure.title_ar, closure.title_en) == (TYPED_TITLE, None)  # no street known: none was proposed
 
 
 async def test_three_locations_and_done_as_area_make_an_area(staff_bot: StaffBot) -> None:
@@ -254,7 +261,7 @@ async def test_edit_a_field_from_the_preview_then_confirm(staff_bot: StaffBot) -
         for g in ("geometry", "reason", "severity", "direction", "starts_at", "ends_at", "detour", "title")
     ]
     end = await bot.press(RIYADH, menu, "sf:ends_at")
-    assert end.text == tr.t("staff.ask.end")
+    assert end.text == bot.question(tr, "staff.ask.end")
     preview = await bot.press(RIYADH, end, "se:open")  # straight back to the preview
     assert tr.t("timing.open_ended") in (preview.text or "")
     reason = await bot.press(RIYADH, await bot.press(RIYADH, preview, "sv:edit"), "sf:reason")
@@ -278,7 +285,7 @@ STEPS = [
     ("press:sp:yes", "staff.ask.end"),
     ("press:se:open", "staff.ask.detour"),
     ("press:sx:skip", "staff.ask.title_ar"),
-    ("press:ta:use", "staff.ask.title_en"),
+    ("say:إغلاق شارع العليا", "staff.ask.title_en"),
     ("press:te:skip", "staff.preview.header"),
     ("press:sv:edit", "staff.ask.field"),
 ]

@@ -12,7 +12,16 @@ from shapely.geometry import Point
 
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser
-from tests.bot.handlers.staff.conftest import ADMIN, BESIDE, JEDDAH, KING_FAHD, RIYADH, RIYADH_EN, StaffBot
+from tests.bot.handlers.staff.conftest import (
+    ADMIN,
+    BESIDE,
+    JEDDAH,
+    KING_FAHD,
+    RIYADH,
+    RIYADH_EN,
+    TYPED_TITLE,
+    StaffBot,
+)
 from tests.fakes.nominatim import GAZETTEER, GeocodingServer, bot_geocoder_settings
 
 ROAD = next(e for e in GAZETTEER if e.name_en == "King Fahd Road")
@@ -148,4 +157,19 @@ async def test_a_failing_geocoder_leaves_the_operator_at_the_place_question(
     reason = await bot.press(RIYADH_EN, radius, "sg:r:50")  # and reverse geocoding fails quietly
     preview = await bot.to_preview(RIYADH_EN, reason)
     await bot.press(RIYADH_EN, preview, "sv:confirm")
-    assert bot.newest().title_ar == "أعمال طرق"  # the proposal from the reason alone
+    assert bot.newest().title_ar == TYPED_TITLE  # no street, so no proposal: the operator typed one
+
+
+@pytest.mark.parametrize(
+    "text", ["NaN, NaN", "-inf", "1e999, 46.6753", "https://www.google.com/maps/search/x"]
+)
+async def test_text_meant_as_a_location_is_judged_not_looked_up(
+    staff_bot: StaffBot, geocoding_server: GeocodingServer, text: str
+) -> None:
+    bot, tr = staff_bot, get_translator("en")
+    await bot.say(RIYADH_EN, "/new")
+
+    answer = await bot.say(RIYADH_EN, text)
+
+    assert not (answer.text or "").startswith(tr.t("geocode.found", name=""))
+    assert geocoding_server.searches() == []

@@ -208,3 +208,107 @@ def test_end_duration_too_long_says_so_rather_than_not_a_time() -> None:
     with pytest.raises(TimeInputError) as info:
         parse_end("400 days", start=start, tz=ZoneInfo("Asia/Riyadh"), now=start)
     assert info.value.code == "duration_too_long"
+
+
+# --- times as Saudi operators type them (issue 14) ---------------------------------------------------------
+
+LATE = datetime(2026, 11, 27, 20, 40, tzinfo=UTC)  # 23:40 in Riyadh, Friday
+
+
+def riyadh(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=RIYADH).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("غدا ١٠ م", riyadh(28, 22)),
+        ("غدًا ١٠ م", riyadh(28, 22)),
+        ("الليلة 11 مساء", riyadh(27, 23)),
+        ("الليلة ١١ مساءً", riyadh(27, 23)),
+        ("الليلة ١", riyadh(28, 1)),  # after midnight: the small hours that follow tonight
+        ("الليلة", riyadh(27, 22)),
+        ("بعد ساعتين", LATE + timedelta(hours=2)),
+        ("بعد ٣ ساعات", LATE + timedelta(hours=3)),
+        ("in 90 min", LATE + timedelta(minutes=90)),
+        ("after 2 hours", LATE + timedelta(hours=2)),
+        ("الساعة ١٠ مساءً", riyadh(27, 22)),
+        ("١٠:٣٠ ص", riyadh(27, 10, 30)),
+        ("10:30pm", riyadh(27, 22, 30)),
+        ("today 22:00", riyadh(27, 22)),
+        ("tonight", riyadh(27, 22)),
+        ("tomorrow 6am", riyadh(28, 6)),
+        ("tomorrow 06:00", riyadh(28, 6)),
+        ("بكرة الساعة ٧ صباحًا", riyadh(28, 7)),
+        ("بعد غد ٨ ص", riyadh(29, 8)),
+        ("اليوم ١٢ م", riyadh(27, 12)),  # noon
+        ("اليوم ١٢ ص", riyadh(27, 0)),  # midnight
+        ("غدا ١ الظهر", riyadh(28, 13)),
+    ],
+)
+def test_everyday_times_are_read_as_operators_type_them(text: str, expected: datetime) -> None:
+    assert parse_when(text, tz=RIYADH, now=LATE) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["غدا", "tomorrow", "الليلة ١٣ م", "غدا ٢٥", "today 10:75", "بعد", "tonight x"]
+)
+def test_everyday_phrases_without_a_readable_hour_are_refused(text: str) -> None:
+    with pytest.raises(TimeInputError):
+        parse_when(text, tz=RIYADH, now=LATE)
+
+
+DAY_WORDS = {"today": 0, "اليوم": 0, "tomorrow": 1, "غدا": 1, "غدًا": 1, "بكرة": 1, "بعد غد": 2}
+HALVES = {
+    "am": False,
+    "ص": False,
+    "صباحًا": False,
+    "صباحا": False,
+    "pm": True,
+    "م": True,
+    "مساءً": True,
+    "مساء": True,
+}
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    day=st.sampled_from(sorted(DAY_WORDS)),
+    at=st.sampled_from(["", "الساعة ", "at "]),
+    hour=st.integers(1, 12),
+    minute=st.one_of(st.none(), st.integers(0, 59)),
+    half=st.sampled_from(sorted(HALVES)),
+    spaced=st.booleans(),
+    arabic_digits=st.booleans(),
+    now_minutes=st.integers(0, 24 * 60 - 1),
+)
+def test_a_day_an_hour_and_a_half_of_the_day_in_any_digits_is_that_moment(
+    day: str,
+    at: str,
+    hour: int,
+    minute: int | None,
+    half: str,
+    spaced: bool,
+    arabic_digits: bool,
+    now_minutes: int,
+) -> None:
+    now = datetime(2026, 11, 27, tzinfo=RIYADH) + timedelta(minutes=now_minutes)
+    clock = f"{hour}" if minute is None else f"{hour}:{minute:02d}"
+    if arabic_digits:
+        clock = clock.translate(ARABIC_INDIC)
+    text = f"{day} {at}{clock}{' ' if spaced else ''}{half}"
+    hour24 = hour % 12 + (12 if HALVES[half] else 0)
+    expected_day = now.date() + timedelta(days=DAY_WORDS[day])
+    expected = datetime(
+        expected_day.year, expected_day.month, expected_day.day, hour24, minute or 0, tzinfo=RIYADH
+    )
+    assert parse_when(text, tz=RIYADH, now=now.astimezone(UTC)) == expected.astimezone(UTC)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hours=st.integers(1, 48), word=st.sampled_from(["بعد", "after", "in"]), arabic=st.booleans())
+def test_after_n_hours_is_that_long_from_now(hours: int, word: str, arabic: bool) -> None:
+    unit = "ساعات" if arabic else "hours"
+    count = str(hours).translate(ARABIC_INDIC) if arabic else str(hours)
+    assert parse_when(f"{word} {count} {unit}", tz=RIYADH, now=NOW) == NOW + timedelta(hours=hours)
