@@ -218,6 +218,10 @@ class Translator:
         """A fragment (unit, date word) that is itself a value: filled without isolating its parts."""
         return self._fill(key, self._template(key, None), values, embed=False)
 
+    def knows(self, key: str) -> bool:
+        """Whether this language's catalogue has ``key`` (without falling back to the other language)."""
+        return self._own(key, None) is not None
+
     def _template(self, key: str, count: int | None) -> str:
         own = self._own(key, count)
         if own is not None:

@@ -77,11 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoutingFailed as exc:  # before CliError, of which it is a kind
         return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
     except (GeometryError, TimeInputError, CliError, PlaybookClosureInvalid) as exc:
-        return _fail(args, f"bad input: {explain(exc)}", EXIT_USAGE)
+        return _fail(args, f"bad input: {explain(exc, about=_refusals(args))}", EXIT_USAGE)
     except CapError as exc:  # not CAP, an XML bomb, too large: the whole document refused
         return _fail(args, f"bad input: not a CAP alert or feed: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, EmergencyConflict, NotFound) as exc:
-        return _fail(args, f"refused: {explain(exc)}", EXIT_REFUSED)
+        return _fail(args, f"refused: {explain(exc, about=_refusals(args))}", EXIT_REFUSED)
     except FetchError as exc:
         return _fail(args, f"remote feed: {exc}", EXIT_REMOTE)
     except sqlalchemy.exc.OperationalError as exc:
@@ -116,3 +116,8 @@ def _first_line(value: object) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _refusals(args: argparse.Namespace) -> str:
+    """Which of the catalogue's refusals explain a refusal of this command: emergencies' or closures'."""
+    return "emergency" if args.command in ("emergency", "playbook") else "staff"

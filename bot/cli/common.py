@@ -22,6 +22,7 @@ from closures import municipalities
 from closures.emergencies import EmergencyService
 from closures.errors import Refusal, ValidationError
 from closures.models import Municipality
+from closures.playbooks import PlaybookClosureInvalid
 from closures.queries import ClosureQueries
 from closures.reach import Reach
 from closures.service import ClosureService
@@ -104,11 +105,14 @@ class Context:
         return muni
 
 
-def explain(exc: Exception) -> str:
+def explain(exc: Exception, *, about: str = "staff") -> str:
     """The person's problem in one English sentence from the catalogue, not an internal code (the code and
-    any library detail go to the log, shown with ``-v``)."""
+    any library detail go to the log, shown with ``-v``). ``about`` names the catalogue's refusals to read:
+    ``emergency`` ones say "emergency" where the closures' say "closure"."""
     en = get_translator("en")
     match exc:
+        case PlaybookClosureInvalid():
+            return f"closure {exc.position} of the playbook: {explain(exc.cause, about='staff')}"
         case GeometryError():
             return geometry_problem(exc, en)
         case TimeInputError():
@@ -118,7 +122,8 @@ def explain(exc: Exception) -> str:
                 "The start is more than an hour ago: give a later --start, or --allow-past-start if it is so."
             )
         case ValidationError():
-            return en.t(f"staff.refused.{exc.code.value}")
+            key = f"{about}.refused.{exc.code.value}"
+            return en.t(key if en.knows(key) else f"staff.refused.{exc.code.value}")
     return str(exc)
 
 

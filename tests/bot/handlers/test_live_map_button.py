@@ -11,7 +11,14 @@ import pytest
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser
 from tests.bot.conftest import RunningBot
-from tests.bot.handlers.test_nearby import BY_TITLE, KINGDOM_CENTRE, closures_near, listed, press
+from tests.bot.handlers.test_nearby import (
+    BY_TITLE,
+    KINGDOM_CENTRE,
+    closures_near,
+    in_force_first,
+    listed,
+    press,
+)
 
 WEBAPP = "https://roads.test"
 
@@ -39,8 +46,9 @@ def data(answer: ApiCall, prefix: str) -> list[str]:
     return [d.removeprefix(prefix) for d in found if d.startswith(prefix)]
 
 
-def pinned_ids(answer: ApiCall) -> list[str]:
-    return data(answer, "pin:")
+def listed_ids(answer: ApiCall) -> list[str]:
+    """The closure ids of the numbered buttons (``i:ID:lat,lon``), in the order the answer lists them."""
+    return [d.split(":")[0] for d in data(answer, "i:")]
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -55,8 +63,8 @@ async def test_the_live_map_opens_on_the_driver_with_the_listed_closures(running
     assert query["lang"] == [lang]
     assert query["at"] == [f"{KINGDOM_CENTRE[0]:.5f},{KINGDOM_CENTRE[1]:.5f}"]
     ids = query["ids"][0].split(",")
-    assert ids == pinned_ids(answer)  # exactly the closures the driver was told of, in their order
-    expected = [sample.ref for sample, _ in closures_near(*KINGDOM_CENTRE, 5_000)][:10]
+    assert ids == listed_ids(answer)  # exactly the closures the driver was told of, in their order
+    expected = [sample.ref for sample, _ in in_force_first(closures_near(*KINGDOM_CENTRE, 5_000))][:10]
     refs = [running_bot.services.closures.get(int(i)).ref for i in ids]
     assert refs == expected
     assert [BY_TITLE[item.title].ref for item in listed(answer.text or "")] == expected
@@ -71,8 +79,8 @@ async def test_the_next_page_has_its_own_live_map(running_bot: RunningBot):
     second = await press(running_bot, user, first, f"more:{more}")
 
     _, query = live_map(second)
-    assert query["ids"][0].split(",") == pinned_ids(second)
-    assert set(pinned_ids(second)).isdisjoint(pinned_ids(first))
+    assert query["ids"][0].split(",") == listed_ids(second)
+    assert set(listed_ids(second)).isdisjoint(listed_ids(first))
 
 
 async def test_without_webapp_url_there_is_no_live_map_button(running_bot: RunningBot):

@@ -116,7 +116,8 @@ async def test_editing_a_closures_place_on_the_map_returns_to_the_preview(editor
         3,
         since=since,
     )
-    assert [c.method for c in calls] == ["sendPhoto", "sendLocation", "sendMessage"]  # map, pin, preview
+    # what was drawn, the map that will be posted, the preview's text
+    assert [c.method for c in calls] == ["sendPhoto", "sendPhoto", "sendMessage"]
     assert tr.t("staff.preview.header") in (calls[2].text or "")
     await bot.press(RIYADH_EN, calls[2], "sv:confirm")
     assert shapely.from_geojson(bot.closure(closure.id).geometry_geojson).equals(shape(AREA))
