@@ -191,16 +191,22 @@ def test_roadbot_demo_json_from_an_empty_folder_answers_as_the_source_tree_does(
 
 def test_a_piped_roadbot_chat_from_an_empty_folder_welcomes_and_lists_closures(venv: Path, empty: Path):
     done = installed(
-        venv, empty, "roadbot", "chat", "--lang", "en", stdin=f"/start\n{KINGDOM_CENTRE}\npress 1\nquit\n"
+        venv,
+        empty,
+        "roadbot",
+        "chat",
+        "--lang",
+        "en",
+        stdin=f"/start\n{KINGDOM_CENTRE}\npress 1\npress 1\nquit\n",
     )
 
     assert done.returncode == 0, done.stderr
     out = done.stdout
     en = get_translator("en")
     assert en.t("start.welcome").splitlines()[0] in out
-    assert "closures within" in out
+    assert "closures in force within" in out
     assert re.search(r"\b\d+(\.\d)? (m|km)\b", out)
-    assert re.search(r"📍 24\.\d{5}, 46\.\d{5}", out)  # the first result's pin
+    assert re.search(r"📍 24\.\d{5}, 46\.\d{5}", out)  # the first result's block, then its pin
     assert "(no reply)" not in out
     assert "Traceback" not in done.stderr
     assert list(empty.iterdir()) == []  # the chat's database was temporary

@@ -105,7 +105,7 @@ async def test_a_kill_during_a_flood_wait_strands_no_post_and_the_next_process_s
         photos = await bot_api.wait_for_count(lambda c: c.method == "sendPhoto" and c.ok, 10, timeout=30)
     took = time.monotonic() - killed_at
 
-    titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
+    titles = sorted(p.text.split("New: ")[1].split("<")[0] for p in photos)
     assert titles == sorted(f"Closure {i}" for i in range(10))  # every closure once: none lost, none doubled
     assert len(bot_api.sent(CHANNEL, "sendPhoto")) == 10
     announced = rows(engine, event="announced")

@@ -78,7 +78,7 @@ async def test_a_burst_under_cpu_load_goes_out_once_each_with_none_in_doubt(engi
             burner.join(10)
 
     assert slices > 50  # the loop really was kept busy
-    titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
+    titles = sorted(p.text.split("New: ")[1].split("<")[0] for p in photos)
     assert titles == sorted(f"Closure {i}" for i in range(10))
     assert len(bot_api.sent(CHANNEL, "sendPhoto")) == 10  # exactly once each
     announced = rows(engine, event="announced")
