@@ -91,19 +91,7 @@ class EmergencyService(EmergencyRecords):
             muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             plan = self._plan(session, muni, draft, now)
-            row = versions.new_version(
-                muni,
-                draft,
-                plan.area,
-                plan.descs,
-                actor,
-                now,
-                msg_type=MessageType.ALERT,
-                state=EmergencyState.ISSUED,
-            )
-            session.add(row)
-            session.flush()
-            row.first_id = row.id
+            row = _first_version(session, muni, draft, plan, actor, now, EmergencyState.ISSUED)
             return self._issue(session, muni, row, plan, actor, now, before=None)
 
     def draft(self, municipality: str | int, draft: EmergencyDraft, actor: Actor) -> Emergency:
@@ -113,19 +101,7 @@ class EmergencyService(EmergencyRecords):
             muni = municipalities.by_key(session, municipality)
             authorise(session, muni, actor)
             plan = self._plan(session, muni, replace(draft, playbooks=()), now)
-            row = versions.new_version(
-                muni,
-                draft,
-                plan.area,
-                plan.descs,
-                actor,
-                now,
-                msg_type=MessageType.ALERT,
-                state=EmergencyState.DRAFT,
-            )
-            session.add(row)
-            session.flush()
-            row.first_id = row.id
+            row = _first_version(session, muni, draft, plan, actor, now, EmergencyState.DRAFT)
             versions.audit(session, row, EmergencyAction.DRAFTED, actor, now, before=None)
             return row
 
@@ -320,3 +296,22 @@ class EmergencyService(EmergencyRecords):
         if current.expires_at <= now:
             raise ValidationError(Refusal.ALREADY_ENDED, detail="expired")
         return current, muni
+
+
+def _first_version(
+    session: Session,
+    muni: Municipality,
+    draft: EmergencyDraft,
+    plan: Plan,
+    actor: Actor,
+    now: datetime,
+    state: EmergencyState,
+) -> Emergency:
+    """Version 1 of a new emergency (declared, or kept as a draft), added and flushed: its own first."""
+    row = versions.new_version(
+        muni, draft, plan.area, plan.descs, actor, now, msg_type=MessageType.ALERT, state=state
+    )
+    session.add(row)
+    session.flush()
+    row.first_id = row.id
+    return row
