@@ -1,9 +1,9 @@
 """PTB persistence in the store: conversation states and the part of user data that must outlive a restart.
 
-Only conversations and the user-data keys named in ``KEPT_KEYS`` (the draft of a half-finished ``/new``) are
-kept, as JSON; everything else a handler keeps in memory (a driver's last point, a live trip) is not. The
-Application writes what changed every ``update_interval`` seconds and when it shuts down; a row is written
-only when its JSON changed, so idle users cost nothing.
+Only conversations and the user-data keys named in ``KEPT_KEYS`` (the drafts of a half-finished ``/new`` and
+``/emergency``) are kept, as JSON; everything else a handler keeps in memory (a driver's last point, a live
+trip) is not. The Application writes what changed every ``update_interval`` seconds and when it shuts down;
+a row is written only when its JSON changed, so idle users cost nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from sqlalchemy.engine import Engine
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from bot.handlers.staff import emergency_draft
 from bot.handlers.staff.flow import DRAFT_KEY
 from closures import conversations
 from closures.lifecycle import Clock, system_clock
 
-KEPT_KEYS = (DRAFT_KEY,)
+KEPT_KEYS = (DRAFT_KEY, emergency_draft.KEY)
 
 type UserData = dict[Any, Any]
 
