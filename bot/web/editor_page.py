@@ -45,6 +45,10 @@ def editor_page(tr: Translator, options: EditorOptions) -> str:
     lang = tr.lang
     offered = modes_of(options)
     first = "line" if "line" in offered else offered[0]
+    text = {key: tr.t(f"web.editor.{key}") for key in _TEXTS}
+    title = tr.t("web.editor.title")
+    if options.emergency_in is not None:  # the words of an emergency's area, not of a closed one
+        text["hint.area"], title = tr.t("web.editor.hint.emergency_area"), tr.t("web.editor.title_emergency")
     config = {
         "lang": lang,
         "draft": options.draft,
@@ -63,7 +67,7 @@ def editor_page(tr: Translator, options: EditorOptions) -> str:
         "tiles": {"url": options.tile_url, "attribution": options.tile_attribution}
         if options.tile_url
         else None,
-        "text": {key: tr.t(f"web.editor.{key}") for key in _TEXTS},
+        "text": text,
     }
     e = html.escape
     radio = '<button type="button" role="radio" aria-checked="false" data-{kind}="{value}">{label}</button>'
@@ -75,8 +79,8 @@ def editor_page(tr: Translator, options: EditorOptions) -> str:
     return _PAGE.format(
         lang=lang,
         dir="rtl" if lang == "ar" else "ltr",
-        title=e(tr.t("web.editor.title")),
-        hint=e(tr.t(f"web.editor.hint.{first}")),
+        title=e(title),
+        hint=e(text[f"hint.{first}"]),
         mode=first,
         map_label=e(tr.t("web.editor.map_label")),
         shape_label=e(tr.t("web.editor.shape_label")),

@@ -6,6 +6,7 @@ nothing, and a stranger's is refused."""
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -88,7 +89,8 @@ async def test_the_area_question_offers_the_editor_for_an_area_of_the_municipali
     assert (config["emergency"], config["mode"], config["draft"]) == (riyadh, "area", token)
     assert 'data-mode="area"' in page
     assert 'data-mode="line"' not in page  # an area, nothing else
-    assert tr.t("web.editor.hint.area") in page
+    assert f"<h1>{html.escape(tr.t('web.editor.title_emergency'))}</h1>" in page
+    assert html.escape(tr.t("web.editor.hint.emergency_area")) in page
     session = await editor.http.post(
         "/webapp/session", json={"initData": launch.init_data, "emergency": riyadh}
     )
