@@ -2,9 +2,9 @@
 
 The last ``web_app`` button the bot showed is opened as Telegram opens one (the local Bot API signs the
 initData), or, with none shown, the editor as the bot's menu button opens it. The JSON typed is posted
-with that initData, the editor address's draft token and closure, to the real web app running in this
-process (no port: an in-process ASGI transport), exactly as the page posts it; the server's checks and the
-conversation's answer follow as they would for a real drawing.
+with that initData, the editor address's draft token, closure and emergency's municipality, to the real web
+app running in this process (no port: an in-process ASGI transport), exactly as the page posts it; the
+server's checks and the conversation's answer follow as they would for a real drawing.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class PageStandIn:
             "geometry": drawing.get("geometry"),
             "radius_m": drawing.get("radius_m"),
             "draft": next(iter(query.get("d", [])), None),
-            "closure": int(query["c"][0]) if query.get("c", [""])[0].isdigit() else None,
+            "closure": _number(query, "c"),
+            "emergency": _number(query, "e"),
         }
         lang = (query.get("lang") or [self.user.language_code or "ar"])[0]
         async with httpx.AsyncClient(transport=self.transport, base_url="http://roadbot-chat") as http:
@@ -78,6 +79,11 @@ def _drawing(typed: str) -> dict[str, Any]:
     if not isinstance(value, dict) or "geometry" not in value:
         raise ValueError(f"a JSON object with a geometry; e.g. {USAGE}")
     return value
+
+
+def _number(query: dict[str, list[str]], name: str) -> int | None:
+    value = query.get(name, [""])[0]
+    return int(value) if value.isdigit() else None
 
 
 def _web_app_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,9 +8,10 @@ from bot.handlers import check_place, guards, last_location, live, nearby, place
 from bot.handlers.staff import cap_drafts, conversation, emergency, manage, outbox_admin, playbooks
 
 # A group runs only the first of its handlers that matches an update, so each of these has a group of its own:
-# sharing one with the conversation sync (``conversation_sync.BEFORE_GROUP``, -2) would hide every location
-# from the sync, and a staff member's location step would meet a stale state on another process.
-LAST_LOCATION_GROUP = -3  # noted for emergencies, even if flooded
+# sharing one with the conversation sync (``conversation_sync.BEFORE_GROUP``, -3, ahead of them all) would
+# hide every location from the sync, and a staff member's location step would meet a stale state on another
+# process.
+LAST_LOCATION_GROUP = -2  # noted for emergencies, even if flooded
 FLOOD_CONTROL_GROUP = -1
 
 

@@ -40,7 +40,9 @@ from closures.store import CONVERSATION
 
 log = logging.getLogger(__name__)
 _SYNC = "conversation_sync"
-BEFORE_GROUP, AFTER_GROUP = -2, 1_000  # around flood control (-1) and every flow (0 and up)
+# Around everything else: the drivers' last locations (-2, which look for a staff draft), flood control (-1)
+# and every flow (0 and up). A group of its own: only one handler of a group takes an update.
+BEFORE_GROUP, AFTER_GROUP = -3, 1_000
 STAFF_TTL_S = 60.0
 
 

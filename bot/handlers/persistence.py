@@ -1,8 +1,8 @@
 """PTB persistence in the store: conversation states and the part of user data that must outlive a restart.
 
-Only conversations and the user-data keys named in ``KEPT_KEYS`` (the draft of a half-finished ``/new``, and
-a driver's last point, which the next point's answer offers as the start of a route) are kept, as JSON;
-everything else a handler keeps in memory (a live trip, the last query's page) is not. The
+Only conversations and the user-data keys named in ``KEPT_KEYS`` (the drafts of a half-finished ``/new`` and
+``/emergency``, and a driver's last point, which the next point's answer offers as the start of a route) are
+kept, as JSON; everything else a handler keeps in memory (a live trip, the last query's page) is not. The
 Application writes what changed every ``update_interval`` seconds and when it shuts down; a row is written
 only when its JSON changed, so idle users cost nothing.
 """
@@ -19,11 +19,12 @@ from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from bot.handlers.common import LAST_POINT_KEY
+from bot.handlers.staff import emergency_draft
 from bot.handlers.staff.flow import DRAFT_KEY
 from closures import conversations
 from closures.lifecycle import Clock, system_clock
 
-KEPT_KEYS = (DRAFT_KEY, LAST_POINT_KEY)
+KEPT_KEYS = (DRAFT_KEY, emergency_draft.KEY, LAST_POINT_KEY)
 
 type UserData = dict[Any, Any]
 

@@ -195,6 +195,11 @@ class SimulatedUsers(ApiState):
         """The user opens the Mini App at ``url`` from the bot's menu button (set in BotFather)."""
         return launch(self.token, url, user.as_user(), auth_date=auth_date)
 
+    def user_sends_web_app_data(self, user: FakeUser, data: str, *, button_text: str = "Web App") -> JSON:
+        """A Mini App opened from a keyboard button calls ``sendData``: Telegram sends the bot a service
+        message with ``web_app_data`` from the user (anyone may, whatever the bot's buttons)."""
+        return self._user_message(user, {"web_app_data": {"data": data, "button_text": button_text}})
+
     def block_bot(self, user: FakeUser) -> None:
         """The user blocks the bot: sending to their chat now fails with 403 Forbidden."""
         self._blocked.add(user.id)

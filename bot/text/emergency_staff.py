@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator, get_translator
 from bot.text.emergency import LEVEL_ICON, channel_post, hazard_name, lines
+from bot.text.staff_questions import draw_rows
 from closures.emergencies import Plan
 from closures.emergency_models import AlertLevel, Emergency, EmergencyAction, Hazard
 from closures.emergency_publishing import BroughtClosure, EmergencyPost
@@ -44,9 +45,14 @@ def municipalities(tr: Translator, choices: Sequence[tuple[int, str]]) -> Inline
     return _markup([[_button(name, f"em:{mid}")] for mid, name in choices])
 
 
-def area(tr: Translator, playbook_names: Sequence[str], *, points: int) -> InlineKeyboardMarkup | None:
-    """Under the area question: Done (three corners or more), a playbook's area, the whole municipality."""
-    rows = [[_button(tr.t("button.emergency.done"), "ea:done")]] if points >= 3 else []
+def area(
+    tr: Translator, playbook_names: Sequence[str], *, points: int, draw_url: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """Under the area question: "Draw on the map" (the editor at ``draw_url``, when there is one), Done
+    (three corners or more), a playbook's area, the whole municipality."""
+    rows = draw_rows(tr, draw_url) if draw_url is not None else []
+    if points >= 3:
+        rows.append([_button(tr.t("button.emergency.done"), "ea:done")])
     rows += [
         [_button(tr.t("button.emergency.playbook_area", name=name), f"ea:p:{i}")]
         for i, name in enumerate(playbook_names)

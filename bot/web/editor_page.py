@@ -32,15 +32,29 @@ class EditorOptions:
     snap: bool  # whether a line's taps are snapped to the roads (a road router is configured)
     tile_url: str | None
     tile_attribution: str
+    emergency_in: int | None = None  # an emergency's area in this municipality: framed, and only areas
+
+
+def modes_of(options: EditorOptions) -> tuple[str, ...]:
+    """The shapes the page offers: an emergency's area is an area; a closure's place any of the three."""
+    return ("area",) if options.emergency_in is not None else MODES
 
 
 def editor_page(tr: Translator, options: EditorOptions) -> str:
     """The whole editor in ``tr``'s language; right to left in Arabic (the map itself stays left to right)."""
     lang = tr.lang
+    offered = modes_of(options)
+    first = "line" if "line" in offered else offered[0]
+    text = {key: tr.t(f"web.editor.{key}") for key in _TEXTS}
+    title = tr.t("web.editor.title")
+    if options.emergency_in is not None:  # the words of an emergency's area, not of a closed one
+        text["hint.area"], title = tr.t("web.editor.hint.emergency_area"), tr.t("web.editor.title_emergency")
     config = {
         "lang": lang,
         "draft": options.draft,
         "closure": options.closure_id,
+        "emergency": options.emergency_in,
+        "mode": first,
         "snap": options.snap,
         "radius": options.default_radius_m,
         "urls": {
@@ -53,20 +67,21 @@ def editor_page(tr: Translator, options: EditorOptions) -> str:
         "tiles": {"url": options.tile_url, "attribution": options.tile_attribution}
         if options.tile_url
         else None,
-        "text": {key: tr.t(f"web.editor.{key}") for key in _TEXTS},
+        "text": text,
     }
     e = html.escape
     radio = '<button type="button" role="radio" aria-checked="false" data-{kind}="{value}">{label}</button>'
     modes = "\n".join(
         radio.format(kind="mode", value=mode, label=_icon(_ICONS[mode]) + e(tr.t(f"web.editor.mode.{mode}")))
-        for mode in MODES
+        for mode in offered
     )
     radii = "\n".join(radio.format(kind="radius", value=r, label=e(tr.distance(r))) for r in options.radii_m)
     return _PAGE.format(
         lang=lang,
         dir="rtl" if lang == "ar" else "ltr",
-        title=e(tr.t("web.editor.title")),
-        hint=e(tr.t("web.editor.hint.line")),
+        title=e(title),
+        hint=e(text[f"hint.{first}"]),
+        mode=first,
         map_label=e(tr.t("web.editor.map_label")),
         shape_label=e(tr.t("web.editor.shape_label")),
         radius_label=e(tr.t("web.editor.radius_label")),
@@ -108,7 +123,7 @@ _PAGE = """<!doctype html>
 <link rel="stylesheet" href="../static/leaflet/leaflet.css">
 <link rel="stylesheet" href="../static/editor.css">
 </head>
-<body data-state="loading" data-mode="line">
+<body data-state="loading" data-mode="{mode}">
 <header class="bar">
 <h1>{title}</h1>
 <p id="hint" aria-live="polite">{hint}</p>

@@ -3,9 +3,11 @@
 ``GET /webapp/editor`` is the page. Its requests carry the ``initData`` Telegram signed for it:
 ``POST /webapp/session`` (may this operator draw, and where), ``POST /webapp/snap`` (one leg of tapped points
 along the roads, with the snapping ``/new`` uses) and ``POST /webapp/drawing`` (the finished shape, fed to
-the operator's conversation). Every refusal of the signature, its age, the user's rights or a replay is a
-403 with the operator's sentence and a log line naming the reason (never the data); a shape the parser or
-the municipality refuses is a 422 that changes nothing, so the operator can fix the drawing on the page.
+the operator's conversation: a closure's place for ``/new``, or an emergency's area for ``/emergency``,
+checked by that conversation's rules). Every refusal of the signature, its age, the user's rights or a
+replay is a 403 with the operator's sentence and a log line naming the reason (never the data); a shape the
+parser or the municipality refuses is a 422 that changes nothing, so the operator can fix the drawing on
+the page.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bot.web.webhook import read_limited
 from bot.webapp.drawing import BadDrawing, Drawing, read_request, update_for, update_id_for
 from bot.webapp.initdata import LONGEST_AGE_S, SKEW_S, InitData, InitDataRefused, Refusal, verify_init_data
 from closures import used_keys
+from closures.emergency_rules import AREA_LIMITS
 from closures.errors import NotFound, ValidationError
 from closures.errors import Refusal as ClosureRefusal
 from closures.staff import Membership
@@ -111,14 +114,22 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
             raise Refused(403, "not_staff", NOT_STAFF, detail=detail)
         return closure.municipality_id
 
+    def area_in(init: InitData, municipality_id: int, memberships: list[Membership]) -> int:
+        """The municipality an emergency's area is drawn in, which must be one of the operator's."""
+        if not any(m.municipality_id == municipality_id for m in memberships):
+            detail = f"user {init.user_id}, municipality {municipality_id}"
+            raise Refused(403, "not_staff", NOT_STAFF, detail=detail)
+        return municipality_id
+
     async def page(request: Request) -> Response:
         """The editor, in the operator's language."""
         tr = translator(request)
         draft = request.query_params.get("d")
-        closure = request.query_params.get("c", "")
+        closure, emergency = request.query_params.get("c", ""), request.query_params.get("e", "")
         options = EditorOptions(
             draft=draft if draft and _TOKEN.fullmatch(draft) else None,
-            closure_id=int(closure) if closure.isdigit() and len(closure) < 12 else None,
+            closure_id=_number(closure),
+            emergency_in=_number(emergency),
             radii_m=RADII_M,
             default_radius_m=RADII_M[1],
             snap=services.router.name != StraightLineRouter.name,
@@ -133,8 +144,11 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
         body = _json_object(raw)
         init = verified(body.get("initData"))
         memberships = await staff_of(init)
-        closure = body.get("closure")
-        only = await editing(init, closure if type(closure) is int else None, memberships)
+        closure, emergency = body.get("closure"), body.get("emergency")
+        if type(emergency) is int:
+            only: int | None = area_in(init, emergency, memberships)
+        else:
+            only = await editing(init, closure if type(closure) is int else None, memberships)
         slugs = [m.slug for m in memberships if only is None or m.municipality_id == only]
         return JSONResponse({"municipalities": slugs})
 
@@ -149,15 +163,18 @@ def editor_routes(services: Services, application: BotApplication | None) -> lis
         return JSONResponse(answer)
 
     async def drawing(raw: bytes, tr: Translator) -> Response:
-        """Check the drawing as every other place input is checked, then continue the operator's /new."""
+        """Check the drawing as every other place (or area) input is checked, then continue the operator's
+        conversation."""
         try:
             init_data, drawn = read_request(raw, radii=RADII_M)
         except BadDrawing as exc:
             raise Refused(400, "bad_request", BAD_REQUEST, detail=str(exc)) from None
         init = verified(init_data)
         memberships = await staff_of(init)
-        only = await editing(init, drawn.closure_id, memberships)
-        await _placed(services, init.user_id, drawn, only)
+        if drawn.emergency_in is not None:
+            await _area_checked(services, init.user_id, drawn, area_in(init, drawn.emergency_in, memberships))
+        else:
+            await _placed(services, init.user_id, drawn, await editing(init, drawn.closure_id, memberships))
         now = services.clock()
         expires = init.auth_date + timedelta(seconds=LONGEST_AGE_S + SKEW_S)
         claimed = await asyncio.to_thread(
@@ -215,13 +232,36 @@ async def _placed(services: Services, user_id: int, drawn: Drawing, only: int | 
 
     try:
         return await asyncio.to_thread(check)
-    except GeometryError as exc:
-        raise Refused(422, exc.reason.value, f"geo.{exc.reason.value}", detail=f"user {user_id}") from None
-    except ValidationError as exc:
-        if exc.code is ClosureRefusal.NOT_AUTHORISED:
-            raise Refused(403, "not_staff", NOT_STAFF, detail=f"user {user_id}, where it was drawn") from None
-        key = f"staff.refused.{exc.code.value}"
-        raise Refused(422, exc.code.value, key, detail=f"user {user_id}") from None
+    except (GeometryError, ValidationError) as exc:
+        raise _refused_shape(exc, user_id, "staff") from None
+
+
+async def _area_checked(services: Services, user_id: int, drawn: Drawing, municipality_id: int) -> None:
+    """The drawing as an emergency's area in ``municipality_id``: the parser and the check of
+    ``/emergency`` (an area reaching past the municipality passes: the conversation cuts it and says so)."""
+
+    def check() -> None:
+        area = parse_geometry(drawn.geometry, limits=AREA_LIMITS)
+        services.emergencies.check_area(municipality_id, area)
+
+    try:
+        await asyncio.to_thread(check)
+    except (GeometryError, ValidationError) as exc:
+        raise _refused_shape(exc, user_id, "emergency") from None
+
+
+def _refused_shape(exc: GeometryError | ValidationError, user_id: int, conversation: str) -> Refused:
+    """A shape the parser or the service refused: 422 with the conversation's sentence (403 for rights)."""
+    if isinstance(exc, GeometryError):
+        return Refused(422, exc.reason.value, f"geo.{exc.reason.value}", detail=f"user {user_id}")
+    if exc.code is ClosureRefusal.NOT_AUTHORISED:
+        return Refused(403, "not_staff", NOT_STAFF, detail=f"user {user_id}, where it was drawn")
+    return Refused(422, exc.code.value, f"{conversation}.refused.{exc.code.value}", detail=f"user {user_id}")
+
+
+def _number(text: str) -> int | None:
+    """A positive id from the page's address, or None."""
+    return int(text) if text.isdigit() and len(text) < 12 and int(text) > 0 else None
 
 
 def _refusal(refused: Refused, tr: Translator) -> Response:

@@ -2,9 +2,10 @@
 
 How a drawing reaches the conversation, with N bot processes behind a balancer:
 
-1. ``/new`` (or ``/edit``, at its place question) shows a "Draw on the map" ``web_app`` button whose URL
-   (``links.editor_url``, under ``WEBAPP_URL``) carries the page's language and a token naming the
-   question, kept in the draft.
+1. ``/new`` (or ``/edit``, at its place question; or ``/emergency``, at its area question) shows a "Draw on
+   the map" ``web_app`` button whose URL (``links.editor_url``, under ``WEBAPP_URL``) carries the page's
+   language and a token naming the question, kept in the draft (for an emergency, also its municipality:
+   the page frames it and draws an area only, and the drawing carries it back).
 2. Telegram opens the page with its signed ``initData``. The page (``bot/web/static/editor.js``) lets the
    operator draw, and posts ``{initData, geometry, …}`` to ``POST /webapp/drawing`` on whichever process the
    balancer picks (``bot/web/editor_routes.py``).
@@ -17,7 +18,9 @@ How a drawing reaches the conversation, with N bot processes behind a balancer:
 4. From there it is an ordinary update. The ``/new`` conversation takes ``web_app_data`` in every state
    (``bot/handlers/staff/drawn.py``): in the draft waiting for that token it goes through the same
    ``finish`` as a pasted GeoJSON (placement, limits, boundary tolerance, self-intersection), the drawing
-   is shown back as a map and the next question is asked.
+   is shown back as a map and the next question is asked. An emergency's area is ``/emergency``'s instead
+   (``bot/handlers/staff/emergency_drawn.py``, told apart by ``map_editor.EMERGENCY_AREA``), taken as a
+   pasted area is: cut to the municipality and said, or refused.
 
 The seam with the rest of the bot is therefore one Update, queued like a webhook update: the conversation's
 state and draft are read wherever PTB keeps them (the store, per update, once conversations are shared

@@ -3,10 +3,11 @@
 The page posts JSON to ``POST /webapp/drawing``::
 
     {"initData": "<as Telegram gave it>", "geometry": {"type": "LineString", "coordinates": [...]},
-     "radius_m": null, "draft": "<token of the question>", "closure": null}
+     "radius_m": null, "draft": "<token of the question>", "closure": null, "emergency": null}
 
 ``radius_m`` goes with a point (one of the radii ``/new`` offers); ``draft`` is the token the editor's URL
-carried (absent when opened from the bot's menu button); ``closure`` the closure being edited. The
+carried (absent when opened from the bot's menu button); ``closure`` the closure being edited;
+``emergency`` the municipality whose emergency's area is drawn (``/emergency``'s area question). The
 geometry itself is left to the parser every other input goes through; here it only has to be a JSON
 object. The conversation receives the same drawing, without ``initData``, as the ``web_app_data`` of a
 message from the operator (:func:`update_for`).
@@ -33,12 +34,13 @@ class Drawing:
     radius_m: int | None = None
     draft: str | None = None
     closure_id: int | None = None
+    emergency_in: int | None = None  # an emergency's area in this municipality (for /emergency, not /new)
 
     def as_web_app_data(self) -> str:
         """The drawing as the conversation reads it (``WebAppData.data``)."""
         return json.dumps(
             {"geometry": json.loads(self.geometry), "radius_m": self.radius_m, "draft": self.draft,
-             "closure": self.closure_id},
+             "closure": self.closure_id, "emergency": self.emergency_in},
             ensure_ascii=False, separators=(",", ":"),
         )  # fmt: skip
 
@@ -55,6 +57,15 @@ def read_request(body: bytes, *, radii: Collection[int]) -> tuple[str, Drawing]:
 def read_web_app_data(text: str, *, radii: Collection[int]) -> Drawing:
     """The drawing in a ``web_app_data`` message; :class:`BadDrawing` when it is not one of ours."""
     return _drawing(_object(text.encode()), radii)
+
+
+def for_emergency(text: str) -> bool:
+    """Whether a ``web_app_data`` text is an emergency's area (which ``/emergency`` answers, not ``/new``)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("emergency") is not None
 
 
 def update_for(
@@ -110,5 +121,8 @@ def _drawing(value: dict[str, Any], radii: Collection[int]) -> Drawing:
     closure = value.get("closure")
     if closure is not None and (type(closure) is not int or closure <= 0):
         raise BadDrawing("closure must be a closure number")
+    emergency = value.get("emergency")
+    if emergency is not None and (type(emergency) is not int or emergency <= 0 or closure is not None):
+        raise BadDrawing("emergency must be a municipality number, and no closure with it")
     text = json.dumps(geometry, ensure_ascii=False, separators=(",", ":"))
-    return Drawing(geometry=text, radius_m=radius, draft=draft, closure_id=closure)
+    return Drawing(geometry=text, radius_m=radius, draft=draft, closure_id=closure, emergency_in=emergency)

@@ -6,6 +6,8 @@ highlight (``bot/web/static/map.js``).
 
 >>> editor_url("https://roads.example.org", lang="en", token="abc", closure_id=None)
 'https://roads.example.org/webapp/editor?lang=en&d=abc'
+>>> editor_url("https://roads.example.org", lang="ar", token="xyz", closure_id=None, emergency_in=1)
+'https://roads.example.org/webapp/editor?lang=ar&d=xyz&e=1'
 >>> map_url("https://roads.example.org", lang="ar", lat=24.7114, lon=46.6744, closure_ids=[3, 12])
 'https://roads.example.org/?lang=ar&at=24.71140%2C46.67440&ids=3%2C12'
 """
@@ -19,11 +21,16 @@ EDITOR_PATH = "/webapp/editor"
 DRAWING_PATH = "/webapp/drawing"  # where the editor posts the finished drawing
 
 
-def editor_url(base: str, *, lang: str, token: str, closure_id: int | None) -> str:
-    """The map editor for the question ``token`` names (and, editing, closure ``closure_id``)."""
+def editor_url(
+    base: str, *, lang: str, token: str, closure_id: int | None, emergency_in: int | None = None
+) -> str:
+    """The map editor for the question ``token`` names (and, editing, closure ``closure_id``; for an
+    emergency's area, municipality ``emergency_in``, which the page frames and draws an area in)."""
     query = {"lang": lang, "d": token}
     if closure_id is not None:
         query["c"] = str(closure_id)
+    if emergency_in is not None:
+        query["e"] = str(emergency_in)
     return f"{base.rstrip('/')}{EDITOR_PATH}?{urlencode(query)}"
 
 

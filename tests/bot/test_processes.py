@@ -2,35 +2,42 @@
 here, routing each update where the test says): what one process or the CLI writes is in the other's
 answers and posted by the other's worker within a second — its index polls once an hour and its worker's
 idle poll is 30 s, so only the notice can explain it — and a staff member's ``/new`` whose steps alternate
-between the two ends with one closure and one channel post.
+between the two ends with one closure and one channel post, as does an ``/emergency`` whose area is drawn in
+the map editor served by the process that did not ask for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import shapely
 import sqlalchemy as sa
+from shapely.geometry import Polygon
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
 from bot.web.serving import WebServer
 from bot.web.webhook import SECRET_HEADER
+from closures.emergency_models import Emergency
 from closures.models import Closure
 from closures.notices import Notice, NoticeListener
 from closures.store import CONVERSATION, make_engine, session_scope
@@ -43,6 +50,7 @@ DRIVER = FakeUser(888, first_name="Driver", language_code="en")
 CHANNEL = "@riyadh_roads"
 SPOT = (24.7114, 46.6744)  # central Riyadh, lat/lon
 TARGET_S = 1.0
+WEBAPP = "https://roads.test"  # WEBAPP_URL: the balancer's public HTTPS address, as Telegram opens it
 
 
 @dataclass
@@ -169,6 +177,7 @@ async def cluster(
         "PUBLISH_DESTINATIONS": json.dumps({"riyadh": {"telegram": [CHANNEL]}}),
         "INDEX_CHECK_INTERVAL_S": "3600",  # only a notice can make the other process's answers fresh
         "GEOCODER": "none",
+        "WEBAPP_URL": WEBAPP,
     }
     both = request.node.get_closest_marker("both_workers") is not None
     async with WebServer(balancer.app(), "127.0.0.1", 0) as proxy:
@@ -249,10 +258,10 @@ async def test_a_write_by_the_cli_or_the_other_process_is_answered_and_posted_he
     assert len(cluster.channel_posts()) == 2  # the announcement and the lift, once each
 
 
-@pytest.mark.both_workers
-async def test_a_new_closure_whose_steps_alternate_between_processes_is_registered_and_posted_once(
-    cluster: Cluster,
-):
+@contextlib.asynccontextmanager
+async def step_writes(cluster: Cluster, user: FakeUser) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """``stored()``: wait until the process that took ``user``'s last step has written it (a person is slower
+    than this), heard as the other processes hear it."""
     heard: asyncio.Queue[Notice] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     listener = NoticeListener(make_engine(cluster.database_url))
@@ -263,13 +272,22 @@ async def test_a_new_closure_whose_steps_alternate_between_processes_is_register
     assert await asyncio.to_thread(listener.wait_until, lambda: listener.listening, 10)
 
     async def stored() -> None:
-        """Wait until the process that took the step has written it (a person is slower than this)."""
         notice = await asyncio.wait_for(heard.get(), timeout=10)
-        assert notice.detail == str(ADMIN.id)
+        assert notice.detail == str(user.id)
         while not heard.empty():
             heard.get_nowait()
 
     try:
+        yield stored
+    finally:
+        listener.stop()
+
+
+@pytest.mark.both_workers
+async def test_a_new_closure_whose_steps_alternate_between_processes_is_registered_and_posted_once(
+    cluster: Cluster,
+):
+    async with step_writes(cluster, ADMIN) as stored:
         await cluster.ask(ADMIN, "/new")
         await stored()
         answer = await cluster.locate(ADMIN, *SPOT)
@@ -292,8 +310,6 @@ async def test_a_new_closure_whose_steps_alternate_between_processes_is_register
         since = len(cluster.api.calls)
         confirmed = await cluster.press(ADMIN, answer, "sv:confirm")
         post = await cluster.channel_post(since, within_s=10)
-    finally:
-        listener.stop()
 
     closure_id = int(re.search(r"#(\d+)", confirmed.text or "")[1])  # type: ignore[index]
     engine = make_engine(cluster.database_url)
@@ -308,3 +324,44 @@ async def test_a_new_closure_whose_steps_alternate_between_processes_is_register
     assert routed[:4] == ["a", "b", "a", "b"]  # the steps did alternate
     await cluster.ask(ADMIN, "/list")  # one more round trip: both workers have had their chance to post twice
     assert len(cluster.channel_posts()) == 1
+
+
+async def test_an_emergency_whose_area_is_drawn_on_the_other_process_is_declared_once(cluster: Cluster):
+    """The area question asked by process a; the map editor's drawing posted to process b's web server, whose
+    Application takes it with the conversation and draft a wrote; the remaining steps alternate."""
+    en = get_translator("en")
+    cluster.balancer.to = "a"
+    area = [[46.67, 24.70], [46.69, 24.70], [46.69, 24.72], [46.67, 24.72], [46.67, 24.70]]
+    async with step_writes(cluster, ADMIN) as stored:
+        which = await cluster.ask(ADMIN, "/emergency")  # an admin of every municipality: which one?
+        await stored()
+        rows = which.params["reply_markup"]["inline_keyboard"]
+        riyadh = next(b["callback_data"] for row in rows for b in row if "Riyadh" in b["text"])
+        question = await cluster.press(ADMIN, which, riyadh)
+        await stored()
+        launch = cluster.api.user_opens_web_app(ADMIN, question.result)
+        query = parse_qs(urlsplit(launch.url).query)
+        drawing = {
+            "initData": launch.init_data, "geometry": {"type": "Polygon", "coordinates": [area]},
+            "radius_m": None, "draft": query["d"][0], "closure": None, "emergency": int(query["e"][0]),
+        }  # fmt: skip
+        since = len(cluster.api.calls)
+        async with httpx.AsyncClient(base_url=cluster.balancer.targets["b"], timeout=30) as http:
+            sent = await http.post("/webapp/drawing?lang=en", json=drawing)
+        assert sent.status_code == 200, sent.text
+        answer = await cluster.reply(ADMIN, since)
+        assert answer.text == en.t("emergency.ask.hazard")
+        await stored()
+        cluster.balancer.to = "alternate"
+        for data in ("eh:flood", "el:warning", "et:headline_ar", "et:headline_en", "et:instruction_ar",
+                     "et:instruction_en", "ex:6", "ev:confirm"):  # fmt: skip
+            answer = await cluster.press(ADMIN, answer, data)
+            await stored()
+
+    engine = make_engine(cluster.database_url)
+    with session_scope(engine) as session:
+        (declared,) = session.execute(sa.select(Emergency)).scalars().all()  # one, from every process
+    engine.dispose()
+    assert answer.text == en.t("emergency.declared", id=declared.first_id)
+    assert shapely.from_geojson(declared.area_geojson).equals(Polygon(area))
+    assert {name for _, name in cluster.balancer.routed} == {"a", "b"}

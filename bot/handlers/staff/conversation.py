@@ -56,6 +56,7 @@ from bot.handlers.staff.flow import (
     state_for_field,
     step,
 )  # fmt: skip
+from bot.handlers.staff.map_editor import EMERGENCY_AREA
 from bot.text import staff_views
 from closures.errors import ConflictError, NotFound, Refusal, ValidationError
 from closures.lifecycle import Phase, phase_at
@@ -201,6 +202,7 @@ def conversation() -> ConversationHandler[BotContext]:
     """Every state of ``/new`` and ``/edit`` with the answers it takes; ``/cancel`` and strays in any."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
+    drawing = filters.StatusUpdate.WEB_APP_DATA
 
     def button(callback: Callback, pattern: str) -> Handler:
         return CallbackQueryHandler(callback, pattern=pattern)
@@ -232,13 +234,14 @@ def conversation() -> ConversationHandler[BotContext]:
         CommandHandler("cancel", cancel),
         button(cancel, r"^sv:cancel$"),
         button(unexpected, STAFF_BUTTONS),
-        MessageHandler(private, unexpected),
+        MessageHandler(private & ~drawing, unexpected),  # a drawing is an entry point's, or /emergency's
     ]
     entry: list[Handler] = [
         CommandHandler("new", new, filters=private),
         CommandHandler("edit", edit, filters=private),
-        # a shape from the map editor, in any state: ``drawn`` decides which draft it answers, if any
-        MessageHandler(private & filters.StatusUpdate.WEB_APP_DATA, drawn.on_drawing),
+        # a shape from the map editor, in any state: ``drawn`` decides which draft it answers, if any (an
+        # emergency's area is /emergency's)
+        MessageHandler(private & drawing & ~EMERGENCY_AREA, drawn.on_drawing),
     ]
     # Buttons are per user, not per message (any of our messages may be tapped): PTB warns of that.
     with warnings.catch_warnings():

@@ -10,6 +10,8 @@ parser, the limits, the municipality and its tolerance). It arrives as a private
 - from the menu button with no draft open: a new ``/new`` starts with it;
 - for a place question already answered, or a draft since closed: the operator is told so, and nothing
   changes.
+
+An emergency's area drawn for ``/emergency`` never comes here (``map_editor.EMERGENCY_AREA``).
 """
 
 from __future__ import annotations
@@ -30,15 +32,15 @@ from bot.handlers.staff.flow import (
     DRAFT_KEY,
     END_CONVERSATION,
     GEOMETRY,
-    RADII_M,
     State,
     done,
     draw_button,
     load,
     problem,
 )
+from bot.handlers.staff.map_editor import read_drawing
 from bot.text import staff_views
-from bot.webapp.drawing import BadDrawing, Drawing, read_web_app_data
+from bot.webapp.drawing import Drawing
 from geo.errors import GeometryError
 from geo.parse import parse_geometry
 from geo.render import render_map
@@ -52,11 +54,8 @@ async def on_drawing(update: Update, context: BotContext) -> State | None:
     message = update.effective_message
     if op is None or message is None or message.web_app_data is None:
         return END_CONVERSATION
-    try:
-        drawing = read_web_app_data(message.web_app_data.data, radii=RADII_M)
-    except BadDrawing as exc:
-        log.warning("a web_app_data message from user %s is not a drawing: %s", op.user_id, exc)
-        await reply(message, op.tr.t("staff.drawn.unreadable"))
+    drawing = await read_drawing(message, op)
+    if drawing is None:
         return None  # whatever was going on goes on
     draft = _draft_for(context, drawing)
     if draft is None:

@@ -1,7 +1,8 @@
 """``/emergency``: declare one (``/emergency exercise`` to rehearse it), ``/emergency update`` and
 ``/emergency end`` for one in force — one conversation, guided and bilingual like ``/new``.
 
-The questions and the preview are in ``emergency_flow``, the answers in ``emergency_answers``; this module
+The questions and the preview are in ``emergency_flow``, the answers in ``emergency_answers`` (and an area
+drawn on the map in ``emergency_drawn``); this module
 wires the states, picks the emergency to change or end, and makes the one write on Confirm (declare,
 update or end, through ``EmergencyService``: the version, its closures, its audit and its posts in one
 transaction). ``/cancel`` works at every step; the draft is persisted like the closures' drafts.
@@ -19,6 +20,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotCallback, BotContext, BotHandler
 from bot.handlers.common import blocking, driver_of, reply
 from bot.handlers.staff import emergency_answers as a
+from bot.handlers.staff import emergency_drawn
 from bot.handlers.staff.auth import Operator, operator_of
 from bot.handlers.staff.emergency_draft import Declaration
 from bot.handlers.staff.emergency_flow import (
@@ -44,6 +46,7 @@ from bot.handlers.staff.emergency_flow import (
     refused,
     step,
 )  # fmt: skip
+from bot.handlers.staff.map_editor import EMERGENCY_AREA
 from bot.text import emergency_staff as ask_text
 from closures.emergency_models import Emergency
 from closures.errors import EmergencyConflict, NotFound, ValidationError
@@ -228,6 +231,7 @@ async def unexpected(update: Update, context: BotContext) -> None:
 def conversation() -> ConversationHandler:
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
+    drawing = filters.StatusUpdate.WEB_APP_DATA
 
     def button(callback: BotCallback, pattern: str) -> BotHandler:
         return CallbackQueryHandler(callback, pattern=pattern)
@@ -259,9 +263,13 @@ def conversation() -> ConversationHandler:
         CommandHandler("cancel", cancel),
         button(cancel, r"^ev:cancel$"),
         button(unexpected, BUTTONS),
-        MessageHandler(private, unexpected),
+        MessageHandler(private & ~drawing, unexpected),  # another drawing is /new's, whatever the state here
     ]
-    entry: list[BotHandler] = [CommandHandler("emergency", emergency, filters=private)]
+    entry: list[BotHandler] = [
+        CommandHandler("emergency", emergency, filters=private),
+        # an emergency's area from the map editor, in any state: ``emergency_drawn`` decides if it answers
+        MessageHandler(private & drawing & EMERGENCY_AREA, emergency_drawn.on_drawing),
+    ]
     with warnings.catch_warnings():  # buttons are per user, not per message (see the /new conversation)
         warnings.simplefilter("ignore", PTBUserWarning)
         return ConversationHandler(

@@ -1,5 +1,6 @@
 """The answers of ``/emergency``: the area (corners, pasted or uploaded shapes, a playbook's area, the whole
-municipality — checked against the boundary at once, the share cut off said), the hazard and level, the
+municipality, or drawn in the map editor (``emergency_drawn``) — checked against the boundary at once, the
+share cut off said), the hazard and level, the
 texts, the expiry and the playbooks to activate. Each answer asks the next question (``emergency_flow``).
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.context import BotContext
 from bot.handlers.common import blocking, reply
@@ -29,6 +30,7 @@ from bot.handlers.staff.emergency_flow import (
     State,
     ask,
     data,
+    draw_url,
     following,
     problem,
     proposed,
@@ -66,8 +68,9 @@ async def on_corner(
     """A shared location: one more corner of the area."""
     assert message.location is not None
     draft.points.append([message.location.longitude, message.location.latitude])
+    url = draw_url(context, op, draft)
     draft.keep(context)
-    markup = ask_text.area(op.tr, draft.offered_names, points=len(draft.points))
+    markup = ask_text.area(op.tr, draft.offered_names, points=len(draft.points), draw_url=url)
     await reply(message, op.tr.n("emergency.area_points", len(draft.points)), reply_markup=markup)
     return AREA
 
@@ -77,12 +80,25 @@ async def on_area_text(
     update: Update, context: BotContext, op: Operator, message: Message, draft: Declaration
 ) -> State:
     """Pasted GeoJSON or WKT."""
+    return await area_from_text(message, context, op, draft, message.text or "")
+
+
+async def area_from_text(
+    message: Message,
+    context: BotContext,
+    op: Operator,
+    draft: Declaration,
+    text: str,
+    *,
+    again: InlineKeyboardMarkup | None = None,
+) -> State:
+    """A GeoJSON or WKT area, typed or drawn: parsed, checked and taken (``again`` under a refusal)."""
     try:
-        area = await blocking(parse_geometry, message.text or "", limits=AREA_LIMITS)
+        area = await blocking(parse_geometry, text, limits=AREA_LIMITS)
     except GeometryError as exc:
-        await reply(message, problem(exc, op.tr))
+        await reply(message, problem(exc, op.tr), reply_markup=again)
         return AREA
-    return await _take_area(message, context, op, draft, area)
+    return await _take_area(message, context, op, draft, area, again=again)
 
 
 @step
@@ -135,7 +151,13 @@ async def on_area_button(
 
 
 async def _take_area(
-    message: Message, context: BotContext, op: Operator, draft: Declaration, area: BaseGeometry
+    message: Message,
+    context: BotContext,
+    op: Operator,
+    draft: Declaration,
+    area: BaseGeometry,
+    *,
+    again: InlineKeyboardMarkup | None = None,
 ) -> State:
     """Check a drawn area at once (cut to the boundary, the share cut said), then go on."""
     try:
@@ -143,7 +165,7 @@ async def _take_area(
     except (GeometryError, ValidationError) as exc:
         draft.points = []
         draft.keep(context)
-        await reply(message, problem(exc, op.tr))
+        await reply(message, problem(exc, op.tr), reply_markup=again)
         return AREA
     draft.area, draft.area_from, draft.points = (
         shapely.to_geojson(clipped.geometry),
@@ -159,6 +181,7 @@ async def _take_area(
 
 
 async def _area_taken(message: Message, context: BotContext, op: Operator, draft: Declaration) -> State:
+    draft.map_token = None  # answered: a drawing for the question now is stale
     if draft.mode == "update" and "area" not in draft.changed:
         draft.changed.append("area")
     return await following(message, context, op, draft, AREA)

@@ -46,6 +46,7 @@ class Declaration:
     version: int | None = None
     changed: list[str] = field(default_factory=list)  # update: the groups changed
     group: str | None = None  # update: the group being answered
+    map_token: str | None = None  # names the area question the map editor was opened from, until answered
 
     @classmethod
     def load(cls, context: BotContext) -> Declaration | None:

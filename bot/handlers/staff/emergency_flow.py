@@ -20,6 +20,7 @@ from bot.context import BotContext
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff.auth import Operator, operator_of
 from bot.handlers.staff.emergency_draft import Declaration
+from bot.handlers.staff.map_editor import editor_link
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import Translator
 from bot.text import emergency_staff as ask_text
@@ -126,18 +127,30 @@ async def ask(message: Message, context: BotContext, op: Operator, draft: Declar
         draft.offered_names = [b.name_ar if tr.lang == "ar" else b.name_en for b in books]
         if state == PLAYBOOKS and not books:
             return await following(message, context, op, draft, PLAYBOOKS)
+    if state == AREA:
+        url = draw_url(context, op, draft)
+        text = tr.t("emergency.ask.area") + (f"\n\n{tr.t('emergency.ask.draw')}" if url else "")
+        markup = ask_text.area(tr, draft.offered_names, points=len(draft.points), draw_url=url)
+    else:
+        text, markup = _question(state, tr, draft)
     draft.keep(context)
-    text, markup = _question(state, tr, draft)
     await reply(message, text, reply_markup=markup)
     return state
 
 
+def draw_url(context: BotContext, op: Operator, draft: Declaration) -> str | None:
+    """The map editor's address for the draft's area question, framed on its municipality (None without
+    ``WEBAPP_URL``). The draft keeps the token the address carries until the area is answered, so the
+    drawing that comes back is known to answer this question (``emergency_drawn``)."""
+    link = editor_link(context, op, draft.map_token, emergency_in=draft.municipality_id)
+    if link is None:
+        return None
+    url, draft.map_token = link
+    return url
+
+
 def _question(state: str, tr: Translator, draft: Declaration) -> tuple[str, Any]:
     match state:
-        case "em_area":
-            return tr.t("emergency.ask.area"), ask_text.area(
-                tr, draft.offered_names, points=len(draft.points)
-            )
         case "em_hazard":
             return tr.t("emergency.ask.hazard"), ask_text.hazards(tr)
         case "em_level":

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -17,13 +16,13 @@ from bot.context import BotContext
 from bot.handlers.common import blocking, reply
 from bot.handlers.staff.auth import Operator, operator_of
 from bot.handlers.staff.draft import Draft
+from bot.handlers.staff.map_editor import editor_link
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.i18n import LANGUAGES, Translator
 from bot.publish.maps import MapMaker
 from bot.publish.wiring import surroundings
 from bot.text import staff_questions, staff_views
 from bot.text.wording import geometry_problem
-from bot.webapp.links import editor_url
 from closures.errors import ValidationError
 from geo.errors import GeometryError
 from geo.files import FileError
@@ -156,12 +155,12 @@ def draw_url(context: BotContext, op: Operator, draft: Draft) -> str | None:
     The draft keeps the token the address carries until its place is set, so the drawing that comes back
     is known to answer this question (``bot.handlers.staff.drawn``).
     """
-    base = context.services.settings.webapp_url
-    if base is None:
+    link = editor_link(context, op, draft.map_token, closure_id=draft.closure_id)
+    if link is None:
         return None
-    draft.map_token = draft.map_token or secrets.token_urlsafe(9)
+    url, draft.map_token = link
     keep(context, draft)
-    return editor_url(base, lang=op.tr.lang, token=draft.map_token, closure_id=draft.closure_id)
+    return url
 
 
 def draw_button(context: BotContext, op: Operator, draft: Draft) -> InlineKeyboardMarkup | None:

@@ -1,4 +1,5 @@
-// The map editor, a Telegram Mini App for staff: draw a closure's place and send it to the bot.
+// The map editor, a Telegram Mini App for staff: draw a closure's place, or an emergency's area, and send it
+// to the bot.
 // Every word shown comes from the server (the page, its config, its answers); this script places it as text.
 // The server trusts nothing it is sent: each request carries Telegram's signed initData.
 (() => {
@@ -48,7 +49,7 @@
   window.roadbotEditor = { map };  // the Leaflet map, for tests and for debugging in a browser
 
   // taps: where the operator tapped; legs (line mode): the road between tap i and tap i+1, once known
-  const state = { mode: "line", radius: config.radius, taps: [], legs: [], busy: false };
+  const state = { mode: config.mode, radius: config.radius, taps: [], legs: [], busy: false };
 
   const say = (message, kind) => {
     notice.hidden = !message;
@@ -200,6 +201,7 @@
         radius_m: state.mode === "point" ? state.radius : null,
         draft: config.draft,
         closure: config.closure,
+        emergency: config.emergency,
       };
       const response = await post(config.urls.drawing, payload);
       const answer = await response.json().catch(() => ({}));
@@ -226,7 +228,7 @@
   const start = async () => {
     const [session, outlines, closures] = await Promise.all([
       initData
-        ? post(config.urls.session, { closure: config.closure }).then(async (response) => ({
+        ? post(config.urls.session, { closure: config.closure, emergency: config.emergency }).then(async (response) => ({
             ok: response.ok,
             answer: await response.json().catch(() => ({})),
           }))

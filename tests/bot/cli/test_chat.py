@@ -188,6 +188,22 @@ async def test_the_map_editor_button_shows_its_url_and_webapp_sends_what_its_pag
     assert answer[1] == tr.t("staff.ask.reason")
 
 
+AREA_DRAWN = (
+    '{"geometry": {"type": "Polygon", "coordinates": [[[46.67, 24.70], [46.69, 24.70], [46.69, 24.72], '
+    "[46.67, 24.72], [46.67, 24.70]]]}}"
+)
+
+
+async def test_webapp_answers_the_emergency_area_question_as_its_page_would(sample_settings: Settings):
+    tr = get_translator("en")
+    out = await play(sample_settings, "/emergency", f"webapp {AREA_DRAWN}", as_staff=True)
+
+    button = next(line for line in answer_to(out, "/emergency") if tr.t("staff.button.draw") in line)
+    assert "/webapp/editor?lang=en&d=" in button
+    assert "&e=" in button  # the editor opens for an area of the municipality
+    assert answer_to(out, f"webapp {AREA_DRAWN}")[0] == tr.t("emergency.ask.hazard")
+
+
 async def test_a_drawing_the_server_refuses_shows_what_the_page_would_say(sample_settings: Settings):
     tr = get_translator("en")
     jeddah = '{"geometry": {"type": "Point", "coordinates": [39.17, 21.54]}, "radius_m": 100}'

@@ -77,7 +77,8 @@ class Editor:
         init_data: str | None = None,
         **fields: Any,
     ) -> httpx.Response:
-        """What the page posts when Done is tapped (the draft token and closure from the editor's URL)."""
+        """What the page posts when Done is tapped (the draft token, the closure and the emergency's
+        municipality from the editor's URL)."""
         query = parse_qs(urlsplit(launch.url).query)
         body = {
             "initData": launch.init_data if init_data is None else init_data,
@@ -85,6 +86,7 @@ class Editor:
             "radius_m": radius_m,
             "draft": token_of(launch.url),
             "closure": int(query["c"][0]) if "c" in query else None,
+            "emergency": int(query["e"][0]) if "e" in query else None,
             **fields,
         }
         lang = query.get("lang", ["ar"])[0]

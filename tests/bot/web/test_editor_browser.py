@@ -1,7 +1,8 @@
 """The map editor in a real browser at phone size (390×844): Debian's Chromium, headless, driven by
 Playwright. An operator of the real bot (PTB polling the local Bot API) opens it from "Draw on the map",
-draws by clicks, taps Done, and the conversation carries on with that shape; a forged initData gets the
-page refused. Telegram's own ``telegram-web-app.js`` cannot be fetched here: each test hands the page a
+draws by clicks, taps Done, and the conversation carries on with that shape (``/new``'s place, or
+``/emergency``'s area, framed on the municipality); a forged initData gets the page refused. Telegram's own
+``telegram-web-app.js`` cannot be fetched here: each test hands the page a
 stand-in ``Telegram.WebApp`` carrying the initData the local Bot API signed, or none at all (the page then
 reads Telegram's launch parameters from its address, as it does outside Telegram's script).
 
@@ -25,8 +26,8 @@ from bot.localapi import FakeUser, WebAppLaunch
 from bot.web.editor_page import TELEGRAM_SCRIPT
 from geo.osrm import OsrmHttp
 from geo.routing import FallbackRouter
-from tests.bot.handlers.staff.conftest import RIYADH, RIYADH_EN
-from tests.bot.web.editor_support import WEBAPP, Editor, editor, staff_bot
+from tests.bot.handlers.staff.conftest import ADMIN, JEDDAH_POINT, KING_FAHD, RIYADH, RIYADH_EN
+from tests.bot.web.editor_support import WEBAPP, Editor, editor, municipality_id, staff_bot
 from tests.bot.web.test_map_browser import artifacts_dir, browser, chromium_path
 from tests.fakes.routing import RoutingServer, bent_line
 
@@ -192,3 +193,35 @@ async def test_a_forged_initdata_gets_the_page_refused_and_nothing_can_be_sent(
     assert await page.is_disabled("#done")
     assert await page.is_disabled("button[data-mode=area]")
     await page.screenshot(path=str(artifacts_dir() / f"editor-{lang}-refused.png"))
+
+
+async def test_an_emergencys_area_is_drawn_in_its_municipality_and_answers_the_area_question(
+    browser: Browser, editor: Editor
+):
+    bot, tr = editor.bot, get_translator("ar")
+    which = await bot.say(ADMIN, "/emergency")  # an admin of every municipality declares one for Riyadh
+    question = await bot.press(ADMIN, which, f"em:{municipality_id(bot, 'riyadh')}")
+    page, _ = await open_editor(browser, editor, editor.launch(ADMIN, question))
+
+    assert await page.locator("button[data-mode]").count() == 1  # an area, nothing else
+    assert await page.get_attribute("body", "data-mode") == "area"
+    assert await page.text_content("#hint") == tr.t("web.editor.hint.emergency_area")
+    assert await page.text_content("h1") == tr.t("web.editor.title_emergency")
+    south, west, north, east = await page.evaluate(
+        "(() => { const b = roadbotEditor.map.getBounds();"
+        " return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; })()"
+    )
+    assert south < KING_FAHD[0][0] < north  # Riyadh is framed …
+    assert west < KING_FAHD[0][1] < east
+    assert not south < JEDDAH_POINT[0] < north  # … not every municipality of the admin's
+
+    corners = await click_map(page, (0.40, 0.40), (0.60, 0.42), (0.55, 0.60))
+    await page.screenshot(path=str(artifacts_dir() / "editor-ar-emergency-area.png"))
+    since = len(bot.api.calls)
+    await page.click("#done")
+    await page.wait_for_selector("body[data-state=sent]")
+
+    hazard = await bot.reply_to(ADMIN, since=since)
+    assert hazard.text == tr.t("emergency.ask.hazard")
+    draft = bot.app.user_data[ADMIN.id]["emergency_draft"]
+    assert shapely.from_geojson(draft["area"]).equals_exact(Polygon(corners), 1e-6)
