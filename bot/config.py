@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.webapp.initdata import LONGEST_AGE_S
@@ -40,15 +40,23 @@ class XKeys(BaseModel):
 
 
 class PartnerFeed(BaseModel):
-    """A neighbouring agency's feed, polled into one municipality's closures."""
+    """A neighbouring agency's feed, polled into one municipality's closures; or a met service's or civil
+    defence's CAP alerts (``"format": "cap"``), drafted as emergencies of the municipalities they meet (of
+    ``municipality`` only, when it is given)."""
 
     url: str = Field(pattern=r"^https?://")
-    format: Literal["wzdx", "cifs", "geojson"]
-    municipality: str
+    format: Literal["wzdx", "cifs", "geojson", "cap"]
+    municipality: str | None = None
     interval_s: float = Field(default=300.0, ge=10, le=86_400)
     # what the closures' ``source`` says (default "<format>:<host>"); a feed's removed events are lifted
     # only among the closures with this source
     source: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _municipality_named(self) -> PartnerFeed:
+        if self.municipality is None and self.format != "cap":
+            raise ValueError(f"a {self.format} feed names the municipality its closures go to")
+        return self
 
 
 class Settings(BaseSettings):
@@ -172,11 +180,21 @@ class Settings(BaseSettings):
     # may keep one before asking again (Cache-Control max-age; they then revalidate with the ETag).
     feed_publisher: str = Field(default="road-closure-bot", min_length=1, max_length=200)
     feed_max_age_s: int = Field(default=60, ge=0, le=86_400)
+    # The CAP alerts' <sender> (CAP 1.2: no spaces, commas, < or &), e.g. "alerts@roads.example.org"; by
+    # default the publisher's name made fit. Keep it stable: references name earlier alerts by it.
+    cap_sender: str | None = Field(default=None, pattern=r"^[^\s,<&]{1,200}$")
     # Partner feeds polled into the registry (JSON in the environment), e.g. [{"url":
     # "https://partner.example/wzdx.json", "format": "wzdx", "municipality": "riyadh", "interval_s": 300}]
     partner_feeds: list[PartnerFeed] = Field(default_factory=list)
     partner_timeout_s: float = Field(default=20.0, gt=0, le=300)
     partner_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
+    def cap_sender_id(self) -> str:
+        """The CAP ``sender`` of our alerts: ``CAP_SENDER``, else the publisher's name without what CAP
+        forbids in it (spaces become dashes)."""
+        if self.cap_sender:
+            return self.cap_sender
+        return re.sub(r"[\s,<&]+", "-", self.feed_publisher.strip()).strip("-")[:200] or "road-closure-bot"
 
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""

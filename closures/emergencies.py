@@ -228,6 +228,15 @@ class EmergencyService(EmergencyRecords):
 
         return remove
 
+    def tell(self, row: Emergency) -> None:
+        """Tell the listeners of a write about ``row`` committed elsewhere: a CAP import's notices to staff,
+        planned in the outbox with the message they are about (``closures.cap_records``)."""
+        for listener in self._listeners:
+            try:
+                listener(row)
+            except Exception:  # best effort (waking a worker): the write stands
+                log.exception("emergency listener %r failed", listener)
+
     # -- internals ---------------------------------------------------------------------------------
 
     @contextmanager
@@ -240,11 +249,7 @@ class EmergencyService(EmergencyRecords):
             issued = session.info.pop(_ISSUED, [])
         self.closures.tell(changes)
         for row in issued:
-            for listener in self._listeners:
-                try:
-                    listener(row)
-                except Exception:  # best effort (waking a worker): the write stands
-                    log.exception("emergency listener %r failed", listener)
+            self.tell(row)
 
     def _plan(
         self,

@@ -13,6 +13,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from closures.cap_models import CapMessage, CapOutcome  # noqa: F401  (re-exported, like the emergencies)
 from closures.columns import UTCDateTime, utcnow  # noqa: F401  (UTCDateTime: re-exported, as before)
 from closures.columns import timestamp as _ts
 from closures.emergency_models import (  # noqa: F401  (re-exported: one import registers every table)

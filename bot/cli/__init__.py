@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.web.partners import FetchError
 from closures.errors import ConflictError, EmergencyConflict, NotFound, ValidationError
+from closures.formats.cap_read import CapError
 from closures.playbooks import PlaybookClosureInvalid
 from geo.errors import GeometryError
 
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
     except (GeometryError, TimeInputError, CliError, PlaybookClosureInvalid) as exc:
         return _fail(args, f"bad input: {exc}", EXIT_USAGE)
+    except CapError as exc:  # not CAP, an XML bomb, too large: the whole document refused
+        return _fail(args, f"bad input: not a CAP alert or feed: {exc}", EXIT_USAGE)
     except (ValidationError, ConflictError, EmergencyConflict, NotFound) as exc:
         return _fail(args, f"refused: {exc}", EXIT_REFUSED)
     except FetchError as exc:

@@ -25,7 +25,7 @@ from telegram.error import TelegramError
 
 from bot.i18n import get_translator
 from bot.publish import InDoubt, Rejected, RetryLater
-from bot.publish.gate import gated
+from bot.publish.gate import GatedPublisher
 from bot.publish.intent import current_send
 from bot.publish.telegram_channel import in_doubt_reason, telegram_failure
 from bot.publish.x import XPublisher, XStyle, _norm, _until_tomorrow, x_failure
@@ -41,17 +41,7 @@ def _answering(post: EmergencyPost) -> ReplyParameters | None:
     return ReplyParameters(int(post.reply_to), allow_sending_without_reply=True) if post.reply_to else None
 
 
-class _Gated:
-    """Through the bot's gate, the intent is committed per HTTP attempt (else the worker commits it once)."""
-
-    bot: Bot
-
-    @property
-    def intent_per_attempt(self) -> bool:
-        return gated(self.bot)
-
-
-class EmergencyChannelPublisher(_Gated):
+class EmergencyChannelPublisher(GatedPublisher):
     """Every ``emergency-telegram:<chat>`` row."""
 
     def __init__(self, bot: Bot) -> None:
@@ -83,7 +73,7 @@ class EmergencyChannelPublisher(_Gated):
             logger.warning("pins of emergency %s in %s not moved: %s", post.item.emergency_id, chat, exc)
 
 
-class EmergencyDmPublisher(_Gated):
+class EmergencyDmPublisher(GatedPublisher):
     """Every ``emergency-dm:<user>`` row."""
 
     def __init__(self, bot: Bot) -> None:

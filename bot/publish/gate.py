@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from telegram import Bot
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
@@ -51,6 +52,17 @@ def paced(endpoint: str) -> bool:
 def gated(bot: object) -> bool:
     """Do this bot's requests pass a :class:`TelegramGate`?"""
     return isinstance(getattr(bot, "rate_limiter", None), TelegramGate)
+
+
+class GatedPublisher:
+    """A publisher sending through ``self.bot``: through the gate, the outbox's intent is committed per HTTP
+    attempt (the worker reads ``intent_per_attempt``; without the gate it commits one intent itself)."""
+
+    bot: Bot
+
+    @property
+    def intent_per_attempt(self) -> bool:
+        return gated(self.bot)
 
 
 def retry_after_s(exc: RetryAfter) -> float:

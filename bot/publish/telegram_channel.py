@@ -26,7 +26,7 @@ from telegram.error import (
 
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
 from bot.publish.aiohttp_request import NOT_SENT as AIOHTTP_NOT_SENT
-from bot.publish.gate import gated, retry_after_s
+from bot.publish.gate import GatedPublisher, retry_after_s
 from bot.publish.intent import current_send
 from bot.publish.maps import MapMaker
 from bot.text.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
@@ -39,18 +39,13 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, *AIOHT
 _GONE = ("blocked by the user", "user is deactivated", "chat not found", "bot can't initiate")
 
 
-class ChannelPublisher:
+class ChannelPublisher(GatedPublisher):
     """One publisher for every ``telegram:<channel>`` row."""
 
     def __init__(self, bot: Bot, maps: MapMaker, *, location_pin: bool = True) -> None:
         self.bot = bot
         self.maps = maps
         self.location_pin = location_pin
-
-    @property
-    def intent_per_attempt(self) -> bool:
-        """Through the gate, the intent is committed per HTTP attempt (else the worker commits it once)."""
-        return gated(self.bot)
 
     async def publish(self, ctx: PostContext, *, in_doubt_since: datetime | None) -> str:
         if in_doubt_since is not None:

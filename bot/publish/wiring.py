@@ -18,11 +18,12 @@ from telegram.ext import Application, ContextTypes
 from bot.config import Settings
 from bot.publish import EmergencyPublisher, Publisher
 from bot.publish.alerts import AlertPublisher
+from bot.publish.cap_staff import CapStaffPublisher
 from bot.publish.emergency import EmergencyChannelPublisher, EmergencyDmPublisher, EmergencyXPublisher
 from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
-from bot.publish.x import SessionFactory, XAccount, XPublisher, XStyle
+from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
 from closures.changes import AfterCommit, ClosureChange
 from closures.emergency_outbox import CHANNEL, DM, X
@@ -33,11 +34,9 @@ _WORKER, _TASK, _UNLISTEN = "outbox_worker", "outbox_task", "outbox_unlisten"
 _WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to post
 
 
-def build_worker(
-    services: Services, bot: Bot, *, x_session: SessionFactory | None = None, **options: Any
-) -> OutboxWorker:
+def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
     """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts
-    (``x_session``: the HTTP session for X, e.g. a test's local X API; default a plain one)."""
+    (at ``X_API_BASE_URL``)."""
     settings = services.settings
     maps = MapMaker(settings.map_tiles())
     publishers: dict[str, Publisher] = {"telegram": ChannelPublisher(bot, maps), "alert": AlertPublisher(bot)}
@@ -54,12 +53,12 @@ def build_worker(
             daily_budget=settings.x_daily_budget,
             clock=services.clock,
             api_base_url=settings.x_api_base_url,
-            session_factory=x_session,
         )
         publishers["x"] = x
         emergency[X] = EmergencyXPublisher(x, style=lambda slug: x_style(settings, slug))
     options.setdefault("max_attempts", settings.outbox_max_attempts)
     options.setdefault("reach", services.emergencies.reach)
+    options.setdefault("notice_publisher", CapStaffPublisher(bot))
     return OutboxWorker(
         services.engine, publishers, clock=services.clock, emergency_publishers=emergency, **options
     )

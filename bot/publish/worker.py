@@ -44,10 +44,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.publish import EmergencyPublisher, InDoubt, Publisher, PublishError, RecipientGone, RetryLater
+from bot.publish import (
+    EmergencyPublisher,
+    InDoubt,
+    NoticePublisher,
+    Publisher,
+    PublishError,
+    RecipientGone,
+    RetryLater,
+)
 from bot.publish.batching import Coalesced
 from bot.publish.intent import LeaseLost, OutboxSend, sending
 from closures import emergency_outbox, outbox
+from closures.cap_notices import CapNotice, StaleNotice, prepare_notices
+from closures.cap_records import STAFF_NOTICE
 from closures.emergency_publishing import EmergencyPost, prepare_emergencies
 from closures.fanout import deactivate_subscriber, queue_alerts
 from closures.lifecycle import Clock, system_clock
@@ -59,7 +69,7 @@ from closures.workers import Liveness, gone_workers, take_over
 
 logger = logging.getLogger(__name__)
 AfterSend = Callable[[AnyClaimed, str], Awaitable[None]]
-Prepared = PostContext | EmergencyPost | Stale
+Prepared = PostContext | EmergencyPost | CapNotice | Stale
 Outcome = tuple[AnyClaimed, str | None, datetime]
 
 
@@ -85,12 +95,14 @@ class OutboxWorker:
         stale_after: timedelta = timedelta(seconds=30),
         emergency_publishers: Mapping[str, EmergencyPublisher] | None = None,
         reach: Reach | None = None,
+        notice_publisher: NoticePublisher | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch, concurrency and max_attempts must be at least 1")
         self.engine = engine
         self.publishers = dict(publishers)
         self.emergency_publishers = dict(emergency_publishers or {})
+        self.notice_publisher = notice_publisher  # staff told of a partner's CAP alert (``cap-staff``)
         self.reach = reach or Reach()  # whom an emergency's people row reaches
         self.clock = clock
         self.lease = lease
@@ -249,8 +261,12 @@ class OutboxWorker:
     def _prepare(self, items: list[AnyClaimed], now: datetime) -> dict[int, Prepared]:
         """Each row's context (closure posts and emergency posts alike), in one worker-thread trip."""
         closures = [i for i in items if isinstance(i, Claimed)]
-        emergencies = [i for i in items if isinstance(i, ClaimedEmergency)]
+        emergencies = [i for i in items if isinstance(i, ClaimedEmergency) and i.kind != STAFF_NOTICE]
+        notices = [i for i in items if isinstance(i, ClaimedEmergency) and i.kind == STAFF_NOTICE]
         out: dict[int, Prepared] = {}
+        if notices:
+            for item, notice in zip(notices, prepare_notices(self.engine, notices, now=now), strict=True):
+                out[item.id] = Stale(notice.reason) if isinstance(notice, StaleNotice) else notice
         if closures:
             found = prepare_many(self.engine, closures, now=now, late_after=self.late_after)
             out.update({i.id: p for i, p in zip(closures, found, strict=True)})
@@ -261,7 +277,9 @@ class OutboxWorker:
 
     async def _guarded(self, item: AnyClaimed, prepared: Prepared) -> None:
         async with self._limit:
-            if isinstance(item, ClaimedEmergency):
+            if isinstance(prepared, CapNotice):
+                await self._process_notice(item, prepared)
+            elif isinstance(item, ClaimedEmergency):
                 assert not isinstance(prepared, PostContext)
                 await self._process_emergency(item, prepared)
             else:
@@ -295,6 +313,13 @@ class OutboxWorker:
             return
         publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
         await self._deliver(item, publisher, publish, emergency_outbox.complete)
+
+    async def _process_notice(self, item: AnyClaimed, notice: CapNotice) -> None:
+        if self.notice_publisher is None:
+            await self._no_publisher(item)
+            return
+        send = functools.partial(self.notice_publisher.publish, notice, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, self.notice_publisher, send, outbox.complete)
 
     async def _no_publisher(self, item: AnyClaimed) -> None:
         reason = f"no publisher for {item.kind!r} destinations is configured"

@@ -15,7 +15,6 @@ from sqlmodel import select
 from closures import used_keys
 from closures.models import UsedKey
 from closures.store import alembic_config, current_revision, make_engine, session_scope, upgrade
-from tests.closures.test_store import blank  # noqa: F401 - the fixture: a database no migration touched
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
@@ -72,7 +71,7 @@ def test_a_key_must_be_one_to_128_characters(engine, key):
         claim(engine, key)
 
 
-def test_migration_0008_adds_the_table_and_its_downgrade_removes_it(blank):  # noqa: F811
+def test_migration_0008_adds_the_table_and_its_downgrade_removes_it(blank):
     config = alembic_config(blank)
     upgrade(blank, "0007")
     assert "usedkey" not in sa.inspect(blank).get_table_names()

@@ -1,10 +1,8 @@
 """publishing: worker heartbeats, the bot's shared send rate and flood-control pause
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
-
-Chained to 0005 until the CAP migration (0006) is merged; then it revises 0006.
 """
 
 from collections.abc import Sequence
@@ -13,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,8 +38,9 @@ F = FakeUser(50006, language_code="ar")  # subscriber inside who also shared a l
 REACHED = {A.id: "ar", B.id: "en", D.id: "en", F.id: "ar"}
 
 
-def emergency_settings() -> dict[str, Any]:
-    """A channel and an X account for Riyadh (the X keys the local X API checks); no background worker."""
+def emergency_settings(x_api: LocalXApi) -> dict[str, Any]:
+    """A channel and an X account for Riyadh (the X keys the local X API checks, X_API_BASE_URL pointing at
+    it); no background worker."""
     keys = {
         "consumer_key": ACCOUNT.consumer_key, "consumer_secret": ACCOUNT.consumer_secret,
         "access_token": ACCOUNT.access_token, "access_token_secret": ACCOUNT.access_token_secret,
@@ -49,6 +50,7 @@ def emergency_settings() -> dict[str, Any]:
         "x_accounts": {"riyadh_roads": keys},
         "outbox_worker": False,  # each test drains its own worker: no background timing
         "x_daily_budget": 500,
+        "x_api_base_url": x_api.base_url,
     }
 
 
@@ -73,7 +75,7 @@ async def people(staff_bot: StaffBot, x_api: LocalXApi) -> None:
 
 
 async def drain(staff_bot: StaffBot, x_api: LocalXApi, **options: Any) -> int:
-    worker = wiring.build_worker(staff_bot.services, staff_bot.app.bot, x_session=x_api.session, **options)
+    worker = wiring.build_worker(staff_bot.services, staff_bot.app.bot, **options)
     try:
         return await worker.drain()
     finally:
