@@ -8,13 +8,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import BotApplication, BotContext
 from bot.handlers import conversation_sync, menus, register_all
 from bot.handlers.persistence import StorePersistence
 from bot.publish import wiring as publishing
-from bot.services import Services
+from bot.publish.aiohttp_request import AiohttpRequest
+from bot.publish.gate import gate_for
+from bot.services import Services, flushing
+
+BOT_CONNECTIONS = 128  # concurrent requests to the Bot API: replies and outbox sends together
 
 
 def build_application(services: Services, *, rate_limit: bool = True) -> BotApplication:
@@ -33,8 +37,14 @@ def build_application(services: Services, *, rate_limit: bool = True) -> BotAppl
         .post_shutdown(_post_shutdown)
         .persistence(StorePersistence(services.engine, update_interval=settings.conversation_save_s))
     )
-    # A rate limiter changes the builder's bot type (ExtBot[int]); handlers see one BotApplication type.
-    built = builder.rate_limiter(AIORateLimiter(max_retries=3)).build() if rate_limit else builder.build()
+    # the bot's requests over aiohttp (a third of httpx's CPU per request: bot.publish.aiohttp_request);
+    # long polling keeps PTB's own request
+    builder = builder.request(AiohttpRequest(connection_pool_size=BOT_CONNECTIONS))
+    # Every request passes the gate: Telegram's limits for the whole bot, flood pauses, the outbox's intent
+    # per attempt. A rate limiter changes the builder's bot type; handlers see one BotApplication type.
+    built = (
+        builder.rate_limiter(gate_for(settings, services.engine)).build() if rate_limit else builder.build()
+    )
     application = cast(BotApplication, built)
     application.bot_data["services"] = services
     register_all(application)
@@ -48,11 +58,13 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await asyncio.to_thread(services.load_zones)
     await asyncio.to_thread(services.queries.refresh)
     await publishing.start(application)  # the outbox worker (off when OUTBOX_WORKER=false)
+    await flushing.start(application)  # drivers' last locations, written in batches
     menus.start_menus(application)  # in the background, in one process of many: calls per person and language
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     await menus.stop_menus(application)
+    await flushing.stop(application)
     await publishing.stop(application)
     await asyncio.to_thread(services.close)

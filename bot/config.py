@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.webapp.initdata import LONGEST_AGE_S
@@ -20,6 +20,7 @@ from geo.render import TileSource
 DATA_DIR = Path(str(resources.files("roadbot_data")))
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
+PUBLIC_X_API = "https://api.twitter.com"  # what tweepy 4.17 hard-codes, and X_API_BASE_URL replaces
 
 
 class PublishTargets(BaseModel):
@@ -39,15 +40,23 @@ class XKeys(BaseModel):
 
 
 class PartnerFeed(BaseModel):
-    """A neighbouring agency's feed, polled into one municipality's closures."""
+    """A neighbouring agency's feed, polled into one municipality's closures; or a met service's or civil
+    defence's CAP alerts (``"format": "cap"``), drafted as emergencies of the municipalities they meet (of
+    ``municipality`` only, when it is given)."""
 
     url: str = Field(pattern=r"^https?://")
-    format: Literal["wzdx", "cifs", "geojson"]
-    municipality: str
+    format: Literal["wzdx", "cifs", "geojson", "cap"]
+    municipality: str | None = None
     interval_s: float = Field(default=300.0, ge=10, le=86_400)
     # what the closures' ``source`` says (default "<format>:<host>"); a feed's removed events are lifted
     # only among the closures with this source
     source: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _municipality_named(self) -> PartnerFeed:
+        if self.municipality is None and self.format != "cap":
+            raise ValueError(f"a {self.format} feed names the municipality its closures go to")
+        return self
 
 
 class Settings(BaseSettings):
@@ -102,6 +111,23 @@ class Settings(BaseSettings):
     map_tile_attribution: str = "© OpenStreetMap contributors"
     outbox_worker: bool = True
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Telegram's limits, kept for the whole bot — every process together when they share PostgreSQL:
+    # messages a second overall (unset: 30, or 1000 with paid broadcast) and to any one chat; with paid
+    # broadcast the outbox's messages carry allow_paid_broadcast (Telegram charges Stars for each).
+    telegram_rate_msg_s: float | None = Field(default=None, gt=0, le=1000)
+    telegram_chat_rate_msg_s: float = Field(default=1.0, gt=0, le=30)
+    telegram_paid_broadcast: bool = False
+    # Where X requests go (a proxy in front of X); they are signed for the public API all the same.
+    x_api_base_url: str = Field(default=PUBLIC_X_API, pattern=r"^https?://")
+
+    # --- emergencies ---
+    # A declared emergency messages every driver whose live location, or last location shared within
+    # emergency_recent_h hours, is inside its area or within emergency_margin_m of it. Each bot process
+    # writes the locations it hears of every location_flush_s seconds, in one statement; they are erased
+    # after emergency_recent_h (and by /forget).
+    emergency_recent_h: float = Field(default=2.0, gt=0, le=48)
+    emergency_margin_m: float = Field(default=1_000.0, ge=0, le=20_000)
+    location_flush_s: float = Field(default=1.0, gt=0, le=60)
 
     # --- geocoding (place names ⇄ points) ---
     # Nominatim's public service asks for a real user agent naming the application and at most one request
@@ -154,11 +180,21 @@ class Settings(BaseSettings):
     # may keep one before asking again (Cache-Control max-age; they then revalidate with the ETag).
     feed_publisher: str = Field(default="road-closure-bot", min_length=1, max_length=200)
     feed_max_age_s: int = Field(default=60, ge=0, le=86_400)
+    # The CAP alerts' <sender> (CAP 1.2: no spaces, commas, < or &), e.g. "alerts@roads.example.org"; by
+    # default the publisher's name made fit. Keep it stable: references name earlier alerts by it.
+    cap_sender: str | None = Field(default=None, pattern=r"^[^\s,<&]{1,200}$")
     # Partner feeds polled into the registry (JSON in the environment), e.g. [{"url":
     # "https://partner.example/wzdx.json", "format": "wzdx", "municipality": "riyadh", "interval_s": 300}]
     partner_feeds: list[PartnerFeed] = Field(default_factory=list)
     partner_timeout_s: float = Field(default=20.0, gt=0, le=300)
     partner_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
+    def cap_sender_id(self) -> str:
+        """The CAP ``sender`` of our alerts: ``CAP_SENDER``, else the publisher's name without what CAP
+        forbids in it (spaces become dashes)."""
+        if self.cap_sender:
+            return self.cap_sender
+        return re.sub(r"[\s,<&]+", "-", self.feed_publisher.strip()).strip("-")[:200] or "road-closure-bot"
 
     def destinations_for(self, slug: str) -> dict[str, str | list[str] | None]:
         """Where posts of ``slug``'s closures go; an unconfigured kind is planned as skipped."""
@@ -173,6 +209,12 @@ class Settings(BaseSettings):
         if not self.map_tile_url:
             return None
         return TileSource(self.map_tile_url, attribution=self.map_tile_attribution)
+
+    def telegram_rate(self) -> float:
+        """Messages a second the whole bot may send: as configured, else Telegram's limit for the mode."""
+        if self.telegram_rate_msg_s is not None:
+            return self.telegram_rate_msg_s
+        return 1000.0 if self.telegram_paid_broadcast else 30.0
 
     def geometry_limits(self) -> Limits:
         """The size limits a closure's geometry must keep, in metres."""

@@ -5,6 +5,7 @@ No handler is imported here, so any module may import these types at run time wi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from telegram import Update
@@ -25,3 +26,4 @@ type BotApplication = Application[
     ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
 ]
 type BotHandler = BaseHandler[Update, BotContext, Any]  # what each flow's ``handlers()`` lists
+type BotCallback = Callable[[Update, BotContext], Coroutine[Any, Any, object]]  # what a handler calls

@@ -135,7 +135,9 @@ async def _partner_polling(services: Services) -> AsyncIterator[None]:
     if not settings.partner_feeds:
         yield
         return
-    singleton = partner_polling(settings, services.closures, services.engine)
+    singleton = partner_polling(
+        settings, services.closures, services.engine, emergencies=services.emergencies
+    )
     done = asyncio.Event()
     task = asyncio.create_task(singleton.run(done), name="partners")
     try:

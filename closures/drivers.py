@@ -1,4 +1,5 @@
-"""What the bot keeps about a driver: language, radius, saved places, subscriptions — and forgetting it.
+"""What the bot keeps about a driver: language, radius, saved places, subscriptions — and forgetting it
+(their last location, kept for emergencies, too).
 
 Blocking (database); the bot calls it from a worker thread. Geometry in lon/lat.
 
@@ -24,7 +25,8 @@ from sqlmodel import col, select
 
 from closures.errors import NotFound, Refusal, ValidationError
 from closures.lifecycle import Clock, system_clock
-from closures.models import Driver, SavedPlace, Subscription
+from closures.locations import LocationLog
+from closures.models import Driver, DriverLocation, EmergencyRecipient, SavedPlace, Subscription
 from closures.store import PROFILE, notify, rows_matched, session_scope
 
 RADIUS_RANGE_M = (100, 50_000)
@@ -62,6 +64,8 @@ class Forgotten:
     profile: int
     places: int
     subscriptions: int
+    location: int = 0  # the last location kept for emergencies
+    emergencies: int = 0  # emergencies that would have sent them their updates and end
 
 
 class ProfileCache:
@@ -149,6 +153,8 @@ class DriverDirectory:
     cache_ttl: timedelta = field(default=timedelta(0), kw_only=True)
     cache_size: int = field(default=100_000, kw_only=True)
     monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True, repr=False)
+    # this process's unwritten drivers' locations, which ``forget`` drops too
+    locations: LocationLog | None = field(default=None, kw_only=True, repr=False)
     _cache: ProfileCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -296,7 +302,9 @@ class DriverDirectory:
             return list(session.exec(query.order_by(Subscription.name)))
 
     def forget(self, user_id: int) -> Forgotten:
-        """Delete everything kept about this user."""
+        """Delete everything kept about this user, their last location included (and not yet written)."""
+        if self.locations is not None:
+            self.locations.discard(user_id)  # before the delete: a flush after it must not write it back
         try:
             with session_scope(self.engine, write=True) as session:
                 counts = [
@@ -305,6 +313,8 @@ class DriverDirectory:
                         (Driver, col(Driver.telegram_user_id)),
                         (SavedPlace, col(SavedPlace.telegram_user_id)),
                         (Subscription, col(Subscription.telegram_user_id)),
+                        (DriverLocation, col(DriverLocation.telegram_user_id)),
+                        (EmergencyRecipient, col(EmergencyRecipient.telegram_user_id)),
                     )
                 ]
                 notify(session, PROFILE, str(user_id))

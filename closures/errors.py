@@ -21,6 +21,14 @@ class Refusal(StrEnum):
     NOT_STARTED = "not_started"
     NOT_LATER = "not_later"
     ALREADY_ENDED = "already_ended"
+    # emergencies and playbooks
+    NOT_AN_AREA = "not_an_area"
+    EXPIRY_IN_PAST = "expiry_in_past"
+    EXPIRY_TOO_SOON = "expiry_too_soon"
+    EXPIRY_TOO_FAR = "expiry_too_far"
+    NO_AREA = "no_area"  # "the playbook's area" was asked for, and none of the playbooks has one
+    NOT_A_DRAFT = "not_a_draft"
+    DUPLICATE = "duplicate"  # a playbook of that name exists already
 
 
 class ClosureError(Exception):
@@ -62,3 +70,13 @@ class ConflictError(ClosureError):
         self.changes = changes
         changed = ", ".join(changes) or "-"
         super().__init__(f"closure {closure_id} is at version {current}, not {expected}; changed: {changed}")
+
+
+class EmergencyConflict(ClosureError):
+    """Someone else issued a version of the emergency since the one the caller read."""
+
+    def __init__(self, first_id: int, expected: int, current: int) -> None:
+        self.first_id = first_id
+        self.expected = expected
+        self.current = current
+        super().__init__(f"emergency {first_id} is at version {current}, not {expected}")

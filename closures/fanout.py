@@ -43,6 +43,12 @@ class Affected:
 
 def affected(session: Session, closure: ClosureView) -> list[Affected]:
     """Active subscriptions the closure touches, one per driver (the nearest), nearest first."""
+    return affected_by(session, closure.geometry, reach_m=closure.radius_m or 0.0)
+
+
+def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.0) -> list[Affected]:
+    """Active subscriptions within their radius of ``geometry`` (grown by ``reach_m``: a point closure's
+    radius), one per driver (the nearest), nearest first; a place inside an area is at distance 0."""
     rows = session.execute(
         sa.select(
             col(Subscription.id),
@@ -57,18 +63,18 @@ def affected(session: Session, closure: ClosureView) -> list[Affected]:
         return []
     geoms = shapely.from_geojson([r.geometry_geojson for r in rows])
     radii = np.array([r.radius_m for r in rows], dtype=float)
-    reach = radii + (closure.radius_m or 0.0)
+    reach = radii + reach_m
     # a first cut in degrees (longitude degrees shrink towards the poles: stay generous), then metres
-    lat = abs(shapely.get_coordinates(closure.geometry)[:, 1]).max()
+    lat = abs(shapely.get_coordinates(geometry)[:, 1]).max()
     margin = (reach / _EARTH_DEG_M) / max(np.cos(np.radians(min(lat, 80.0))), 0.1)
-    near = shapely.distance(geoms, closure.geometry) <= margin
+    near = shapely.distance(geoms, geometry) <= margin
     if not near.any():
         return []
-    projection = Projection.for_geometry(closure.geometry)
-    target = projection.to_metric(closure.geometry)
+    projection = Projection.for_geometry(geometry)
+    target = projection.to_metric(geometry)
     distances = np.full(len(rows), np.inf)
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
-    distances = np.maximum(0.0, distances - (closure.radius_m or 0.0))
+    distances = np.maximum(0.0, distances - reach_m)
     best: dict[int, Affected] = {}
     for i in np.flatnonzero(distances <= radii).tolist():
         row = rows[i]
@@ -76,7 +82,7 @@ def affected(session: Session, closure: ClosureView) -> list[Affected]:
         if row.telegram_user_id in best and best[row.telegram_user_id].distance_m <= d:
             continue
         best[row.telegram_user_id] = Affected(
-            row.id, row.telegram_user_id, row.name, row.language, d, _direction(geoms[i], closure.geometry)
+            row.id, row.telegram_user_id, row.name, row.language, d, _direction(geoms[i], geometry)
         )
     return sorted(best.values(), key=lambda a: (a.distance_m, a.user_id))
 

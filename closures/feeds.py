@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, cast, overload
 from zoneinfo import ZoneInfo
 
 import shapely
@@ -98,20 +99,56 @@ class Built:
         return f'{self.etag[:-1]}-gz"'
 
 
-Builder = Callable[[FeedSnapshot], bytes]
+class Snapshot(Protocol):
+    """What a cache needs of a snapshot: the store's counter it was read at, and how long it holds."""
+
+    @property
+    def counter(self) -> int: ...
+    @property
+    def as_of(self) -> datetime: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+
+
+type Builder[S] = Callable[[S], bytes]
 
 
 @dataclass
-class _State:
-    snapshot: FeedSnapshot
+class _State[T: Snapshot]:
+    snapshot: T
     local_writes: int
     checked_s: float
     bodies: dict[str, Built] = field(default_factory=dict)
 
 
-class FeedCache:
-    """Built feed bodies, one per key (a format and its options), kept while the store has not changed."""
+class FeedCache[S: Snapshot]:
+    """Built feed bodies, one per key (a format and its options), kept while the store has not changed.
 
+    ``take`` reads a snapshot: the closures' (``feed_snapshot``) unless told otherwise (the CAP feed reads
+    emergencies).
+    """
+
+    @overload
+    def __init__(
+        self: FeedCache[FeedSnapshot],
+        engine: Engine,
+        *,
+        clock: Clock = ...,
+        check_interval: timedelta = ...,
+        monotonic: Callable[[], float] = ...,
+        max_keys: int = ...,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = ...,
+        check_interval: timedelta = ...,
+        monotonic: Callable[[], float] = ...,
+        max_keys: int = ...,
+        take: Callable[[Engine, datetime], S],
+    ) -> None: ...
     def __init__(
         self,
         engine: Engine,
@@ -120,7 +157,9 @@ class FeedCache:
         check_interval: timedelta = timedelta(0),
         monotonic: Callable[[], float] = time.monotonic,
         max_keys: int = 16,
+        take: Callable[[Engine, datetime], S] | None = None,
     ) -> None:
+        self._take = take
         self._engine = engine
         self._max_keys = max_keys  # keys come partly from requests (Atom's host): bounded
         self._clock = clock
@@ -128,7 +167,7 @@ class FeedCache:
         self._monotonic = monotonic
         self._local_writes = local_writes(engine)
         self._lock = threading.Lock()
-        self._state: _State | None = None
+        self._state: _State[S] | None = None
         self.builds = 0  # how many bodies were built (for tests and the benchmark)
 
     def peek(self, key: str) -> Built | None:
@@ -138,7 +177,7 @@ class FeedCache:
             return None
         return state.bodies.get(key)
 
-    def get(self, key: str, build: Builder) -> Built:
+    def get(self, key: str, build: Builder[S]) -> Built:
         """The current body for ``key``: built from a fresh snapshot if the store moved (blocking)."""
         now = self._clock()
         state = self._current(now)
@@ -156,7 +195,7 @@ class FeedCache:
                         state.bodies[key] = built
         return built
 
-    def _fresh(self, state: _State, now: datetime) -> bool:
+    def _fresh(self, state: _State[S], now: datetime) -> bool:
         until = state.snapshot.valid_until
         return (
             state.local_writes == self._local_writes.value
@@ -164,7 +203,7 @@ class FeedCache:
             and (until is None or now < until)
         )
 
-    def _current(self, now: datetime) -> _State:
+    def _current(self, now: datetime) -> _State[S]:
         state = self._state
         if state is not None and self._fresh(state, now):
             return state
@@ -178,12 +217,18 @@ class FeedCache:
                 if latest is not None and latest is not state and self._holds(latest, counter, now):
                     state = latest
                 else:
-                    state = _State(feed_snapshot(self._engine, now), writes, checked_s)
+                    state = _State(self._snapshot(now), writes, checked_s)
         self._state = state
         return state
 
+    def _snapshot(self, now: datetime) -> S:
+        if self._take is not None:
+            return self._take(self._engine, now)
+        # without ``take`` the first overload applied, where S is FeedSnapshot
+        return cast(S, feed_snapshot(self._engine, now))
+
     @staticmethod
-    def _holds(state: _State, counter: int, now: datetime) -> bool:
+    def _holds(state: _State[S], counter: int, now: datetime) -> bool:
         """Is ``state`` the store as of ``counter``, with no closure started or ended since?"""
         until = state.snapshot.valid_until
         return state.snapshot.counter == counter and (until is None or now < until)

@@ -7,33 +7,31 @@ Times are UTC-aware everywhere (``UTCDateTime``); they are shown in the municipa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone, so it is added back on load)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a timezone-aware one is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from closures.cap_models import CapMessage, CapOutcome  # noqa: F401  (re-exported, like the emergencies)
+from closures.columns import UTCDateTime, utcnow  # noqa: F401  (UTCDateTime: re-exported, as before)
+from closures.columns import timestamp as _ts
+from closures.emergency_models import (  # noqa: F401  (re-exported: one import registers every table)
+    AlertLevel,
+    AreaSource,
+    DriverLocation,
+    Emergency,
+    EmergencyAction,
+    EmergencyClosure,
+    EmergencyEvent,
+    EmergencyRecipient,
+    EmergencyState,
+    Hazard,
+    MessageType,
+    Playbook,
+    PlaybookClosure,
+    ReachReason,
+)
 
 
 class Kind(StrEnum):
@@ -104,14 +102,6 @@ class OutboxStatus(StrEnum):
     SKIPPED = "skipped"
     SUPERSEDED = "superseded"
     DEAD = "dead"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(**kw: Any) -> Any:
-    return Field(sa_type=UTCDateTime, **kw)
 
 
 class Municipality(SQLModel, table=True):
@@ -203,15 +193,25 @@ class Subscription(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """One post to one destination, written in the same transaction as the change that causes it."""
+    """One post to one destination, written in the same transaction as the change that causes it.
 
-    # the worker keeps each (closure, destination) in order: this index finds an item's predecessors
-    __table_args__ = (sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),)
+    A post is about a closure (``closure_id`` and ``closure_version``) or about an emergency (the series'
+    first version ``emergency_id`` and ``emergency_version``), never both.
+    """
+
+    # the worker keeps each (closure or emergency, destination) in order: these indexes find predecessors
+    __table_args__ = (
+        sa.Index("ix_outboxitem_sequence", "closure_id", "destination", "due_at"),
+        sa.Index("ix_outboxitem_emergency_sequence", "emergency_id", "destination", "due_at"),
+        # one chat at a time, and when it was last posted to (migration 0007)
+        sa.Index("ix_outboxitem_destination", "destination", "status"),
+        sa.CheckConstraint("(closure_id IS NULL) <> (emergency_id IS NULL)", name="ck_outboxitem_subject"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
-    closure_id: int = Field(foreign_key="closure.id", index=True)
-    closure_version: int
+    closure_id: int | None = Field(default=None, foreign_key="closure.id", index=True)
+    closure_version: int | None = None
     event: str = Field(max_length=16)
     destination: str = Field(max_length=100)
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=16, index=True)
@@ -228,6 +228,9 @@ class OutboxItem(SQLModel, table=True):
     intent_at: datetime | None = _ts(default=None)
     done_at: datetime | None = _ts(default=None)
     payload_json: str | None = Field(default=None, sa_type=sa.Text)
+    # emergencies (migration 0005)
+    emergency_id: int | None = Field(default=None, foreign_key="emergency.id")
+    emergency_version: int | None = None
 
 
 class StoreState(SQLModel, table=True):
@@ -310,3 +313,33 @@ class UsedKey(SQLModel, table=True):
     telegram_user_id: int = Field(sa_type=sa.BigInteger)
     used_at: datetime = _ts(default_factory=utcnow)
     expires_at: datetime = _ts(index=True)
+
+
+# --- publishing at the platform's limit, with workers that can die (migration 0006) -----------------------
+
+
+class OutboxWorkerRow(SQLModel, table=True):
+    """A running outbox worker: its heartbeat tells the others it is alive (see ``closures.workers``)."""
+
+    __tablename__ = "outboxworker"
+
+    name: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+
+
+class SendSlot(SQLModel, table=True):
+    """How many messages the bot's processes together took in one wall-clock second (closures.sendrate)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    second: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    used: int = Field(default=0)
+
+
+class SendPause(SQLModel, table=True):
+    """Until when (epoch seconds) the platform asked every process of the bot to send nothing (a 429)."""
+
+    budget: str = Field(primary_key=True, max_length=32)
+    until: float = Field(default=0.0)

@@ -12,14 +12,16 @@ intent (:func:`record_intent`); the row then carries ``intent_at`` until the out
 later claim knows the previous attempt may have reached the remote side and must be reconciled, not
 blindly repeated. Every transition is conditional on the claim token, so a worker that lost its lease
 cannot overwrite the row's fate. The rows of one closure and destination are taken in order: a row
-waits while an earlier one that is due (or already tried) is unfinished.
+waits while an earlier one that is due (or already tried) is unfinished. And one chat is sent to by one
+worker at a time: a row waits while another row to its destination is claimed, a batch holds one row per
+destination, and each claimed row says when the last post to its destination was done, so that the
+sender can keep Telegram's per-chat limit across processes.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,8 +31,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from closures.claims import AnyClaimed, Claimed, ClaimedEmergency, claimed_of
 from closures.models import Closure, OutboxItem, OutboxStatus, PostEvent
-from closures.store import rows_matched, session_scope
+from closures.store import WRITE_OPTION, rows_matched, session_scope
 
 # Destination kind -> its configured target(s) (a channel @handle or several, an X account), or None when
 # not configured. The kind "alerts" (target "subscribers") fans announced and started closures out to
@@ -40,6 +43,7 @@ NO_DESTINATIONS: Destinations = {"telegram": None, "x": None}
 ALERTS = "alerts"
 _ALERT_EVENTS = (PostEvent.ANNOUNCED, PostEvent.STARTED)
 _OPEN = (OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value)
+_CLAIM_LOCK = 0x526F6163  # the advisory lock that makes claims on PostgreSQL take turns
 
 
 def idempotency_key(closure_id: int, version: int, event: PostEvent, destination: str) -> str:
@@ -53,8 +57,12 @@ def plan_posts(
     *,
     now: datetime,
     destinations: Destinations,
+    skip_reason: str | None = None,
 ) -> list[OutboxItem]:
-    """Add the immediate post for ``event`` and the timed posts still ahead for this version."""
+    """Add the immediate post for ``event`` and the timed posts still ahead for this version.
+
+    ``skip_reason``: every row is planned as skipped, saying why (kept so that follow-ups are skipped too).
+    """
     assert closure.id is not None
     _supersede_pending(session, closure.id, closure.version)
     planned: list[tuple[PostEvent, datetime]] = [(event, now)]
@@ -65,10 +73,13 @@ def plan_posts(
             planned.append((PostEvent.ENDED, closure.ends_at))
     items = []
     for kind, configured in destinations.items():
-        targets: Sequence[str | None] = [configured] if isinstance(configured, str) else configured or [None]
+        targets: list[str | None] = [configured] if isinstance(configured, str) else [*(configured or ())]
+        if not targets:
+            targets = [None]  # an unconfigured kind: planned as skipped
         for target in targets:
             destination = f"{kind}:{target}" if target else kind
-            status = OutboxStatus.PENDING if target else OutboxStatus.SKIPPED
+            status = OutboxStatus.PENDING if target and not skip_reason else OutboxStatus.SKIPPED
+            reason = skip_reason or (None if target else f"no {kind} destination configured")
             for planned_event, due_at in planned:
                 if kind == ALERTS and planned_event not in _ALERT_EVENTS:
                     continue
@@ -80,7 +91,7 @@ def plan_posts(
                     destination=destination,
                     status=status.value,
                     due_at=due_at,
-                    last_error=None if target else f"no {kind} destination configured",
+                    last_error=reason,
                 )
                 session.add(item)
                 items.append(item)
@@ -100,60 +111,63 @@ def _supersede_pending(session: Session, closure_id: int, version: int) -> None:
     )
 
 
+__all__ = ["AnyClaimed", "Claimed", "ClaimedEmergency"]  # defined in closures.claims; imported from here too
+
+
 # --- claiming and finishing -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A claimed row as the worker needs it (a plain copy: no session)."""
-
-    id: int
-    closure_id: int
-    closure_version: int
-    event: PostEvent
-    destination: str
-    due_at: datetime
-    attempts: int
-    token: str
-    in_doubt_since: datetime | None  # a previous attempt started sending then and left no outcome
-    payload: dict[str, Any] | None
-
-    @property
-    def kind(self) -> str:
-        return self.destination.partition(":")[0]
-
-    @property
-    def target(self) -> str:
-        return self.destination.partition(":")[2]
-
-
-def claim_due(
-    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
-) -> list[Claimed]:
-    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+def _predecessor_waits(subject: str) -> sa.Exists:
+    """An earlier row of the same closure (or emergency) and destination is unfinished: this one waits."""
     earlier = aliased(OutboxItem)
-    blocked = sa.exists().where(
-        col(earlier.closure_id) == col(OutboxItem.closure_id),
+    return sa.exists().where(
+        col(getattr(earlier, subject)) == col(getattr(OutboxItem, subject)),
         col(earlier.destination) == col(OutboxItem.destination),
-        # "+ 0" keeps SQLite's planner on ix_outboxitem_sequence; on the bare id it would walk every
+        # "+ 0" keeps SQLite's planner on the sequence index; on the bare id it would walk every
         # earlier row of the closure (quadratic for a 10,000-subscriber flood alert)
         col(earlier.id) + 0 < col(OutboxItem.id),
         col(earlier.status).in_(_OPEN),
         sa.or_(col(earlier.due_at) <= col(OutboxItem.due_at), col(earlier.attempts) > 0),
     )
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
+) -> list[AnyClaimed]:
+    """Lease up to ``limit`` rows that are due (or whose lease ran out), oldest due first."""
+    # a row's subject column is NULL on the other kind of row, and NULL equals nothing: each test is void
+    blocked = sa.or_(_predecessor_waits("closure_id"), _predecessor_waits("emergency_id"))
     claimable = sa.or_(
         sa.and_(col(OutboxItem.status) == OutboxStatus.PENDING.value, col(OutboxItem.due_at) <= now),
         sa.and_(col(OutboxItem.status) == OutboxStatus.CLAIMED.value, col(OutboxItem.lease_until) <= now),
     )
     with session_scope(engine, write=True) as session:
+        if session.get_bind().dialect.name == "postgresql":  # claims one after the other, so "busy" holds
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        # the chats being sent to now (one row each: a few hundred at most); read apart, since a planner
+        # with stale statistics right after a 10,000-row fan-out nests a subquery for it quadratically
+        busy = set(
+            session.scalars(
+                sa.select(col(OutboxItem.destination)).where(
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                    col(OutboxItem.lease_until) > now,
+                )
+            )
+        )
         candidates = (
-            sa.select(col(OutboxItem.id))
+            sa.select(col(OutboxItem.id), col(OutboxItem.destination))
             .where(claimable, ~blocked)
             .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list(session.scalars(candidates))
+        if busy:
+            candidates = candidates.where(col(OutboxItem.destination).not_in(busy))
+        ids, seen = [], set()
+        for row_id, destination in session.execute(candidates):
+            if destination not in seen:  # the first row of each chat in this batch; the rest wait their turn
+                seen.add(destination)
+                ids.append(row_id)
         if not ids:
             return []
         session.execute(
@@ -168,31 +182,27 @@ def claim_due(
             )
             .execution_options(synchronize_session=False)
         )
-        rows = session.scalars(
-            sa.select(OutboxItem)
-            .where(col(OutboxItem.id).in_(ids), col(OutboxItem.claim_token) == token)
-            .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
+        rows = list(
+            session.scalars(
+                sa.select(OutboxItem)
+                .where(col(OutboxItem.id).in_(ids), col(OutboxItem.claim_token) == token)
+                .order_by(col(OutboxItem.due_at), col(OutboxItem.id))
+            )
         )
-        return [_claimed(row, token) for row in rows]
+        last_sent = dict(
+            session.execute(
+                sa.select(col(OutboxItem.destination), sa.func.max(col(OutboxItem.done_at)))
+                .where(
+                    col(OutboxItem.destination).in_(seen),
+                    col(OutboxItem.status) == OutboxStatus.DONE.value,
+                )
+                .group_by(col(OutboxItem.destination))
+            ).all()
+        )
+        return [claimed_of(row, token, last_sent.get(row.destination)) for row in rows]
 
 
-def _claimed(row: OutboxItem, token: str) -> Claimed:
-    assert row.id is not None
-    return Claimed(
-        id=row.id,
-        closure_id=row.closure_id,
-        closure_version=row.closure_version,
-        event=PostEvent(row.event),
-        destination=row.destination,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        token=token,
-        in_doubt_since=row.intent_at,
-        payload=json.loads(row.payload_json) if row.payload_json else None,
-    )
-
-
-def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
+def record_intent(engine: Engine, item: AnyClaimed, *, now: datetime) -> bool:
     """Note that a send is about to start; False if the lease was lost (then do not send)."""
     with session_scope(engine, write=True) as session:
         result = session.execute(
@@ -208,24 +218,88 @@ def record_intent(engine: Engine, item: Claimed, *, now: datetime) -> bool:
         return bool(rows_matched(result))
 
 
-def complete(engine: Engine, item: Claimed, *, now: datetime, remote_id: str | None) -> bool:
+def clear_intent(engine: Engine, item: AnyClaimed) -> bool:
+    """The attempt's answer proved nothing was sent (a 429): the row is no longer in doubt."""
+    with session_scope(engine, write=True) as session:
+        result = session.execute(
+            sa.update(OutboxItem)
+            .where(col(OutboxItem.id) == item.id, col(OutboxItem.claim_token) == item.token)
+            .values(intent_at=item.in_doubt_since)  # an older doubt, from a worker before, still stands
+        )
+        return bool(rows_matched(result))
+
+
+def record_intents(engine: Engine, items: Sequence[AnyClaimed], *, now: datetime) -> list[bool]:
+    """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
+    ids = [item.id for item in items]
+    tokens = {item.token for item in items}
+    with _writing(engine) as conn:
+        for token in tokens:
+            conn.execute(
+                sa.update(OutboxItem)
+                .where(
+                    col(OutboxItem.id).in_([item.id for item in items if item.token == token]),
+                    col(OutboxItem.claim_token) == token,
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                    col(OutboxItem.lease_until) > now,
+                )
+                .values(intent_at=now, updated_at=now)
+            )
+        ours = {
+            tuple(row)
+            for row in conn.execute(
+                sa.select(col(OutboxItem.id), col(OutboxItem.claim_token)).where(
+                    col(OutboxItem.id).in_(ids),
+                    col(OutboxItem.intent_at) == now,
+                    col(OutboxItem.status) == OutboxStatus.CLAIMED.value,
+                )
+            )
+        }
+    return [(item.id, item.token) in ours for item in items]
+
+
+_COMPLETE = (
+    sa.update(OutboxItem)
+    .where(col(OutboxItem.id) == sa.bindparam("row_id"), col(OutboxItem.claim_token) == sa.bindparam("token"))
+    .values(
+        status=OutboxStatus.DONE.value, remote_id=sa.bindparam("remote_id"), done_at=sa.bindparam("now"),
+        updated_at=sa.bindparam("now"), claim_token=None, lease_until=None, intent_at=None, last_error=None,
+    )
+)  # fmt: skip
+
+
+def complete_many(engine: Engine, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
+    """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
+    params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
+    with _writing(engine) as conn:
+        conn.execute(_COMPLETE, params)
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A Core transaction that holds the write lock from its start (no ORM session: the hot path)."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
+
+
+def complete(engine: Engine, item: AnyClaimed, *, now: datetime, remote_id: str | None) -> bool:
     """Posted: keep the remote message id."""
     return _finish(engine, item, now, OutboxStatus.DONE, remote_id=remote_id, done_at=now, last_error=None)
 
 
-def skip(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def skip(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Not to be posted (stale after downtime, recipient gone); ``reason`` says why."""
     return _finish(engine, item, now, OutboxStatus.SKIPPED, last_error=reason)
 
 
-def dead_letter(engine: Engine, item: Claimed, *, now: datetime, reason: str) -> bool:
+def dead_letter(engine: Engine, item: AnyClaimed, *, now: datetime, reason: str) -> bool:
     """Given up: it stays visible in ``/outbox`` with ``reason`` until an admin retries it."""
     return _finish(engine, item, now, OutboxStatus.DEAD, last_error=reason)
 
 
 def retry_later(
     engine: Engine,
-    item: Claimed,
+    item: AnyClaimed,
     *,
     now: datetime,
     delay: timedelta,
@@ -253,7 +327,7 @@ def retry_later(
     return OutboxStatus.PENDING
 
 
-def _finish(engine: Engine, item: Claimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
+def _finish(engine: Engine, item: AnyClaimed, now: datetime, status: OutboxStatus, **values: Any) -> bool:
     changes: dict[str, Any] = {
         "status": status.value,
         "claim_token": None,

@@ -192,11 +192,18 @@ def view_of(snapshot: dict[str, Any]) -> ClosureView:
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     id: int
-    closure_id: int
+    closure_id: int | None  # None for a post about an emergency
     event: str
     destination: str
     attempts: int
     reason: str
+    emergency_id: int | None = None
+
+    @property
+    def in_doubt(self) -> bool:
+        """May it have been posted? (A send started and left no outcome: look before retrying.) Otherwise
+        it provably was not (refused, or given up after failures that prove no send): safe to retry."""
+        return self.reason.startswith("in doubt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +211,7 @@ class Backlog:
     counts: dict[str, int]
     next_due: datetime | None
     dead: list[DeadLetter]
+    retrying: int = 0  # pending rows that failed before without being sent: they go again by themselves
 
 
 def backlog(engine: Engine, *, dead_limit: int = 10) -> Backlog:
@@ -221,10 +229,25 @@ def backlog(engine: Engine, *, dead_limit: int = 10) -> Backlog:
             .limit(dead_limit)
         )
         dead = [
-            DeadLetter(r.id or 0, r.closure_id, r.event, r.destination, r.attempts, r.last_error or "")
+            DeadLetter(
+                r.id or 0,
+                r.closure_id,
+                r.event,
+                r.destination,
+                r.attempts,
+                r.last_error or "",
+                r.emergency_id,
+            )
             for r in rows
         ]
-    return Backlog({str(k): int(v) for k, v in counts.items()}, next_due, dead)
+        retrying = session.execute(
+            sa.select(sa.func.count()).where(
+                col(OutboxItem.status) == OutboxStatus.PENDING.value,
+                col(OutboxItem.last_error).is_not(None),
+                col(OutboxItem.intent_at).is_(None),
+            )
+        ).scalar_one()
+    return Backlog({str(k): int(v) for k, v in counts.items()}, next_due, dead, int(retrying))
 
 
 def retry_dead(engine: Engine, item_id: int, *, now: datetime, actor: str) -> bool:

@@ -172,6 +172,11 @@ def _check_radius(radius: float | None, kind: Kind) -> float | None:
     return float(radius)
 
 
+def boundary_of(muni: Municipality) -> tuple[BaseGeometry, Projection]:
+    """The municipality's boundary (lon/lat) and its metric projection, parsed once per boundary."""
+    return _boundary(muni.boundary_geojson, muni.epsg)
+
+
 @lru_cache(maxsize=64)
 def _boundary(geojson: str, epsg: int | None) -> tuple[BaseGeometry, Projection]:
     boundary = shapely.from_geojson(geojson)

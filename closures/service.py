@@ -71,11 +71,23 @@ class ClosureService:
         return self.after_commit.add(listener)
 
     def register(
-        self, municipality: str | int, draft: ClosureDraft, actor: Actor, *, allow_past_start: bool = False
+        self,
+        municipality: str | int,
+        draft: ClosureDraft,
+        actor: Actor,
+        *,
+        allow_past_start: bool = False,
+        session: Session | None = None,
+        quiet: str | None = None,
     ) -> Closure:
-        """Validate and store a new closure, its audit event and its announcement posts."""
+        """Validate and store a new closure, its audit event and its announcement posts.
+
+        ``session``: join the caller's transaction (an emergency registers its closures with itself)
+        instead of committing one of its own. ``quiet``: the posts are planned as skipped, for that
+        reason (the emergency's own post announces them), so that no follow-up is posted either.
+        """
         now = self.clock()
-        with self._writing() as session:
+        with self._writing(session) as session:
             muni = municipalities.by_key(session, municipality)
             self._authorise(session, muni, actor)
             values = self._checked(draft, muni, now, allow_past_start=allow_past_start)
@@ -85,7 +97,10 @@ class ClosureService:
             session.add(closure)
             session.flush()
             self._record(session, closure, Action.REGISTERED, actor, now, before=None)
-            plan_posts(session, closure, PostEvent.ANNOUNCED, now=now, destinations=self._targets(muni))
+            plan_posts(
+                session, closure, PostEvent.ANNOUNCED, now=now, destinations=self._targets(muni),
+                skip_reason=quiet,
+            )  # fmt: skip
             return closure
 
     def update(
@@ -96,13 +111,15 @@ class ClosureService:
         actor: Actor,
         *,
         allow_past_start: bool = False,
+        session: Session | None = None,
+        quiet: str | None = None,
     ) -> Closure:
         """Change any editable fields; the whole closure is validated again as if new."""
         unknown = set(changes) - EDITABLE
         if unknown:
             raise ValidationError(Refusal.BAD_VALUE, field=sorted(unknown)[0], detail="not an editable field")
         now = self.clock()
-        with self._writing() as session:
+        with self._writing(session) as session:
             closure, muni = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) in (Phase.LIFTED, Phase.CANCELLED):
                 raise ValidationError(Refusal.NOT_OPEN, detail=closure.status)
@@ -116,14 +133,21 @@ class ClosureService:
             action = Action.UPDATED
             if set(changes) == {"ends_at"} and _later(values["ends_at"], closure.ends_at):
                 action = Action.EXTENDED
-            return self._apply(session, closure, values, action, actor, now)
+            return self._apply(session, closure, values, action, actor, now, quiet=quiet)
 
     def extend(
-        self, closure_id: int, new_end: datetime | None, actor: Actor, *, expected_version: int | None = None
+        self,
+        closure_id: int,
+        new_end: datetime | None,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        session: Session | None = None,
+        quiet: str | None = None,
     ) -> Closure:
         """Move the end later (a closure that runs longer than planned); None makes it open-ended."""
         now = self.clock()
-        with self._writing() as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             if phase_at(closure, now) not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase_at(closure, now).value)
@@ -131,12 +155,21 @@ class ClosureService:
                 raise ValidationError(Refusal.NOT_LATER, field="ends_at")
             if new_end is not None and new_end <= now:
                 raise ValidationError(Refusal.END_IN_PAST, field="ends_at")
-            return self._apply(session, closure, {"ends_at": new_end}, Action.EXTENDED, actor, now)
+            values = {"ends_at": new_end}
+            return self._apply(session, closure, values, Action.EXTENDED, actor, now, quiet=quiet)
 
-    def lift(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
+    def lift(
+        self,
+        closure_id: int,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        session: Session | None = None,
+        quiet: str | None = None,
+    ) -> Closure:
         """Reopen the road now."""
         now = self.clock()
-        with self._writing() as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase is Phase.SCHEDULED:
@@ -144,19 +177,26 @@ class ClosureService:
             if phase is not Phase.ACTIVE:
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase.value)
             values = {"status": Status.LIFTED.value, "lifted_at": now}
-            return self._apply(session, closure, values, Action.LIFTED, actor, now)
+            return self._apply(session, closure, values, Action.LIFTED, actor, now, quiet=quiet)
 
-    def cancel(self, closure_id: int, actor: Actor, *, expected_version: int | None = None) -> Closure:
+    def cancel(
+        self,
+        closure_id: int,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        session: Session | None = None,
+        quiet: str | None = None,
+    ) -> Closure:
         """Withdraw a closure that should never have been (or will not be) in force."""
         now = self.clock()
-        with self._writing() as session:
+        with self._writing(session) as session:
             closure, _ = self._load_for_change(session, closure_id, expected_version, actor)
             phase = phase_at(closure, now)
             if phase not in (Phase.SCHEDULED, Phase.ACTIVE):
                 raise ValidationError(Refusal.NOT_OPEN, detail=phase.value)
-            return self._apply(
-                session, closure, {"status": Status.CANCELLED.value}, Action.CANCELLED, actor, now
-            )
+            values = {"status": Status.CANCELLED.value}
+            return self._apply(session, closure, values, Action.CANCELLED, actor, now, quiet=quiet)
 
     def get(self, closure_id: int) -> Closure:
         with session_scope(self.engine) as session:
@@ -181,15 +221,33 @@ class ClosureService:
     # -- internals -------------------------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One write transaction; once it has committed, the listeners hear what it changed."""
+    def _writing(self, joined: Session | None = None) -> Iterator[Session]:
+        """One write transaction; once it has committed, the listeners hear what it changed.
+
+        Joining the caller's session (``joined``), its transaction commits or rolls back everything, and
+        the caller tells the listeners once it has committed (``take_changes``, then ``tell``).
+        """
+        if joined is not None:
+            yield joined
+            return
         with session_scope(self.engine, write=True) as session:
             yield session
-            changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+            changes = self.take_changes(session)
         self.after_commit.tell(changes)
 
-    def _targets(self, muni: Municipality) -> Destinations:
+    def take_changes(self, session: Session) -> list[ClosureChange]:
+        """The changes written in ``session`` so far, no longer kept there (tell them after the commit)."""
+        changes: list[ClosureChange] = session.info.pop(_CHANGES, [])
+        return changes
+
+    def tell(self, changes: list[ClosureChange]) -> None:
+        self.after_commit.tell(changes)
+
+    def destinations_of(self, muni: Municipality) -> Destinations:
+        """Where the municipality's posts go."""
         return self.destinations_for(muni.slug) if self.destinations_for else self.destinations
+
+    _targets = destinations_of
 
     def _checked(
         self, draft: ClosureDraft, muni: Municipality, now: datetime, *, allow_past_start: bool
@@ -205,17 +263,7 @@ class ClosureService:
         )
 
     def _authorise(self, session: Session, muni: Municipality, actor: Actor) -> None:
-        if actor.telegram_user_id is None:
-            return  # a system path (CLI, import) runs with the operator's own rights on the machine
-        staff = session.exec(
-            select(Staff).where(
-                Staff.telegram_user_id == actor.telegram_user_id,
-                Staff.municipality_id == muni.id,
-                Staff.active == True,  # noqa: E712  (SQL expression, not a Python comparison)
-            )
-        ).first()
-        if staff is None:
-            raise ValidationError(Refusal.NOT_AUTHORISED, detail=f"{actor.name} is not staff of {muni.slug}")
+        authorise(session, muni, actor)
 
     def _load_for_change(
         self, session: Session, closure_id: int, expected_version: int | None, actor: Actor
@@ -238,6 +286,8 @@ class ClosureService:
         action: Action,
         actor: Actor,
         now: datetime,
+        *,
+        quiet: str | None = None,
     ) -> Closure:
         before = rules.snapshot(closure)
         changed = {k: v for k, v in values.items() if getattr(closure, k) != v}
@@ -258,7 +308,9 @@ class ClosureService:
         self._record(session, closure, action, actor, now, before=before)
         muni = session.get(Municipality, closure.municipality_id)
         assert muni is not None
-        plan_posts(session, closure, _POST_FOR[action], now=now, destinations=self._targets(muni))
+        plan_posts(
+            session, closure, _POST_FOR[action], now=now, destinations=self._targets(muni), skip_reason=quiet
+        )
         return closure
 
     def _record(
@@ -294,6 +346,21 @@ _POST_FOR = {
     Action.LIFTED: PostEvent.LIFTED,
     Action.CANCELLED: PostEvent.CANCELLED,
 }
+
+
+def authorise(session: Session, muni: Municipality, actor: Actor) -> None:
+    """Refuse (``NOT_AUTHORISED``) a Telegram user who is not active staff of the municipality."""
+    if actor.telegram_user_id is None:
+        return  # a system path (CLI, import) runs with the operator's own rights on the machine
+    staff = session.exec(
+        select(Staff).where(
+            Staff.telegram_user_id == actor.telegram_user_id,
+            Staff.municipality_id == muni.id,
+            Staff.active == True,  # noqa: E712  (SQL expression, not a Python comparison)
+        )
+    ).first()
+    if staff is None:
+        raise ValidationError(Refusal.NOT_AUTHORISED, detail=f"{actor.name} is not staff of {muni.slug}")
 
 
 def _later(new: datetime | None, old: datetime | None) -> bool:

@@ -34,7 +34,9 @@ from closures.models import OutboxItem, StoreState
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///roadbot.sqlite"
-_WRITE = "roadbot_write"
+_WRITE = WRITE_OPTION = (
+    "roadbot_write"  # execution option: this transaction will write (SQLite locks up front)
+)
 _BUMPED = "roadbot_bumped_change_counter"
 _NOTIFIED = "roadbot_notified"  # session.info: the payloads this transaction already sent
 NOTICE_CHANNEL = "roadbot_changes"

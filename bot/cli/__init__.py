@@ -16,13 +16,15 @@ from collections.abc import Sequence
 import pydantic
 import sqlalchemy.exc
 
-from bot.cli import admin, botcmds, demo, exchange, records, routingcmds, webcmds
+from bot.cli import admin, botcmds, demo, emergencycmds, exchange, playbookcmds, records, routingcmds, webcmds
 from bot.cli.common import CliError, Context, NotInitialised
 from bot.cli.routingcmds import RoutingFailed
 from bot.config import Settings
 from bot.handlers.staff.timeinput import TimeInputError
 from bot.web.partners import FetchError
-from closures.errors import ConflictError, NotFound, ValidationError
+from closures.errors import ConflictError, EmergencyConflict, NotFound, ValidationError
+from closures.formats.cap_read import CapError
+from closures.playbooks import PlaybookClosureInvalid
 from geo.errors import GeometryError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     botcmds.register(commands)
     webcmds.register(commands)
     routingcmds.register(commands)
+    emergencycmds.register(commands)
+    playbookcmds.register(commands)
     return parser
 
 
@@ -72,9 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"database problem: {exc}", EXIT_DATABASE)
     except RoutingFailed as exc:  # before CliError, of which it is a kind
         return _fail(args, f"routing failed: {exc}", EXIT_REFUSED)
-    except (GeometryError, TimeInputError, CliError) as exc:
+    except (GeometryError, TimeInputError, CliError, PlaybookClosureInvalid) as exc:
         return _fail(args, f"bad input: {exc}", EXIT_USAGE)
-    except (ValidationError, ConflictError, NotFound) as exc:
+    except CapError as exc:  # not CAP, an XML bomb, too large: the whole document refused
+        return _fail(args, f"bad input: not a CAP alert or feed: {exc}", EXIT_USAGE)
+    except (ValidationError, ConflictError, EmergencyConflict, NotFound) as exc:
         return _fail(args, f"refused: {exc}", EXIT_REFUSED)
     except FetchError as exc:
         return _fail(args, f"remote feed: {exc}", EXIT_REMOTE)

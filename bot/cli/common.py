@@ -16,8 +16,10 @@ from sqlalchemy.engine import Engine
 
 from bot.config import Settings
 from closures import municipalities
+from closures.emergencies import EmergencyService
 from closures.models import Municipality
 from closures.queries import ClosureQueries
+from closures.reach import Reach
 from closures.service import ClosureService
 from closures.store import alembic_config, current_revision, make_engine
 from geo.parse import Limits
@@ -64,6 +66,13 @@ class Context:
             boundary_tolerance_m=self.settings.boundary_tolerance_m,
             destinations_for=self.settings.destinations_for,  # posts of CLI changes go out like the bot's
         )
+
+    @cached_property
+    def emergencies(self) -> EmergencyService:
+        """Emergencies and their playbooks, reaching drivers as the settings say (like the bot's)."""
+        window = timedelta(hours=self.settings.emergency_recent_h)
+        reach = Reach(recent=window, margin_m=self.settings.emergency_margin_m)
+        return EmergencyService(self.ready_engine(), closures=self.service, reach=reach)
 
     @cached_property
     def queries(self) -> ClosureQueries:

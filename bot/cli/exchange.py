@@ -1,7 +1,8 @@
 """``roadbot import``, ``roadbot export`` and ``roadbot poll``: closures in and out, partner feeds polled.
 
 Import reads GeoJSON, WZDx or Waze CIFS (JSON or XML) from a file, standard input or an http(s) URL, and
-applies it through ``closures.importing`` (idempotent by ``ref``; see there what each case does).
+applies it through ``closures.importing`` (idempotent by ``ref``; see there what each case does); CAP
+alerts (``--format cap``) become draft emergencies instead (``bot.cli.capimport``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import logging
 import sys
 from typing import Any
 
+from bot.cli.capimport import import_cap
+from bot.cli.capimport import summary as cap_summary
 from bot.cli.common import MAX_INPUT_BYTES, CliError, Context, print_json, read_text_arg
 from bot.cli.progress import progress
 from bot.cli.records import closures_in
 from bot.cli.webcmds import until_signalled
 from bot.web.partners import PartnerPoller, default_source, fetch_feed, partner_polling
+from closures.cap_import import CapImportReport
 from closures.formats.geojson import exported_feature, feature_collection
 from closures.importing import FORMATS, READERS, ImportReport, apply_import
 from closures.service import Actor
@@ -28,15 +32,18 @@ EXIT_REFUSED = 1
 
 def register(commands: Any) -> None:
     cmd = commands.add_parser(
-        "import", help="import closures from a file or URL: GeoJSON, WZDx or Waze CIFS (JSON or XML)"
+        "import",
+        help="import closures from a file or URL: GeoJSON, WZDx or Waze CIFS (JSON or XML); or CAP alerts "
+        "as draft emergencies",
     )
     cmd.add_argument("file", help="a file, an http(s) URL, or - for standard input")
-    cmd.add_argument("--format", choices=FORMATS, default="geojson", help="default: %(default)s")
+    cmd.add_argument("--format", choices=(*FORMATS, "cap"), default="geojson", help="default: %(default)s")
     cmd.add_argument(
         "--municipality",
         metavar="SLUG",
         help="geojson: for features that name none; wzdx/cifs: where every event goes (default: the "
-        "feed's data source / source reference)",
+        "feed's data source / source reference); cap: draft only there (default: every municipality an "
+        "alert's area meets)",
     )
     cmd.add_argument(
         "--source",
@@ -62,6 +69,8 @@ def register(commands: Any) -> None:
 
 
 def import_closures(ctx: Context, args: argparse.Namespace) -> int:
+    if args.format == "cap":
+        return import_cap(ctx, args)
     is_url = args.file.startswith(("http://", "https://"))
     if is_url:
         settings = ctx.settings
@@ -149,6 +158,8 @@ def poll(ctx: Context, args: argparse.Namespace) -> int:
         for r in results:
             if r.report is None:
                 print(f"{r.url}: failed: {r.error}")
+            elif isinstance(r.report, CapImportReport):
+                print(f"{r.url}: {cap_summary(r.report)}")
             else:
                 rep = r.report
                 print(

@@ -40,6 +40,7 @@ DRIVER_COMMANDS = (
     ("forget", "command.forget"),
 )
 STAFF_COMMANDS = (
+    ("emergency", "command.emergency"),
     ("new", "command.new"),
     ("mine", "command.mine"),
     ("list", "command.list"),
@@ -49,6 +50,7 @@ STAFF_COMMANDS = (
     ("lift", "command.lift"),
     ("cancel_closure", "command.cancel_closure"),
     ("history", "command.history"),
+    ("playbooks", "command.playbooks"),
 )
 ADMIN_COMMANDS = (
     ("staff", "command.staff"),

@@ -14,6 +14,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import BotContext, BotHandler
 from bot.handlers.common import Driver, addressed_to_me, blocking, driver_of, reply
 from bot.text import keyboards
+from bot.text.emergency import kept_for
 from closures.drivers import MAX_PLACES, Place
 from closures.errors import NotFound, Refusal, ValidationError
 
@@ -111,7 +112,8 @@ async def forget(update: Update, context: BotContext) -> None:
     if not addressed_to_me(update, context) or message is None:
         return
     me = await driver_of(update, context)
-    await reply(message, me.tr.t("forget.confirm"), reply_markup=keyboards.forget(me.tr))
+    kept = me.tr.t("forget.locations_kept", duration=kept_for(me.tr, context.services.recent_window))
+    await reply(message, f"{me.tr.t('forget.confirm')}\n{kept}", reply_markup=keyboards.forget(me.tr))
 
 
 async def on_forget(update: Update, context: BotContext) -> None:

@@ -11,6 +11,7 @@ from bot.handlers import menus
 from bot.handlers.common import addressed_to_me, blocking, driver_of, reply
 from bot.i18n import LANGUAGES, get_translator
 from bot.text import keyboards
+from bot.text.emergency import kept_for
 from closures.drivers import RADIUS_RANGE_M
 from geo.parse import normalise_digits
 
@@ -24,7 +25,8 @@ async def start(update: Update, context: BotContext) -> None:
     if update.effective_message.chat.type == ChatType.PRIVATE:  # Telegram refuses the button elsewhere
         keyboard = keyboards.share_location(me.tr)
         await menus.greet_menu(context.bot, context.services.staff, me.user_id)
-    text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}"
+    kept = me.tr.t("start.locations_kept", duration=kept_for(me.tr, context.services.recent_window))
+    text = f"{me.tr.t('start.welcome')}\n\n{me.tr.t('help.text')}\n\n{kept}"
     await reply(update.effective_message, text, reply_markup=keyboard)
 
 

@@ -10,9 +10,9 @@ updates, and every call the bot makes is recorded::
         api.user_sends_location(FakeUser(42), 24.7136, 46.6753)
         reply = await api.wait_for(lambda call: call.method == "sendMessage" and call.chat_id == 42)
 
-Modules: ``server`` (HTTP, recording, fault injection), ``methods`` (the Bot API methods), ``users``
-(simulated users), ``state`` (chats, messages, files, updates), ``html`` (Telegram's HTML check),
-``webapps`` (Mini App buttons and the signed initData of a page opened from one).
+Modules: ``server`` (HTTP, recording, fault injection), ``methods`` (the Bot API methods), ``pins``
+(pinning), ``users`` (simulated users), ``state`` (chats, messages, files, updates), ``html`` (Telegram's
+HTML check), ``webapps`` (Mini App buttons and the signed initData of a page opened from one).
 """
 
 from bot.localapi.calls import ApiCall

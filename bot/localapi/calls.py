@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.localapi.state import JSON
+
+_MESSAGES = ("send", "copyMessage", "forwardMessage")
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class ApiCall:
     at: float  # time.monotonic() when the request arrived
     result: Any = None
     error: JSON | None = None  # {"error_code": …, "description": …} when Telegram would refuse it
+    wall: float = 0.0  # time.time() when it arrived: the wall-clock second Telegram's limits count it in
 
     @property
     def ok(self) -> bool:
@@ -32,6 +38,17 @@ class ApiCall:
     def text(self) -> str | None:
         """The text or caption as the bot sent it (HTML unparsed)."""
         return self.params.get("text", self.params.get("caption"))
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What Telegram's limits would see: messages sent (sendMessage, sendPhoto, copies, forwards …)."""
+
+    messages: int
+    max_per_second: int  # in any one wall-clock second, every chat together
+    max_per_chat_second: int  # in any one wall-clock second, to one chat
+    min_chat_gap_s: float  # the shortest time between two messages to one chat
+    paid_broadcast: int  # sent with allow_paid_broadcast
 
 
 class CallLog:
@@ -90,6 +107,28 @@ class CallLog:
                 f"{found} of {n} expected calls within {timeout} s; received: {self.summary(since)}"
             ) from None
         return matching()[:n]
+
+    def rates(self, *, since: int = 0) -> Rates:
+        """How many messages arrived at most in one wall-clock second, overall and in one chat."""
+        sends = [
+            c for c in self.calls[since:] if c.method.startswith(_MESSAGES) and c.method != "sendChatAction"
+        ]
+        overall = Counter(int(c.wall) for c in sends)
+        per_chat = Counter((str(c.chat_id), int(c.wall)) for c in sends)
+        gaps = [
+            b.wall - a.wall
+            for chat in {str(c.chat_id) for c in sends}
+            for a, b in itertools.pairwise(
+                sorted((c for c in sends if str(c.chat_id) == chat), key=lambda c: c.wall)
+            )
+        ]
+        return Rates(
+            messages=len(sends),
+            max_per_second=max(overall.values(), default=0),
+            max_per_chat_second=max(per_chat.values(), default=0),
+            min_chat_gap_s=min(gaps, default=math.inf),
+            paid_broadcast=sum(1 for c in sends if c.params.get("allow_paid_broadcast") is True),
+        )
 
     def summary(self, since: int = 0) -> str:
         """The calls as one line each, repeats folded: ``getUpdates ×12``."""

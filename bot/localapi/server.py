@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.localapi.calls import ApiCall, CallLog
 from bot.localapi.methods import ChatMethods
+from bot.localapi.pins import PinMethods
 from bot.localapi.polling import UpdateDelivery
 from bot.localapi.state import JSON, ApiError
 from bot.localapi.users import SimulatedUsers
@@ -33,7 +34,7 @@ _STATUS_TEXT = {
 }
 
 
-class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
+class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, PinMethods, SimulatedUsers):
     """A Telegram Bot API server on localhost that a real PTB ``Application`` can poll.
 
     Point PTB at it with ``.token(api.token).base_url(api.base_url).base_file_url(api.base_file_url)``;
@@ -51,9 +52,11 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
         super().__init__(token, bot_username)
         self.host = host
         self.port = port
-        self._faults: dict[str, list[ApiError]] = {}
+        self._faults: dict[str, list[ApiError | None]] = {}  # None: that call is answered as usual
         self._delays: dict[str, list[float]] = {}
         self._runner: web.AppRunner | None = None
+        self.arrivals: dict[str, int] = {}  # requests per method as they arrive, before any delay
+        self._arrived = asyncio.Condition()
 
     # lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -115,19 +118,28 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
         description: str | None = None,
         retry_after: int | None = 1,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Refuse the next ``times`` calls of ``method``; by default 429 "retry after 1" like Telegram."""
+        """Refuse the next ``times`` calls of ``method`` (once ``after`` more have been answered as usual);
+        by default 429 "retry after 1" like Telegram. Calls queue up: ``fail_next`` twice, both apply."""
         if description is None:
             reason = _STATUS_TEXT.get(status, "Internal Server Error")
             description = (
                 f"Too Many Requests: retry after {retry_after}" if status == 429 and retry_after else reason
             )
         error = ApiError(status, description, retry_after=retry_after if status == 429 else None)
-        self._faults.setdefault(canonical_method(method), []).extend([error] * times)
+        self._faults.setdefault(canonical_method(method), []).extend([None] * after + [error] * times)
 
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` only after ``seconds`` (a slow Telegram)."""
-        self._delays.setdefault(canonical_method(method), []).extend([seconds] * times)
+    def delay_next(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
+        """Answer the next ``times`` calls of ``method`` (once ``after`` more have been answered at once)
+        only after ``seconds`` (a slow Telegram)."""
+        self._delays.setdefault(canonical_method(method), []).extend([0.0] * after + [seconds] * times)
+
+    async def wait_for_arrival(self, method: str, n: int = 1, *, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        """Until ``n`` requests of ``method`` have arrived (answered or not yet: a delayed one counts)."""
+        name = canonical_method(method)
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: self.arrivals.get(name, 0) >= n)
 
     # HTTP ----------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -152,7 +164,7 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
         return await self._call(method, params)
 
     async def _call(self, method: str, params: JSON) -> web.Response:
-        at = time.monotonic()
+        at, wall = time.monotonic(), time.time()
         result: Any = None
         try:
             try:
@@ -160,10 +172,13 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
             except ValueError:
                 name = method
                 raise ApiError(404, "Not Found") from None
-            if self._delays.get(name):
-                await asyncio.sleep(self._delays[name].pop(0))
-            if self._faults.get(name):
-                raise self._faults[name].pop(0)
+            async with self._arrived:
+                self.arrivals[name] = self.arrivals.get(name, 0) + 1
+                self._arrived.notify_all()
+            if self._delays.get(name) and (delay := self._delays[name].pop(0)):
+                await asyncio.sleep(delay)
+            if self._faults.get(name) and (fault := self._faults[name].pop(0)) is not None:
+                raise fault
             result = getattr(self, f"_api_{name}")(params)
             if inspect.isawaitable(result):
                 result = await result
@@ -174,7 +189,7 @@ class LocalBotApi(CallLog, UpdateDelivery, ChatMethods, SimulatedUsers):
         except (TypeError, ValueError, KeyError) as exc:  # malformed parameters
             body, status = ApiError(400, f"Bad Request: {exc}").payload(), 400
         error = None if body["ok"] else {k: v for k, v in body.items() if k != "ok"}
-        call = ApiCall(name, params, at, copy.deepcopy(result) if body["ok"] else None, error)
+        call = ApiCall(name, params, at, copy.deepcopy(result) if body["ok"] else None, error, wall)
         await self.record(call)
         return answer(body, status)
 

@@ -1,4 +1,5 @@
-"""Publishing: the outbox worker and the publishers it drives (Telegram channel, subscriber alerts, X).
+"""Publishing: the outbox worker and the publishers it drives (Telegram channel, subscriber alerts, X; and an
+emergency's pinned channel post, X post and direct messages; and staff told of a partner's CAP alert).
 
 A publisher turns one prepared outbox row into a post and returns the remote id, or raises one of the
 typed failures below; the worker turns each failure into the row's fate (retry later, dead letter, skip).
@@ -9,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from closures.cap_notices import CapNotice
+from closures.emergency_publishing import EmergencyPost
 from closures.publishing import PostContext
 
 
@@ -48,4 +51,16 @@ class Publisher(Protocol):
     async def publish(self, ctx: PostContext, *, in_doubt_since: datetime | None) -> str:
         """Post ``ctx`` and return the remote id. ``in_doubt_since``: an earlier attempt started sending
         then and left no outcome; reconcile with the remote side before sending again (or raise InDoubt)."""
+        ...
+
+
+class EmergencyPublisher(Protocol):
+    async def publish(self, post: EmergencyPost, *, in_doubt_since: datetime | None) -> str:
+        """Post an emergency's row (``emergency-telegram``, ``emergency-x``, ``emergency-dm``) like above."""
+        ...
+
+
+class NoticePublisher(Protocol):
+    async def publish(self, notice: CapNotice, *, in_doubt_since: datetime | None) -> str:
+        """Tell a staff member of a partner's CAP alert (a ``cap-staff`` row) like above."""
         ...

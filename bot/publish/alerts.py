@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 
 from bot.i18n import get_translator
 from bot.publish import InDoubt
+from bot.publish.gate import GatedPublisher
 from bot.publish.telegram_channel import in_doubt_reason, telegram_failure
 from bot.text.answers import closure_line
 from bot.text.posts import alert_text
@@ -19,7 +20,7 @@ from closures.publishing import PostContext
 from closures.views import Found
 
 
-class AlertPublisher:
+class AlertPublisher(GatedPublisher):
     """Sends ``alert:<user>`` rows; a driver who blocked the bot raises ``RecipientGone``."""
 
     def __init__(self, bot: Bot) -> None:

@@ -9,8 +9,7 @@ channel's posts, so the worker never re-sends it on its own (see ``bot.publish.w
 from __future__ import annotations
 
 import logging
-import warnings
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from telegram import Bot, ReplyParameters
@@ -26,6 +25,9 @@ from telegram.error import (
 )
 
 from bot.publish import InDoubt, PublishError, RecipientGone, Rejected, RetryLater
+from bot.publish.aiohttp_request import NOT_SENT as AIOHTTP_NOT_SENT
+from bot.publish.gate import GatedPublisher, retry_after_s
+from bot.publish.intent import current_send
 from bot.publish.maps import MapMaker
 from bot.text.posts import CAPTION_LIMIT, announcement_caption, changes_text, channel_text
 from closures.models import PostEvent
@@ -33,11 +35,11 @@ from closures.publishing import PostContext
 from geo.measure import pin_of
 
 logger = logging.getLogger(__name__)
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, *AIOHTTP_NOT_SENT)
 _GONE = ("blocked by the user", "user is deactivated", "chat not found", "bot can't initiate")
 
 
-class ChannelPublisher:
+class ChannelPublisher(GatedPublisher):
     """One publisher for every ``telegram:<channel>`` row."""
 
     def __init__(self, bot: Bot, maps: MapMaker, *, location_pin: bool = True) -> None:
@@ -63,6 +65,8 @@ class ChannelPublisher:
         else:  # a follow-up whose announcement never went out here: say it all in one post
             caption = channel_text(ctx, limit=CAPTION_LIMIT)
         message = await self.bot.send_photo(chat, photo=png, caption=caption, parse_mode=ParseMode.HTML)
+        if (send := current_send()) is not None:
+            await send.posted_as(str(message.message_id))
         if self.location_pin:
             pin = pin_of(ctx.closure.geometry)
             try:  # best effort: the post itself is out, so a failed pin must not make it go out twice
@@ -105,10 +109,7 @@ def telegram_failure(exc: TelegramError, chat: int | str) -> PublishError:
     """What a Telegram error means for the outbox row (see the module docstring)."""
     private = _is_user(chat)
     if isinstance(exc, RetryAfter):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = exc.retry_after
-        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        seconds = retry_after_s(exc)
         return RetryLater(f"telegram flood control: retry after {seconds:g} s", retry_after=seconds)
     if isinstance(exc, Forbidden | BadRequest) and private and any(g in exc.message.lower() for g in _GONE):
         return RecipientGone(f"recipient gone: {exc.message}", user_id=int(chat))

@@ -1,8 +1,9 @@
 """Wiring the outbox worker into the running bot: built from the settings in ``post_init``, stopped in
-``post_shutdown``. Every write through this process's ``ClosureService`` wakes it as soon as the write has
-committed (an after-commit listener), so a staff change is posted at once; on PostgreSQL, so does every
-other process's write of a closure or of outbox rows (the CLI's, another bot's: ``closures.notices``).
-PTB's JobQueue nudges it every minute as a safety net (the database stays the record)."""
+``post_shutdown``. Every write through this process's ``ClosureService`` (or ``EmergencyService``) wakes it
+as soon as the write has committed (an after-commit listener), so a staff change is posted at once; on
+PostgreSQL, so does every other process's write of a closure or of outbox rows (the CLI's, another bot's:
+``closures.notices``). PTB's JobQueue nudges it every minute as a safety net (the database stays the
+record)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,17 @@ from telegram import Bot
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
-from bot.publish import Publisher
+from bot.publish import EmergencyPublisher, Publisher
 from bot.publish.alerts import AlertPublisher
+from bot.publish.cap_staff import CapStaffPublisher
+from bot.publish.emergency import EmergencyChannelPublisher, EmergencyDmPublisher, EmergencyXPublisher
 from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
 from bot.publish.worker import OutboxWorker
 from bot.publish.x import XAccount, XPublisher, XStyle
 from bot.services import Services
 from closures.changes import AfterCommit, ClosureChange
+from closures.emergency_outbox import CHANNEL, DM, X
 from closures.notices import RESYNC, Notice, Subscriber
 from closures.store import CLOSURES, OUTBOX
 
@@ -31,21 +35,33 @@ _WAKING = frozenset({CLOSURES, OUTBOX, RESYNC})  # notices that may mean rows to
 
 
 def build_worker(services: Services, bot: Bot, **options: Any) -> OutboxWorker:
-    """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts."""
+    """A worker posting through ``bot`` (the application's, with its rate limiter) and the X accounts
+    (at ``X_API_BASE_URL``)."""
     settings = services.settings
     maps = MapMaker(settings.map_tiles())
     publishers: dict[str, Publisher] = {"telegram": ChannelPublisher(bot, maps), "alert": AlertPublisher(bot)}
+    emergency: dict[str, EmergencyPublisher] = {
+        CHANNEL: EmergencyChannelPublisher(bot),
+        DM: EmergencyDmPublisher(bot),
+    }
     if settings.x_accounts:
-        publishers["x"] = XPublisher(
+        x = XPublisher(
             services.engine,
             {name: x_account(keys) for name, keys in settings.x_accounts.items()},
             maps,
             style=lambda slug: x_style(settings, slug),
             daily_budget=settings.x_daily_budget,
             clock=services.clock,
+            api_base_url=settings.x_api_base_url,
         )
+        publishers["x"] = x
+        emergency[X] = EmergencyXPublisher(x, style=lambda slug: x_style(settings, slug))
     options.setdefault("max_attempts", settings.outbox_max_attempts)
-    return OutboxWorker(services.engine, publishers, clock=services.clock, **options)
+    options.setdefault("reach", services.emergencies.reach)
+    options.setdefault("notice_publisher", CapStaffPublisher(bot))
+    return OutboxWorker(
+        services.engine, publishers, clock=services.clock, emergency_publishers=emergency, **options
+    )
 
 
 def x_account(keys: Any) -> XAccount:
@@ -70,17 +86,22 @@ async def start(application: Application[Any, Any, Any, Any, Any, Any], **option
     if not services.settings.outbox_worker:
         return
     worker = build_worker(services, application.bot, **options)
+    loop = asyncio.get_running_loop()
     application.bot_data[_WORKER] = worker
     application.bot_data[_TASK] = asyncio.create_task(worker.run(), name="outbox-worker")
-    unlisten = services.closures.add_listener(waker(worker)), services.notices.subscribe(notice_waker(worker))
+    unlisten = (
+        services.closures.add_listener(waker(worker)),
+        services.emergencies.add_listener(lambda version: waker(worker, loop)(())),
+        services.notices.subscribe(notice_waker(worker)),
+    )
     application.bot_data[_UNLISTEN] = lambda: [remove() for remove in unlisten]
     if application.job_queue is not None:
         application.job_queue.run_repeating(_nudge, interval=60, first=60, name="outbox-nudge")
 
 
-def waker(worker: OutboxWorker) -> AfterCommit:
+def waker(worker: OutboxWorker, loop: asyncio.AbstractEventLoop | None = None) -> AfterCommit:
     """An after-commit listener that wakes ``worker`` on its event loop (called from a writer's thread)."""
-    loop = asyncio.get_running_loop()
+    loop = loop or asyncio.get_running_loop()
 
     def wake_soon(changes: Sequence[ClosureChange]) -> None:
         if not loop.is_closed():
@@ -112,6 +133,11 @@ async def stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     worker.stop()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=10)
+    await close_x(worker)
+
+
+async def close_x(worker: OutboxWorker) -> None:
+    """Close the worker's X sessions (the emergencies' X publisher shares the closures' clients)."""
     x = worker.publishers.get("x")
     if isinstance(x, XPublisher):
         await x.close()

@@ -6,11 +6,15 @@ when :meth:`OutboxWorker.wake` is called (after a change, or by PTB's JobQueue a
 Several workers — in one process or many, on one PostgreSQL — share the work through leases
 (``closures.outbox.claim_due``: ``FOR UPDATE SKIP LOCKED``), so no row is ever taken twice at once.
 
-Never posted twice — the crash between "sent" and "marked done":
-  Before each send the worker commits its *intent* (``intent_at``) on the claimed row; the outcome (done
-  with the remote id, retry, dead letter) clears it in the same UPDATE that records it. A worker that dies
-  in between leaves the intent behind, and its lease runs out. The next claim sees the intent and passes
-  it to the publisher as ``in_doubt_since``, which must settle it against the remote side first:
+Never posted twice, never stranded:
+  The worker commits its *intent* (``intent_at``) on a claimed row right before each HTTP attempt that may
+  post — the gate does it for every Telegram request (``bot.publish.intent``), after any wait for the rate
+  limit or a flood-control pause; a 429 clears it at once; the outcome (done with the remote id, retry,
+  dead letter) clears it in the same UPDATE that records it. Intents and outcomes of concurrent sends are
+  committed together (``bot.publish.batching``). A worker that dies leaves its claims behind; while it runs
+  it has a heartbeat (``closures.workers``), and the next worker to start or to beat takes the rows of one
+  that is gone: never-sent rows go out again, rows with an intent are passed to the publisher as
+  ``in_doubt_since``, which must settle them against the remote side first:
   - X lets us read our own posts: the publisher looks up our posts since the intent and adopts a match
     (its id becomes the remote id) instead of posting again; only if none matches does it post. X's own
     duplicate-content refusal (403) is a second guard, treated as "already posted".
@@ -18,11 +22,12 @@ Never posted twice — the crash between "sent" and "marked done":
     own messages), so a Telegram send in doubt cannot be checked. A duplicate on a public channel is worse
     than a delay, so such a row is never re-sent on its own: it becomes a dead letter saying "in doubt",
     which ``/outbox`` shows to admins, who can see the channel and retry it if the post is missing. The
-    window is one HTTP round trip; a timeout after the request was written is treated the same way, while
+    window is one HTTP round trip; a timeout after the request left is treated the same way, while
     failures that prove nothing was sent (connection refused, 429, 5xx) are retried with backoff.
 Retries use exponential backoff with jitter and honour ``retry_after``; after ``max_attempts`` the row is
-dead-lettered with its last reason. Telegram's limits (about 30 messages a second overall, 20 a minute per
-channel) are kept by the bot's ``AIORateLimiter``; this worker bounds its own concurrency.
+dead-lettered with its last reason. Telegram's limits (30 messages a second overall, one a second per chat,
+20 a minute per group or channel) are kept by the bot's gate (``bot.publish.gate``) for every process
+together; this worker bounds its own concurrency.
 """
 
 from __future__ import annotations
@@ -33,21 +38,39 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.publish import InDoubt, Publisher, PublishError, RecipientGone, RetryLater
-from closures import outbox
+from bot.publish import (
+    EmergencyPublisher,
+    InDoubt,
+    NoticePublisher,
+    Publisher,
+    PublishError,
+    RecipientGone,
+    RetryLater,
+)
+from bot.publish.batching import Coalesced
+from bot.publish.intent import LeaseLost, OutboxSend, sending
+from closures import emergency_outbox, outbox
+from closures.cap_notices import CapNotice, StaleNotice, prepare_notices
+from closures.cap_records import STAFF_NOTICE
+from closures.emergency_publishing import EmergencyPost, prepare_emergencies
 from closures.fanout import deactivate_subscriber, queue_alerts
 from closures.lifecycle import Clock, system_clock
-from closures.outbox import Claimed
+from closures.locations import forget_user as forget_location
+from closures.outbox import AnyClaimed, Claimed, ClaimedEmergency
 from closures.publishing import PostContext, Stale, prepare_many
+from closures.reach import Reach, queue_people
+from closures.workers import Liveness, gone_workers, take_over
 
 logger = logging.getLogger(__name__)
-AfterSend = Callable[[Claimed, str], Awaitable[None]]
+AfterSend = Callable[[AnyClaimed, str], Awaitable[None]]
+Prepared = PostContext | EmergencyPost | CapNotice | Stale
+Outcome = tuple[AnyClaimed, str | None, datetime]
 
 
 class OutboxWorker:
@@ -68,11 +91,19 @@ class OutboxWorker:
         rng: random.Random | None = None,
         after_send: AfterSend | None = None,
         name: str | None = None,
+        heartbeat: timedelta = timedelta(seconds=5),
+        stale_after: timedelta = timedelta(seconds=30),
+        emergency_publishers: Mapping[str, EmergencyPublisher] | None = None,
+        reach: Reach | None = None,
+        notice_publisher: NoticePublisher | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch, concurrency and max_attempts must be at least 1")
         self.engine = engine
         self.publishers = dict(publishers)
+        self.emergency_publishers = dict(emergency_publishers or {})
+        self.notice_publisher = notice_publisher  # staff told of a partner's CAP alert (``cap-staff``)
+        self.reach = reach or Reach()  # whom an emergency's people row reaches
         self.clock = clock
         self.lease = lease
         self.batch = batch
@@ -82,6 +113,8 @@ class OutboxWorker:
         self.rng = rng or random.Random()
         self.after_send = after_send  # observes each send before it is recorded (tests crash it there)
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.heartbeat = heartbeat
+        self.stale_after = stale_after  # a worker whose heartbeat is older is gone, wherever it ran
         self._limit = asyncio.Semaphore(concurrency)
         # SQLite has one writer: one database thread per worker spares its threads the busy-wait sleeps
         # they would take colliding on the write lock; PostgreSQL takes several at once.
@@ -90,11 +123,32 @@ class OutboxWorker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
+        # intents and outcomes of concurrent sends are committed together (group commit)
+        self._intents: Coalesced[tuple[AnyClaimed, datetime], bool] = Coalesced(
+            self._write_intents, self._submit
+        )
+        self._outcomes: Coalesced[Outcome, None] = Coalesced(self._write_outcomes, self._submit)
 
     async def _db[T](self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run blocking database work on the worker's own threads."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(func, *args, **kwargs))
+
+    async def _submit[R](self, write: Callable[[], R]) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    def _write_intents(self, batch: Sequence[tuple[AnyClaimed, datetime]]) -> list[bool]:
+        now = max(at for _, at in batch)
+        return outbox.record_intents(self.engine, [item for item, _ in batch], now=now)
+
+    def _write_outcomes(self, batch: Sequence[Outcome]) -> None:
+        now = max(t for *_, t in batch)
+        posts = [(item, remote) for item, remote, _ in batch if isinstance(item, Claimed)]
+        emergency = [(item, remote) for item, remote, _ in batch if isinstance(item, ClaimedEmergency)]
+        if posts:
+            outbox.complete_many(self.engine, posts, now=now)
+        if emergency:  # a person's first message id is kept too: later versions reply to it
+            emergency_outbox.complete_many(self.engine, emergency, now=now)
 
     def wake(self) -> None:
         """Look for due rows now (call after planning posts, or from a JobQueue job)."""
@@ -105,7 +159,45 @@ class OutboxWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Drain, sleep until the next due time (or a wake-up), repeat — until :meth:`stop`."""
+        """Drain, sleep until the next due time (or a wake-up), repeat — until :meth:`stop`.
+
+        While it runs the worker has a heartbeat, and it takes over the rows of workers that are gone.
+        """
+        liveness = await self._sign_on()
+        if liveness is None:
+            return
+        heart = asyncio.create_task(self._heartbeat(liveness), name=f"{self.name}-heartbeat")
+        try:
+            await self._rounds()
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
+            try:
+                await self._db(liveness.close)
+            except Exception:  # the database is away: the row goes stale, and the others take over
+                logger.warning("outbox worker %s: could not sign off", self.name, exc_info=True)
+
+    async def _sign_on(self) -> Liveness | None:
+        """Register this worker and take over the gone ones; retried while the database is away."""
+        failures, liveness = 0, None
+        while not self._stopping:
+            try:
+                if liveness is None:  # once: on PostgreSQL it holds its lock on a connection of its own
+                    liveness = await self._db(Liveness, self.engine, self.name, now=self.clock())
+                await self._take_over()
+                return liveness
+            except Exception:
+                failures += 1
+                logger.exception("outbox worker %s: cannot sign on (%d in a row)", self.name, failures)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll.total_seconds())
+                self._wake.clear()
+        if liveness is not None:
+            await self._db(liveness.close)
+        return None
+
+    async def _rounds(self) -> None:
         failures = 0
         while not self._stopping:
             self._wake.clear()
@@ -126,6 +218,28 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
+    async def _heartbeat(self, liveness: Liveness) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat.total_seconds())
+            try:
+                await self._db(liveness.beat, now=self.clock())
+                await self._take_over()
+            except Exception:  # the database is away: the rounds report it; keep beating
+                logger.warning("outbox worker %s: heartbeat failed", self.name, exc_info=True)
+
+    async def _take_over(self) -> None:
+        """Put the claimed rows of workers that are gone back in the queue (never-sent ones go again)."""
+        now = self.clock()
+        for name in await self._db(
+            gone_workers, self.engine, me=self.name, now=now, stale_after=self.stale_after
+        ):
+            taken = await self._db(take_over, self.engine, name, now=now)
+            logger.warning(
+                "outbox worker %s is gone: %d of its rows go out again, %d sent or not are settled first",
+                name, taken.never_sent, taken.maybe_sent,
+            )  # fmt: skip
+            self.wake()
+
     async def drain(self) -> int:
         """Process rows until none is due now; how many were processed."""
         total = 0
@@ -140,15 +254,37 @@ class OutboxWorker:
             outbox.claim_due, self.engine, now=self.clock(), token=token, lease=self.lease, limit=self.batch
         )
         if items:
-            prepared = await self._db(
-                prepare_many, self.engine, items, now=self.clock(), late_after=self.late_after
-            )
-            await asyncio.gather(*(self._guarded(item, p) for item, p in zip(items, prepared, strict=True)))
+            prepared = await self._db(self._prepare, items, self.clock())
+            await asyncio.gather(*(self._guarded(item, prepared[item.id]) for item in items))
         return len(items)
 
-    async def _guarded(self, item: Claimed, prepared: PostContext | Stale) -> None:
+    def _prepare(self, items: list[AnyClaimed], now: datetime) -> dict[int, Prepared]:
+        """Each row's context (closure posts and emergency posts alike), in one worker-thread trip."""
+        closures = [i for i in items if isinstance(i, Claimed)]
+        emergencies = [i for i in items if isinstance(i, ClaimedEmergency) and i.kind != STAFF_NOTICE]
+        notices = [i for i in items if isinstance(i, ClaimedEmergency) and i.kind == STAFF_NOTICE]
+        out: dict[int, Prepared] = {}
+        if notices:
+            for item, notice in zip(notices, prepare_notices(self.engine, notices, now=now), strict=True):
+                out[item.id] = Stale(notice.reason) if isinstance(notice, StaleNotice) else notice
+        if closures:
+            found = prepare_many(self.engine, closures, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(closures, found, strict=True)})
+        if emergencies:
+            posts = prepare_emergencies(self.engine, emergencies, now=now, late_after=self.late_after)
+            out.update({i.id: p for i, p in zip(emergencies, posts, strict=True)})
+        return out
+
+    async def _guarded(self, item: AnyClaimed, prepared: Prepared) -> None:
         async with self._limit:
-            await self._process(item, prepared)
+            if isinstance(prepared, CapNotice):
+                await self._process_notice(item, prepared)
+            elif isinstance(item, ClaimedEmergency):
+                assert not isinstance(prepared, PostContext)
+                await self._process_emergency(item, prepared)
+            else:
+                assert not isinstance(prepared, EmergencyPost)
+                await self._process(item, prepared)
 
     async def _process(self, item: Claimed, prepared: PostContext | Stale) -> None:
         if isinstance(prepared, Stale):
@@ -159,30 +295,81 @@ class OutboxWorker:
             return
         publisher = self.publishers.get(item.kind)
         if publisher is None:
-            reason = f"no publisher for {item.kind!r} destinations is configured"
-            await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+            await self._no_publisher(item)
             return
-        if not await self._db(outbox.record_intent, self.engine, item, now=self.clock()):
+        publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, publish, outbox.complete)
+
+    async def _process_emergency(self, item: ClaimedEmergency, prepared: EmergencyPost | Stale) -> None:
+        if isinstance(prepared, Stale):
+            await self._db(outbox.skip, self.engine, item, now=self.clock(), reason=prepared.reason)
+            return
+        if item.kind == emergency_outbox.PEOPLE:  # one transaction: done, and a row per person
+            await self._db(queue_people, self.engine, item, now=self.clock(), reach=self.reach)
+            return
+        publisher = self.emergency_publishers.get(item.kind)
+        if publisher is None:
+            await self._no_publisher(item)
+            return
+        publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, publisher, publish, emergency_outbox.complete)
+
+    async def _process_notice(self, item: AnyClaimed, notice: CapNotice) -> None:
+        if self.notice_publisher is None:
+            await self._no_publisher(item)
+            return
+        send = functools.partial(self.notice_publisher.publish, notice, in_doubt_since=item.in_doubt_since)
+        await self._deliver(item, self.notice_publisher, send, outbox.complete)
+
+    async def _no_publisher(self, item: AnyClaimed) -> None:
+        reason = f"no publisher for {item.kind!r} destinations is configured"
+        await self._db(outbox.dead_letter, self.engine, item, now=self.clock(), reason=reason)
+
+    async def _deliver[C: AnyClaimed](
+        self,
+        item: C,
+        publisher: object,
+        publish: Callable[[], Awaitable[str]],
+        complete: Callable[..., bool],
+    ) -> None:
+        """Send with the intent recorded around each HTTP attempt, and record the outcome (``complete``
+        keeps the remote id when the post is recorded early, before what follows it)."""
+        send = OutboxSend(
+            functools.partial(self._record_intent, item),
+            functools.partial(self._db, outbox.clear_intent, self.engine, item),
+            lambda remote_id: self._db(complete, self.engine, item, now=self.clock(), remote_id=remote_id),
+        )
+        try:
+            if not getattr(publisher, "intent_per_attempt", False):
+                await send.before_attempt()  # it cannot tell its attempts apart: one intent for the publish
+            with sending(send):
+                remote_id = await publish()
+        except LeaseLost:
             logger.warning("outbox row %s: lease lost before sending; left to its new holder", item.id)
             return
-        intent = self.clock()
-        try:
-            remote_id = await publisher.publish(prepared, in_doubt_since=item.in_doubt_since)
         except Exception as exc:  # every failure becomes the row's fate; unknown ones count as in doubt
-            await self._db(self._failed, item, publisher, exc, intent)
+            await self._db(self._failed, item, publisher, exc, send)
             return
         if self.after_send is not None:
             await self.after_send(item, remote_id)
-        await self._db(outbox.complete, self.engine, item, now=self.clock(), remote_id=remote_id)
+        if not send.recorded:
+            await self._outcomes((item, remote_id, self.clock()))
 
-    def _failed(self, item: Claimed, publisher: Publisher, exc: Exception, intent: datetime) -> None:
+    async def _record_intent(self, item: AnyClaimed) -> datetime | None:
+        now = self.clock()
+        return now if await self._intents((item, now)) else None
+
+    def _failed(self, item: AnyClaimed, publisher: object, exc: Exception, send: OutboxSend) -> None:
         now = self.clock()
         if not isinstance(exc, PublishError):
             logger.exception("outbox row %s: unexpected failure", item.id, exc_info=exc)
-            exc = InDoubt(f"in doubt: unexpected {type(exc).__name__}: {exc}")
+            if send.attempts:
+                exc = InDoubt(f"in doubt: unexpected {type(exc).__name__}: {exc}")
+            else:  # it failed before any request that could post: provably not sent
+                exc = RetryLater(f"failed before sending: {type(exc).__name__}: {exc}")
         reconciles = bool(getattr(publisher, "reconciles", False))
         if isinstance(exc, RetryLater) or (isinstance(exc, InDoubt) and reconciles):
-            doubt = item.in_doubt_since or (intent if isinstance(exc, InDoubt) else None)
+            doubt = item.in_doubt_since or (send.last_intent if isinstance(exc, InDoubt) else None)
             retry_after = exc.retry_after if isinstance(exc, RetryLater) else None
             delay = backoff(item.attempts, retry_after=retry_after, rng=self.rng)
             outbox.retry_later(
@@ -191,8 +378,10 @@ class OutboxWorker:
             )  # fmt: skip
         elif isinstance(exc, RecipientGone):
             deactivate_subscriber(self.engine, exc.user_id)
+            forget_location(self.engine, exc.user_id)  # no emergency is to try them again either
             outbox.skip(self.engine, item, now=now, reason=exc.reason)
         else:
+            logger.warning("outbox row %s parked for an admin: %s", item.id, exc.reason)
             outbox.dead_letter(self.engine, item, now=now, reason=exc.reason)
 
 

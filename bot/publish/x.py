@@ -9,6 +9,9 @@ valid by twitter-text (``bot.text.posts``).
 - 429: retried once ``x-rate-limit-reset`` has passed. 5xx: retried with backoff.
 - A timeout or a dropped connection is in doubt; X lets us read our own posts, so the next attempt looks
   them up (``GET /2/users/:id/tweets`` since the attempt began) and adopts a match instead of posting again.
+- The API's address is configurable (``X_API_BASE_URL``, e.g. a proxy in front of X, or the local
+  X-compatible server the tests run): requests are signed for the public API, as X checks them behind a
+  proxy, and sent to the configured address.
 - A daily budget per account (posts cost money on X's pay-per-use API): a post that would exceed it waits
   for the next UTC day; if only the English reply would exceed it, the reply is left out.
 """
@@ -23,13 +26,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import tweepy
+import yarl
 from sqlalchemy.engine import Engine
 from tweepy.asynchronous import AsyncClient
 
+from bot.config import PUBLIC_X_API
 from bot.publish import InDoubt, PublishError, Rejected, RetryLater
+from bot.publish.intent import current_send
 from bot.publish.maps import MapMaker
 from bot.text.posts import x_post
 from closures.lifecycle import Clock, system_clock
@@ -38,6 +45,23 @@ from closures.publishing import PostContext, reserve_budget
 
 logger = logging.getLogger(__name__)
 SessionFactory = Callable[[], aiohttp.ClientSession]
+
+
+class _Relocated:
+    """The part of an aiohttp session tweepy uses, sending what it addresses to the public API elsewhere."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+
+    def request(self, method: str, url: str | yarl.URL, **kwargs: Any) -> Any:
+        text = str(url)
+        if text.startswith(PUBLIC_X_API):
+            url = yarl.URL(self._base + text.removeprefix(PUBLIC_X_API), encoded=True)
+        return self._session.request(method, url, **kwargs)
+
+    async def close(self) -> None:
+        await self._session.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +85,7 @@ class XPublisher:
     """One publisher for every ``x:<account>`` row; ``session_factory`` chooses the HTTP session."""
 
     reconciles = True  # an attempt in doubt is checked against our own recent posts, not dead-lettered
+    intent_per_attempt = True  # each create_tweet commits the row's intent just before it is sent
 
     def __init__(
         self,
@@ -73,6 +98,7 @@ class XPublisher:
         timeout_s: float = 20.0,
         clock: Clock = system_clock,
         session_factory: SessionFactory | None = None,
+        api_base_url: str = PUBLIC_X_API,
     ) -> None:
         self.engine = engine
         self.accounts = accounts
@@ -82,7 +108,9 @@ class XPublisher:
         self.timeout_s = timeout_s
         self.clock = clock
         self._session_factory = session_factory
+        self.api_base_url = api_base_url
         self._clients: dict[str, tuple[AsyncClient, str]] = {}
+        self._clients_lock = asyncio.Lock()
 
     async def publish(self, ctx: PostContext, *, in_doubt_since: datetime | None) -> str:
         name = ctx.item.target
@@ -116,20 +144,26 @@ class XPublisher:
             raise InDoubt(f"in doubt: {type(exc).__name__} after the request was sent") from exc
 
     async def _client(self, name: str) -> tuple[AsyncClient, str]:
-        if name not in self._clients:
-            keys = self.accounts[name]
-            client = AsyncClient(
-                consumer_key=keys.consumer_key,
-                consumer_secret=keys.consumer_secret,
-                access_token=keys.access_token,
-                access_token_secret=keys.access_token_secret,
-            )
-            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            client.session = (
-                self._session_factory() if self._session_factory else aiohttp.ClientSession(timeout=timeout)
-            )
-            me = await client.get_me(user_auth=True)
-            self._clients[name] = (client, str(me.data.id))
+        async with self._clients_lock:  # concurrent first posts must not each open (and leak) a session
+            return self._clients[name] if name in self._clients else await self._new_client(name)
+
+    async def _new_client(self, name: str) -> tuple[AsyncClient, str]:
+        keys = self.accounts[name]
+        client = AsyncClient(
+            consumer_key=keys.consumer_key,
+            consumer_secret=keys.consumer_secret,
+            access_token=keys.access_token,
+            access_token_secret=keys.access_token_secret,
+        )
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        opened = self._session_factory() if self._session_factory else aiohttp.ClientSession(timeout=timeout)
+        # tweepy only calls request() and close(): a relocated session stands in for the real one
+        session: aiohttp.ClientSession | _Relocated = (
+            _Relocated(opened, self.api_base_url) if self.api_base_url.rstrip("/") != PUBLIC_X_API else opened
+        )
+        client.session = session
+        me = await client.get_me(user_auth=True)
+        self._clients[name] = (client, str(me.data.id))
         return self._clients[name]
 
     async def _tweet(
@@ -149,6 +183,8 @@ class XPublisher:
         )
         if not granted:
             return None
+        if (send := current_send()) is not None:
+            await send.before_attempt()
         try:
             response = await client.create_tweet(
                 text=text, in_reply_to_tweet_id=reply_to, media_ids=[media] if media else None, user_auth=True

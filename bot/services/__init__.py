@@ -1,6 +1,7 @@
 """The services the bot's handlers reach through their typed context, built once in ``main()``: the closures'
-service and queries, drivers, staff, the router and geocoder the settings ask for (``engines``), drivers'
-profiles read together (``profiles``) and per-user flood control (``throttle``)."""
+service and queries, emergencies, drivers and their last locations (written in batches: ``flushing``),
+staff, the router and geocoder the settings ask for (``engines``), drivers' profiles read together
+(``profiles``) and per-user flood control (``throttle``)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ from bot.services.profiles import ProfileLoader
 from bot.services.throttle import FloodControl
 from closures import municipalities
 from closures.drivers import DriverDirectory
+from closures.emergencies import EmergencyService
 from closures.lifecycle import Clock, system_clock
 from closures.listing import ClosureListing
+from closures.locations import LocationLog
 from closures.municipalities import Box
 from closures.notices import Notice, NoticeListener
 from closures.queries import ClosureQueries
+from closures.reach import Reach
 from closures.service import ClosureService
 from closures.staff import StaffDirectory
 from closures.store import PROFILE, make_engine
@@ -42,6 +46,7 @@ class Services:
     drivers: DriverDirectory
     router: Router
     clock: Clock
+    locations: LocationLog  # drivers' last locations, written in batches (``bot.services.flushing``)
     zones: dict[int, ZoneInfo] = field(default_factory=dict)
     flood: FloodControl = field(default_factory=FloodControl)
     geocoder: Geocoder | None = None  # None: place names are not looked up (GEOCODER=none)
@@ -54,6 +59,7 @@ class Services:
         cls, settings: Settings, *, clock: Clock = system_clock, router: Router | None = None
     ) -> Services:
         engine = make_engine(settings.database_url)
+        locations = LocationLog(engine)
         return cls(
             settings=settings,
             engine=engine,
@@ -71,8 +77,12 @@ class Services:
                 check_interval=timedelta(seconds=settings.index_check_interval_s),
             ),
             drivers=DriverDirectory(
-                engine, clock=clock, cache_ttl=timedelta(seconds=settings.profile_cache_s)
+                engine,
+                clock=clock,
+                cache_ttl=timedelta(seconds=settings.profile_cache_s),
+                locations=locations,
             ),
+            locations=locations,
             router=router or router_from_settings(settings),
             clock=clock,
             geocoder=geocoder_from(settings),
@@ -99,6 +109,18 @@ class Services:
     def _heard(self, notice: Notice) -> None:
         if notice.topic == PROFILE and not notice.own and notice.detail.isdigit():
             self.drivers.forget_cached(int(notice.detail))
+
+    @cached_property
+    def emergencies(self) -> EmergencyService:
+        """Emergencies and playbooks, reaching drivers as the settings say."""
+        settings = self.settings
+        reach = Reach(recent=self.recent_window, margin_m=settings.emergency_margin_m)
+        return EmergencyService(self.engine, clock=self.clock, closures=self.closures, reach=reach)
+
+    @property
+    def recent_window(self) -> timedelta:
+        """How long a driver's last location counts (and is kept)."""
+        return timedelta(hours=self.settings.emergency_recent_h)
 
     @cached_property
     def staff(self) -> StaffDirectory:

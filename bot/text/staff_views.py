@@ -178,13 +178,17 @@ _OUTBOX_STATUSES = ("pending", "claimed", "done", "skipped", "dead")
 
 
 def outbox_report(report: Backlog, tr: Translator, *, now: datetime) -> str:
-    """``/outbox`` for admins: counts per status, the next due time, the newest dead letters."""
+    """``/outbox`` for admins: counts per status, the next due time, how many never-sent posts go out again
+    by themselves, and the newest dead letters — each saying whether it may have been posted (look first)
+    or provably was not (safe to retry)."""
     counts = {status: report.counts.get(status, 0) for status in _OUTBOX_STATUSES}
     lines = [f"<b>{tr.t('outbox.summary', **counts)}</b>"]
     if report.next_due is not None:
         lines.append(tr.t("outbox.next_due", time=tr.time(report.next_due, DEFAULT_ZONE, now)))
     elif not counts["claimed"]:
         lines.append(tr.t("outbox.idle"))
+    if report.retrying:
+        lines.append(tr.n("outbox.retrying", report.retrying))
     if report.dead:
         lines += ["", tr.t("outbox.dead_header")]
         for d in report.dead:
@@ -193,7 +197,13 @@ def outbox_report(report: Backlog, tr: Translator, *, now: datetime) -> str:
                 destination=html.escape(d.destination), attempts=d.attempts,
                 reason=html.escape(d.reason[:300]),
             )  # fmt: skip
-            lines.append(f"• {item}")
+            where = html.escape(d.destination.partition(":")[2] or d.destination)
+            case = (
+                tr.t("outbox.dead_in_doubt", destination=where)
+                if d.in_doubt
+                else tr.t("outbox.dead_not_sent")
+            )
+            lines.append(f"• {item}\n  {case}")
     else:
         lines.append(tr.t("outbox.no_dead"))
     return "\n".join(lines)

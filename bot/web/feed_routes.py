@@ -1,4 +1,5 @@
-"""The public feeds as Starlette routes: GeoJSON, WZDx, Waze CIFS (JSON and XML) and Atom.
+"""The public feeds as Starlette routes: GeoJSON, WZDx, Waze CIFS (JSON and XML) and Atom; and CAP
+(``bot.web.cap_routes``), answered the same way.
 
 Each feed holds the active and upcoming closures of every municipality. A body is built once per change of
 the store (``closures.feeds.FeedCache``) in a worker thread, never on the event loop; a request whose
@@ -23,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.i18n import LANGUAGES, get_translator
 from bot.services import Services
-from closures.feeds import Built, FeedCache, FeedSnapshot
+from closures.feeds import Built, FeedCache, FeedSnapshot, Snapshot
 from closures.formats.atom import atom_feed
 from closures.formats.cifs import cifs_json, cifs_xml
 from closures.formats.geojson import exported_feature, feature_collection
@@ -80,9 +81,9 @@ def feed_builders(services: Services) -> dict[str, Builder]:
     }
 
 
-def feed_routes(services: Services) -> list[BaseRoute]:
+def feed_routes(services: Services, feeds: FeedEndpoints | None = None) -> list[BaseRoute]:
     """``/feeds/<name>`` for every feed, sharing one cache over ``services.engine``."""
-    feeds = FeedEndpoints(services)
+    feeds = feeds or FeedEndpoints(services)
     return [
         Route(f"/feeds/{name}", feeds.endpoint(name), methods=["GET", "HEAD", "OPTIONS"])
         for name in CONTENT_TYPES
@@ -115,10 +116,24 @@ class FeedEndpoints:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=PREFLIGHT)
         key, build = self.atom_builder(request) if name == "closures.atom" else (name, self.builders[name])
-        built = self.cache.peek(key)
+        return await self.respond(name, request, self.cache, key, build)
+
+    async def respond[S: Snapshot](
+        self,
+        name: str,
+        request: Request,
+        cache: FeedCache[S],
+        key: str,
+        build: Callable[[S], bytes],
+        *,
+        media_type: str | None = None,
+    ) -> Response:
+        """The body for ``key`` from ``cache`` (built in a worker thread when the store moved), answered;
+        503 while the database does not answer."""
+        built = cache.peek(key)
         if built is None:
             try:
-                built = await asyncio.to_thread(self.cache.get, key, build)
+                built = await asyncio.to_thread(cache.get, key, build)
             except sqlalchemy.exc.SQLAlchemyError as exc:
                 log.warning("feed %s: database unavailable: %s", name, exc.__class__.__name__)
                 return JSONResponse(
@@ -126,10 +141,12 @@ class FeedEndpoints:
                     status_code=503,
                     headers={**CORS, "Retry-After": "5", "Cache-Control": "no-store"},
                 )
-        return self.answer(name, request, built)
+        return self.answer(name, request, built, media_type=media_type)
 
-    def answer(self, name: str, request: Request, built: Built) -> Response:
-        """304 when the client has this content, else the body (gzipped if it accepts that)."""
+    def answer(self, name: str, request: Request, built: Built, *, media_type: str | None = None) -> Response:
+        """304 when the client has this content, else the body (gzipped if it accepts that), sent as
+        ``media_type`` (default: the feed ``name``'s)."""
+        media_type = media_type or CONTENT_TYPES[name]
         zipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
         headers = {
             **CORS,
@@ -142,8 +159,8 @@ class FeedEndpoints:
             return Response(status_code=304, headers=headers)
         if zipped:
             headers["Content-Encoding"] = "gzip"
-            return Response(built.gzipped, media_type=CONTENT_TYPES[name], headers=headers)
-        return Response(built.body, media_type=CONTENT_TYPES[name], headers=headers)
+            return Response(built.gzipped, media_type=media_type, headers=headers)
+        return Response(built.body, media_type=media_type, headers=headers)
 
     def atom_builder(self, request: Request) -> tuple[str, Builder]:
         """Atom's cache key and builder: its language and its links depend on the request."""

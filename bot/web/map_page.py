@@ -168,7 +168,8 @@ _PAGE = """<!doctype html>
 <ol id="closures"></ol>
 <p class="feeds">{feeds_label} <a href="feeds/closures.geojson">GeoJSON</a>
 · <a href="feeds/wzdx.json">WZDx</a> · <a href="feeds/waze.xml">Waze CIFS</a>
-· <a href="feeds/closures.atom?lang={lang}">Atom</a></p>
+· <a href="feeds/closures.atom?lang={lang}">Atom</a>
+· <a href="feeds/cap.atom?lang={lang}" type="application/atom+xml">CAP</a></p>
 </aside>
 </main>
 <script type="application/json" id="map-config">{config}</script>

@@ -1,4 +1,5 @@
-"""Partner feeds: fetch a neighbouring agency's WZDx, CIFS or GeoJSON feed and apply it to the registry.
+"""Partner feeds: fetch a neighbouring agency's WZDx, CIFS or GeoJSON feed and apply it to the registry, or a
+met service's CAP alerts and draft them as emergencies (``bot.web.cap_partners``).
 
 ``fetch_feed`` reads a URL with a timeout and a size limit and turns every failure (an HTTP error status,
 a timeout, an unreachable host, a body too large or not text) into one ``FetchError`` with a plain
@@ -7,7 +8,8 @@ fetches on the event loop (httpx, async; a conditional GET with the ETag of the 
 unchanged feed costs a 304) and applies the import in a worker thread. A failed poll is
 logged and changes nothing (``closures.importing`` prunes only after reading a feed whole); the next poll
 runs as planned. A partner's removed event is lifted (or cancelled, if it had not started) on the next
-successful poll.
+successful poll. A CAP feed's linked alerts are fetched conditionally too: an alert unchanged since it was
+applied costs a 304.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from sqlalchemy.engine import Engine
 
 from bot.config import PartnerFeed, Settings
 from bot.singletons import Singleton
+from bot.web.cap_partners import CapRead, apply_cap, read_cap_source
+from closures.cap_import import CapImportReport
+from closures.emergencies import EmergencyService
 from closures.errors import ClosureError
 from closures.importing import READERS, ImportReport, apply_import
 from closures.locks import ProcessLock
@@ -106,7 +111,7 @@ def default_source(fmt: str, url: str | None) -> str:
 class PollResult:
     url: str
     source: str
-    report: ImportReport | None
+    report: ImportReport | CapImportReport | None
     error: str | None
     not_modified: bool = False  # the partner answered 304 to the ETag of the feed applied last time
 
@@ -132,13 +137,16 @@ class PartnerPoller:
         client: httpx.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_result: Callable[[PollResult], None] | None = None,
+        emergencies: EmergencyService | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
+        self.emergencies = emergencies  # for CAP feeds (built from ``service`` when not given)
         self._client = client
         self._monotonic = monotonic
         self._on_result = on_result  # told of every poll's outcome (metrics, tests)
         self._etags: dict[str, str] = {}  # per URL, the ETag of the last feed applied whole
+        self._pending: dict[str, str] = {}  # a CAP feed's linked alerts' ETags, until the feed is applied
 
     async def poll(self, feed: PartnerFeed) -> PollResult:
         """Fetch one feed and apply it; every failure is logged and returned, never raised."""
@@ -158,8 +166,22 @@ class PartnerPoller:
                 etag=self._etags.get(feed.url),
             )
             if fetched.text is None:  # 304: the feed is what was applied last time
-                return PollResult(feed.url, source, ImportReport(), None, not_modified=True)
-            report = await asyncio.to_thread(self._apply, feed, fetched.text, source)
+                empty = CapImportReport() if feed.format == "cap" else ImportReport()
+                return PollResult(feed.url, source, empty, None, not_modified=True)
+            if feed.format == "cap":
+                self._pending = {}
+                read = await read_cap_source(
+                    fetched.text,
+                    url=feed.url,
+                    fetch=self._fetch_linked,
+                    max_bytes=self.settings.partner_max_bytes,
+                )
+                report: ImportReport | CapImportReport = await asyncio.to_thread(
+                    self._apply_cap, feed, read, source
+                )
+                self._etags.update(self._pending)
+            else:
+                report = await asyncio.to_thread(self._apply, feed, fetched.text, source)
         except FetchError as exc:
             return self._failed(feed, source, str(exc))
         except (ClosureError, GeometryError) as exc:
@@ -168,7 +190,8 @@ class PartnerPoller:
             first = str(exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc).splitlines()[0]
             return self._failed(feed, source, f"{feed.url}: database problem: {first}")
         for rejected in report.rejected:
-            log.warning("partner feed %s: event %s refused: %s", feed.url, rejected["ref"], rejected["error"])
+            what = rejected.get("ref", rejected.get("alert"))
+            log.warning("partner feed %s: %s refused: %s", feed.url, what, rejected["error"])
         if report.changed:
             log.info("partner feed %s: %s", feed.url, report.as_dict())
         if fetched.etag:
@@ -197,6 +220,28 @@ class PartnerPoller:
         log.warning("partner feed %s; nothing changed, next poll in %g s", error, feed.interval_s)
         return PollResult(feed.url, source, None, error)
 
+    async def _fetch_linked(self, url: str) -> str | None:
+        """A CAP feed's linked alert; None when it is what was applied last time (a 304)."""
+        fetched = await fetch_feed(
+            url,
+            timeout_s=self.settings.partner_timeout_s,
+            max_bytes=self.settings.partner_max_bytes,
+            client=self._client,
+            etag=self._etags.get(url),
+        )
+        if fetched.etag:
+            self._pending[url] = fetched.etag  # kept once the feed was applied
+        return fetched.text
+
+    def _apply_cap(self, feed: PartnerFeed, read: CapRead, source: str) -> CapImportReport:
+        if self.emergencies is None:
+            self.emergencies = EmergencyService(
+                self.service.engine, clock=self.service.clock, closures=self.service
+            )
+        return apply_cap(
+            self.emergencies, read, source=source, admins=self.settings.admin_user_ids, only=feed.municipality
+        )
+
     def _apply(self, feed: PartnerFeed, text: str, source: str) -> ImportReport:
         items = READERS[feed.format](text, now=self.service.clock(), source=source)
         return apply_import(
@@ -209,17 +254,29 @@ class PartnerPoller:
         )
 
 
-async def poll_partners(settings: Settings, service: ClosureService, stop: asyncio.Event) -> None:
+async def poll_partners(
+    settings: Settings,
+    service: ClosureService,
+    stop: asyncio.Event,
+    *,
+    emergencies: EmergencyService | None = None,
+) -> None:
     """Every partner feed on its interval until ``stop`` is set; returns at once when none is configured."""
-    await PartnerPoller(settings, service).run(stop)
+    await PartnerPoller(settings, service, emergencies=emergencies).run(stop)
 
 
-def partner_polling(settings: Settings, service: ClosureService, engine: Engine) -> Singleton:
+def partner_polling(
+    settings: Settings,
+    service: ClosureService,
+    engine: Engine,
+    *,
+    emergencies: EmergencyService | None = None,
+) -> Singleton:
     """What a long-running process (the bot, the web server, ``roadbot poll``) runs: :func:`poll_partners`
     in one process of all those sharing the database (``bot.singletons``)."""
     return Singleton(
         ProcessLock(engine, PARTNER_FEEDS_LOCK),
-        lambda quit_job: poll_partners(settings, service, quit_job),
+        lambda quit_job: poll_partners(settings, service, quit_job, emergencies=emergencies),
         check_s=settings.singleton_check_s,
         what="partner polling",
     )

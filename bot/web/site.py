@@ -1,6 +1,6 @@
-"""The whole site as one Starlette app: the map, the feeds, /health and /metrics, Telegram's webhook (when the
-bot runs by webhook), the staff's map editor (a Telegram Mini App, when the bot runs here with WEBAPP_URL)
-and the static files, each route list built by the module that owns it.
+"""The whole site as one Starlette app: the map, the feeds (CAP's among them), /health and /metrics,
+Telegram's webhook (when the bot runs by webhook), the staff's map editor (a Telegram Mini App, when the bot
+runs here with WEBAPP_URL) and the static files, each route list built by the module that owns it.
 
 ``bot.web.serving.WebServer`` serves the app inside the bot's event loop.
 """
@@ -19,8 +19,9 @@ from starlette.staticfiles import StaticFiles
 
 from bot.context import BotApplication
 from bot.services import Services
+from bot.web.cap_routes import cap_routes
 from bot.web.editor_routes import editor_routes
-from bot.web.feed_routes import feed_routes
+from bot.web.feed_routes import FeedEndpoints, feed_routes
 from bot.web.health import CountRequests, WebMetrics, health_routes
 from bot.web.map_routes import map_routes
 from bot.web.webhook import WebhookSecrets, webhook_routes
@@ -41,6 +42,7 @@ def build_web_app(
     ``extra_routes`` are served next to ours. The app does not close ``services``.
     """
     metrics = WebMetrics(services)
+    feeds = FeedEndpoints(services)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,7 +56,8 @@ def build_web_app(
         *health_routes(services, metrics),
         *webhook_routes(application, webhook, counted=metrics.webhook_counted),
         *editor_routes(services, application),  # the Mini App map editor, with WEBAPP_URL
-        *feed_routes(services),
+        *feed_routes(services, feeds),
+        *cap_routes(services, feeds),
         *extra_routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -7,9 +7,12 @@ code under test; ``geodesic_distance`` is the independent oracle the query tests
 from __future__ import annotations
 
 import itertools
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +25,7 @@ from closures.models import Closure, ClosureEvent, Municipality, OutboxItem, Sta
 from closures.rules import ClosureDraft
 from closures.service import ClosureService
 from closures.store import change_counter, make_engine, session_scope
-from tests.conftest import FakeClock
+from tests.conftest import PG_URL_VAR, FakeClock
 
 GEOD = Geod(ellps="WGS84")
 
@@ -158,3 +161,29 @@ def other_engine(engine: Engine) -> Iterator[Engine]:
     other = make_engine(engine.url.render_as_string(hide_password=False))
     yield other
     other.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new database that no migration has touched."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
+        yield engine
+        engine.dispose()
+        return
+    request.getfixturevalue("postgres_database")  # without a server: skips, or fails on CI, like `engine`
+    server = os.environ[PG_URL_VAR]
+    name = f"roadbot_blank_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(sa.make_url(server).set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+# the emergency tests' fixtures, defined beside their helpers
+from tests.closures.emergency_support import declare, emergencies, posting_closures  # noqa: E402, F401

@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from telegram import Bot
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.localapi import ApiCall, LocalBotApi
 from bot.publish import Publisher
+from bot.publish.aiohttp_request import AiohttpRequest
 from bot.publish.alerts import AlertPublisher
 from bot.publish.maps import MapMaker
 from bot.publish.telegram_channel import ChannelPublisher
@@ -25,9 +26,14 @@ CHANNEL = "@riyadh_roads"
 POSTS = ("sendPhoto", "sendMessage")
 
 
-def local_bot(api: LocalBotApi, *, read_timeout: float = 5.0, pool: int = 32) -> Bot:
-    """A plain PTB Bot on the local server (no rate limiter: the tests are about the outbox)."""
-    request = HTTPXRequest(connection_pool_size=pool, read_timeout=read_timeout, write_timeout=read_timeout)
+def local_bot(api: LocalBotApi, *, read_timeout: float = 5.0, pool: int = 32, httpx: bool = False) -> Bot:
+    """A plain PTB Bot on the local server (no rate limiter: the tests are about the outbox), over the
+    bot's own aiohttp transport (``httpx``: PTB's default one)."""
+    request: BaseRequest = (
+        HTTPXRequest(connection_pool_size=pool, read_timeout=read_timeout, write_timeout=read_timeout)
+        if httpx
+        else AiohttpRequest(connection_pool_size=pool, read_timeout=read_timeout, media_timeout=read_timeout)
+    )
     return Bot(api.token, base_url=api.base_url, base_file_url=api.base_file_url, request=request)
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.publish.worker import OutboxWorker
+from closures import outbox
 from closures.models import OutboxStatus
 from closures.publishing import retry_dead
 from closures.service import Actor, ClosureService
@@ -186,7 +187,9 @@ async def test_a_timeout_after_the_request_was_sent_is_in_doubt_and_never_sent_t
 async def test_a_worker_cancelled_between_send_and_mark_never_posts_twice(
     posting, engine, clock, bot_api, tg, make_draft
 ):
-    closure = posting.register("riyadh", make_draft(starts_at=clock.now), SYSTEM)
+    closure = posting.register("riyadh", make_draft(starts_at=clock.now + HOUR), SYSTEM)
+    await worker(engine, clock, telegram_publishers(tg)).drain()  # the announcement
+    clock.advance(HOUR)
     sent, never = asyncio.Event(), asyncio.Event()
 
     async def crash_here(item, remote_id):
@@ -199,44 +202,82 @@ async def test_a_worker_cancelled_between_send_and_mark_never_posts_twice(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    stuck = row(engine, closure.id, "announced")
+    stuck = row(engine, closure.id, "started")
     assert (stuck.status, stuck.intent_at is not None) == ("claimed", True)
 
     clock.advance(timedelta(minutes=6))  # the dead worker's lease runs out; a new one starts
     await worker(engine, clock, telegram_publishers(tg)).drain()
-    settled = row(engine, closure.id, "announced")
+    settled = row(engine, closure.id, "started")
     assert settled.status == "dead"
     assert settled.last_error.startswith("in doubt: a send started at")
-    assert len(bot_api.sent(CHANNEL, "sendPhoto")) == 1
+    assert len(bot_api.sent(CHANNEL, "sendMessage")) == 1
+
+
+async def test_an_announcement_is_recorded_as_posted_before_its_location_pin(
+    posting, engine, clock, bot_api, tg, make_draft
+):
+    closure = posting.register("riyadh", make_draft(starts_at=clock.now), SYSTEM)
+    bot_api.delay_next("sendLocation", 30.0)  # the pin hangs; the process is cancelled meanwhile
+    task = asyncio.create_task(worker(engine, clock, telegram_publishers(tg)).drain())
+    await bot_api.wait_for_arrival("sendLocation")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    done = row(engine, closure.id, "announced")
+    assert done.status == "done"  # not "in doubt": the photo's answer was in before the pin left
+    assert done.remote_id == str(bot_api.sent(CHANNEL, "sendPhoto")[0].result["message_id"])
 
 
 async def test_two_workers_post_each_item_exactly_once(
     engine, other_engine, clock, municipalities, bot_api, tg, make_draft
 ):
-    service = ClosureService(engine, clock=clock, destinations={"telegram": CHANNEL})
-    closures = [service.register("riyadh", make_draft(title_en=f"Closure {i}"), SYSTEM) for i in range(12)]
+    channels = [CHANNEL, "@jeddah_roads", "@makkah_roads"]
+    service = ClosureService(engine, clock=clock, destinations={"telegram": channels})
+    for i in range(12):
+        service.register("riyadh", make_draft(title_en=f"Closure {i}"), SYSTEM)
     bot_api.fail_next("sendPhoto", status=500, times=2)  # and a couple of retries in the mix
-    claimed_by: dict[str, list[int]] = {"a": [], "b": []}
+    claimed_by: dict[str, list[tuple[int, str]]] = {"a": [], "b": []}
 
     def seen(name: str):
         async def after_send(item, remote_id):
-            claimed_by[name].append(item.closure_id)
+            claimed_by[name].append((item.closure_id, item.target))
 
         return after_send
 
     a = worker(engine, clock, telegram_publishers(tg), batch=2, after_send=seen("a"), name="a")
     b = worker(other_engine, clock, telegram_publishers(tg), batch=2, after_send=seen("b"), name="b")
-    for _ in range(3):
+    for _ in range(4):
         await asyncio.gather(a.drain(), b.drain())
         clock.advance(timedelta(seconds=30))
 
-    photos = bot_api.sent(CHANNEL, "sendPhoto")
-    titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
-    assert titles == sorted(f"Closure {i}" for i in range(12))  # each exactly once
+    for channel in channels:
+        photos = bot_api.sent(channel, "sendPhoto")
+        titles = sorted(p.text.split("New road closure: ")[1].split("<")[0] for p in photos)
+        assert titles == sorted(f"Closure {i}" for i in range(12))  # each exactly once, in every channel
     assert {r.status for r in rows(engine, event="announced")} == {"done"}
     assert claimed_by["a"], "worker a took nothing"
     assert claimed_by["b"], "worker b took nothing"
-    assert sorted(claimed_by["a"] + claimed_by["b"]) == sorted(c.id for c in closures)
+    assert len(claimed_by["a"] + claimed_by["b"]) == 36
+
+
+async def test_one_chat_is_sent_to_by_one_worker_at_a_time(
+    engine, other_engine, clock, municipalities, make_draft
+):
+    service = ClosureService(engine, clock=clock, destinations={"telegram": [CHANNEL, "@jeddah_roads"]})
+    for i in range(3):
+        service.register("riyadh", make_draft(title_en=f"Closure {i}"), SYSTEM)
+    lease = timedelta(minutes=5)
+
+    first = outbox.claim_due(engine, now=clock.now, token="a:1", lease=lease, limit=10)
+    second = outbox.claim_due(other_engine, now=clock.now, token="b:1", lease=lease, limit=10)
+
+    assert sorted(item.target for item in first) == ["@jeddah_roads", CHANNEL]  # one row per chat
+    assert second == []  # both chats are being sent to by the first worker
+    outbox.complete(engine, first[0], now=clock.now, remote_id="1")
+    (third,) = outbox.claim_due(other_engine, now=clock.now, token="b:2", lease=lease, limit=10)
+    assert third.target == first[0].target
+    assert third.last_sent_here == clock.now  # so its sender keeps the chat's pace
 
 
 async def test_after_downtime_late_posts_say_since_and_what_ended_meanwhile_is_skipped(
@@ -300,7 +341,8 @@ async def test_under_every_fault_at_once_each_post_ends_posted_once_or_dead_lett
         service.register("riyadh", make_draft(title_en=f"Closure {i}", starts_at=clock.now), SYSTEM)
     bot_api.fail_next("sendPhoto", status=429, retry_after=2, times=3)
     bot_api.fail_next("sendPhoto", status=500, times=3)
-    bot_api.delay_next("sendPhoto", 0.8, times=2)  # slow answers: the send lands, the caller times out
+    # slow answers once the refusals are over: the send lands, the caller times out
+    bot_api.delay_next("sendPhoto", 0.8, times=2, after=6)
     impatient = local_bot(bot_api, read_timeout=0.3)
     async with impatient:
         a = worker(engine, clock, telegram_publishers(impatient), batch=3, name="a")

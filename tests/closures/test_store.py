@@ -4,11 +4,7 @@ agrees with the in-memory index; times come back aware and in UTC; the change co
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,7 +30,6 @@ from closures.store import (
     upgrade,
 )
 from tests.closures.conftest import DRIVER, offset
-from tests.conftest import PG_URL_VAR
 
 POSTGIS_OWN = {"spatial_ref_sys"}  # tables the extension brings with it
 POSTGIS_OURS = {"geog", "ix_closure_geog"}  # the generated column and its index, added by the migration only
@@ -56,28 +51,6 @@ def _tables(engine: Engine) -> set[str]:
 
 def _model_tables() -> set[str]:
     return set(SQLModel.metadata.tables)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a brand-new database that no migration has touched."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
-        yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # without a server: skips, or fails on CI, like `engine`
-    server = os.environ[PG_URL_VAR]
-    name = f"roadbot_blank_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(sa.make_url(server).set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 # --- migrations -------------------------------------------------------------------------------------

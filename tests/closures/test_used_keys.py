@@ -1,5 +1,5 @@
 """Keys used once (a Mini App's initData): the first claim wins in any process, later ones are refused,
-expired keys are swept; and migration 0005_used_keys builds and removes their table on both databases."""
+expired keys are swept; and migration 0008 builds and removes their table on both databases."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from sqlmodel import select
 from closures import used_keys
 from closures.models import UsedKey
 from closures.store import alembic_config, current_revision, make_engine, session_scope, upgrade
-from tests.closures.test_store import blank  # noqa: F401 - the fixture: a database no migration touched
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
@@ -72,12 +71,12 @@ def test_a_key_must_be_one_to_128_characters(engine, key):
         claim(engine, key)
 
 
-def test_migration_0005_adds_the_table_and_its_downgrade_removes_it(blank):  # noqa: F811
+def test_migration_0008_adds_the_table_and_its_downgrade_removes_it(blank):
     config = alembic_config(blank)
-    upgrade(blank, "0004")
+    upgrade(blank, "0007")
     assert "usedkey" not in sa.inspect(blank).get_table_names()
 
-    upgrade(blank, "0005_used_keys")
+    upgrade(blank, "0008")
     assert "usedkey" in sa.inspect(blank).get_table_names()
     assert claim(blank, "d" * 64) is True
     assert claim(blank, "d" * 64) is False
@@ -86,6 +85,6 @@ def test_migration_0005_adds_the_table_and_its_downgrade_removes_it(blank):  # n
 
     with blank.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0007")
     assert "usedkey" not in sa.inspect(blank).get_table_names()
-    assert current_revision(blank) == "0004"
+    assert current_revision(blank) == "0007"

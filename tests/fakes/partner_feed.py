@@ -2,10 +2,14 @@
 
 ``mode``: "ok" (200 with ``body``), "error" (500), "slow" (answers only at shutdown: the client times out),
 "huge" (declares and streams more bytes than any limit), "chunked-huge" (streams them with no length).
+``paths`` serves other bodies at other paths (a CAP feed and the alerts it links to), ``failing`` paths
+answer 500; with ``etags`` on,
+every body goes out with an ETag and a matching ``If-None-Match`` gets a 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from tests.fakes.local_http import LocalHTTPServer, QuietHandler
@@ -16,8 +20,12 @@ class PartnerFeedServer(LocalHTTPServer):
         self.body = b""
         self.content_type = "application/json"
         self.mode = "ok"
+        self.paths: dict[str, bytes] = {}
+        self.failing: set[str] = set()  # paths answered 500 whatever the mode
+        self.etags = False
         self.requests: list[str] = []
         self._requested = threading.Condition()
+        self.not_modified: list[str] = []  # the paths answered 304
         server = self
 
         class Handler(QuietHandler):
@@ -30,17 +38,28 @@ class PartnerFeedServer(LocalHTTPServer):
                 if server.mode == "slow":
                     server.stopping.wait()  # never answers while the test runs; ends at shutdown
                     return
-                if server.mode == "error":
+                if server.mode == "error" or self.path.split("?")[0] in server.failing:
                     self.send_error(500)
                     return
                 if server.mode in ("huge", "chunked-huge"):
                     self._huge(chunked=server.mode == "chunked-huge")
                     return
+                path = self.path.split("?")[0]
+                body = server.paths.get(path, server.body)
+                tag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                if server.etags and self.headers.get("If-None-Match") == tag:
+                    server.not_modified.append(path)
+                    self.send_response(304)
+                    self.send_header("ETag", tag)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", server.content_type)
-                self.send_header("Content-Length", str(len(server.body)))
+                self.send_header("Content-Length", str(len(body)))
+                if server.etags:
+                    self.send_header("ETag", tag)
                 self.end_headers()
-                self.wfile.write(server.body)
+                self.wfile.write(body)
 
             def _huge(self, *, chunked: bool) -> None:
                 block = b" " * 65536

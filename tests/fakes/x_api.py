@@ -1,14 +1,13 @@
-"""A local, X-compatible API server on 127.0.0.1 for the publisher tests — HTTPS, like the real one.
+"""A local, X-compatible API server on 127.0.0.1 for the publisher tests, reached through ``X_API_BASE_URL``.
 
-tweepy's API host is fixed (``https://api.twitter.com``), so tests route its HTTP session at the transport
-layer: :meth:`LocalXApi.session` gives an aiohttp session whose resolver maps api.twitter.com, api.x.com
-and upload.twitter.com to this server, with TLS checked against a throwaway certificate authority made
-for the test run. Nothing in the production code changes for it.
+The X publisher sends to the configured base URL (``XPublisher(api_base_url=…)``, ``X_API_BASE_URL`` in the
+settings) while signing every request for the public API, as X checks it behind a proxy — so this server
+checks each OAuth 1.0a signature against ``https://api.twitter.com`` + the path, as X itself would.
 
 It speaks the v2 JSON shapes of ``POST /2/tweets``, ``POST /2/media/upload``, ``GET /2/users/me`` and
-``GET /2/users/:id/tweets``, checks each request's OAuth 1.0a signature, refuses duplicate content (403)
-and over-long text (by twitter-text), and injects faults: ``fail_next`` (429 with ``x-rate-limit-reset``,
-5xx, …) and ``delay_next`` (a slow answer, for client timeouts). ``wait_for`` waits without sleeping.
+``GET /2/users/:id/tweets``, refuses duplicate content (403) and over-long text (by twitter-text), and
+injects faults: ``fail_next`` (429 with ``x-rate-limit-reset``, 5xx, …) and ``delay_next`` (a slow answer,
+for client timeouts). ``wait_for`` waits without sleeping.
 """
 
 from __future__ import annotations
@@ -17,66 +16,21 @@ import asyncio
 import itertools
 import json
 import socket
-import ssl
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Self
 
-import aiohttp
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature, utils
 
+from bot.config import PUBLIC_X_API
 from bot.publish.x import XAccount
 from bot.text.posts import x_length, x_valid
 
-HOSTS = ("api.twitter.com", "api.x.com", "upload.twitter.com")
 ACCOUNT = XAccount("ck-local", "cs-local", "1500000000000000001-at-local", "ats-local")
 USER_ID = ACCOUNT.access_token.partition("-")[0]
-
-
-def make_tls(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A self-signed certificate for the X hosts: (server context, client context trusting it)."""
-    cert, key = folder / "x-cert.pem", folder / "x-key.pem"
-    san = ",".join(f"DNS:{h}" for h in HOSTS)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=api.twitter.com",
-         "-addext", f"subjectAltName={san}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert, key)
-    client = ssl.create_default_context(cafile=str(cert))
-    return server, client
-
-
-class _LocalResolver(AbstractResolver):
-    """Every X host resolves to 127.0.0.1:port; anything else is refused (no traffic leaves the machine)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
-        if host not in HOSTS:
-            raise OSError(f"{host} is not served by the local X API")
-        return [
-            ResolveResult(
-                hostname=host,
-                host="127.0.0.1",
-                port=self.port,
-                family=socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass
@@ -98,8 +52,7 @@ class _Fault:
 class LocalXApi:
     """The server; ``tweets`` holds what was posted (newest last), ``calls`` every request and answer."""
 
-    def __init__(self, tls: tuple[ssl.SSLContext, ssl.SSLContext], account: XAccount = ACCOUNT) -> None:
-        self._server_tls, self._client_tls = tls
+    def __init__(self, account: XAccount = ACCOUNT) -> None:
         self.account = account
         self.port = 0
         self.tweets: list[dict[str, Any]] = []
@@ -119,17 +72,17 @@ class LocalXApi:
         self.port = sock.getsockname()[1]
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, ssl_context=self._server_tls).start()
+        await web.SockSite(self._runner, sock).start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def session(self, *, timeout_s: float = 5.0) -> aiohttp.ClientSession:
-        """An aiohttp session that reaches this server whenever tweepy asks for an X host."""
-        connector = aiohttp.TCPConnector(resolver=_LocalResolver(self.port), ssl=self._client_tls)
-        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s))
+    @property
+    def base_url(self) -> str:
+        """For ``X_API_BASE_URL``: ``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
 
     # faults ------------------------------------------------------------------------------------------
     def fail_next(self, endpoint: str, *, status: int = 429, reset_in: float = 1.0, times: int = 1) -> None:
@@ -194,14 +147,14 @@ class LocalXApi:
         return 404, _problem(404, "Not Found", f"no route {endpoint}"), {}
 
     def _signed(self, request: web.Request) -> bool:
-        """Check the OAuth 1.0a HMAC-SHA1 signature against the original https URL."""
+        """Check the OAuth 1.0a HMAC-SHA1 signature against the public API's URL, as X does."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("OAuth "):
             return False
         oauth = dict(utils.parse_authorization_header(header))
         if oauth.get("oauth_consumer_key") != self.account.consumer_key:
             return False
-        uri = f"https://{request.host}{request.path_qs}"
+        uri = f"{PUBLIC_X_API}{request.path_qs}"
         params = signature.collect_parameters(
             uri_query=request.query_string, headers={"Authorization": header}, exclude_oauth_signature=True
         )

@@ -18,7 +18,19 @@ from closures.staff import StaffMember
 from tests.bot.conftest import bot_settings
 
 DRIVER = ["start", "route", "radius", "language", "places", "subscribe", "forget"]
-STAFF = ["new", "mine", "list", "show", "edit", "extend", "lift", "cancel_closure", "history"]
+STAFF = [
+    "emergency",
+    "new",
+    "mine",
+    "list",
+    "show",
+    "edit",
+    "extend",
+    "lift",
+    "cancel_closure",
+    "history",
+    "playbooks",
+]
 ADMIN = ["staff", "outbox"]
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from shapely.geometry import Point
 
 from bot.i18n import get_translator
 from bot.localapi import FakeUser
+from closures.emergency_models import DriverLocation
+from closures.store import session_scope
 from tests.bot.conftest import RunningBot
 from tests.bot.handlers.test_nearby import KINGDOM_CENTRE, assert_arabic_numerals, buttons, press
 
@@ -64,6 +68,11 @@ async def test_subscribe_to_a_place_then_delete_it(running_bot: RunningBot, lang
     assert (await running_bot.ask(user, "/places")).text == tr.t("places.empty")
 
 
+def _location(running_bot: RunningBot, user: FakeUser) -> DriverLocation | None:
+    with session_scope(running_bot.services.engine) as session:
+        return session.get(DriverLocation, user.id)
+
+
 def _store_everything(running_bot: RunningBot, user: FakeUser) -> None:
     drivers = running_bot.services.drivers
     drivers.set_language(user.id, "en")
@@ -76,9 +85,13 @@ async def test_forget_after_confirmation_deletes_everything(running_bot: Running
     en = get_translator("en")
     user = FakeUser(403, language_code="ar")
     _store_everything(running_bot, user)
+    await running_bot.send_location(user, *KINGDOM_CENTRE)  # kept for emergencies
+    await asyncio.to_thread(running_bot.services.locations.flush)
+    assert _location(running_bot, user) is not None
 
     question = await running_bot.ask(user, "/forget")
-    assert question.text == en.t("forget.confirm")
+    kept = en.t("forget.locations_kept", duration=en.n("emergency.duration.hours", 2))
+    assert question.text == f"{en.t('forget.confirm')}\n{kept}"
     assert buttons(question) == [
         (en.t("button.confirm_forget"), "forget:yes"),
         (en.t("button.cancel"), "forget:no"),
@@ -91,6 +104,8 @@ async def test_forget_after_confirmation_deletes_everything(running_bot: Running
     assert (profile.language, profile.radius_m) == (None, None)
     assert drivers.places(user.id) == []
     assert drivers.subscriptions(user.id) == []
+    await asyncio.to_thread(running_bot.services.locations.flush)  # nothing noted is written back
+    assert _location(running_bot, user) is None
     again = await running_bot.ask(user, "/radius")  # back to Telegram's Arabic and the default radius
     assert again.text == get_translator("ar").t("radius.usage", radius=get_translator("ar").distance(5_000))
 

@@ -29,6 +29,7 @@ from tests.bot.handlers.test_nearby import (
     listed,
     settle,
 )
+from tests.bot.handlers.test_start import greeting
 
 LANGS = pytest.mark.parametrize("lang", ["ar", "en"])
 GROUP = {"id": -100_777, "type": "supergroup", "title": "Riyadh commuters"}
@@ -79,7 +80,7 @@ async def test_in_a_group_only_commands_naming_the_bot_are_answered(running_bot:
     await settle(running_bot)
 
     assert answer.ok
-    assert answer.text == f"{en.t('start.welcome')}\n\n{en.t('help.text')}"
+    assert answer.text == greeting(en)
     assert "reply_markup" not in answer.params  # a location button is refused outside private chats
     assert to_chat(running_bot, GROUP["id"], since) == [answer]
     assert running_bot.services.drivers.profile(user.id).radius_m is None
@@ -150,7 +151,7 @@ async def test_when_the_users_profile_cannot_be_read_the_apology_is_in_the_defau
 async def test_telegram_429_without_the_rate_limiter_loses_the_answer_and_apologises(
     running_bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Without ``AIORateLimiter`` (the tests' ``rate_limit=False``) PTB raises ``RetryAfter`` in the handler:
+    """Without the gate (the tests' ``rate_limit=False``) PTB raises ``RetryAfter`` in the handler:
     the error handler logs it and sends the apology (Telegram accepts that second message here), and the
     list of closures is not sent again."""
     user = FakeUser(607, language_code="en")
@@ -194,7 +195,7 @@ async def polling(app: BotApplication) -> AsyncIterator[BotApplication]:
 
 @RETRY_AFTER_INT
 async def test_telegram_429_with_the_rate_limiter_is_retried_after_the_wait(running_bot: RunningBot) -> None:
-    """In production (``rate_limit=True``) ``AIORateLimiter`` waits ``retry_after`` and sends the answer."""
+    """In production (``rate_limit=True``) the gate pauses for ``retry_after`` and sends the answer again."""
     user = FakeUser(608, language_code="en")
     assert running_bot.app.updater is not None
     await running_bot.app.updater.stop()  # one poller at a time on the local Bot API

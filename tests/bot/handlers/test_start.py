@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import get_translator
+from bot.i18n import Translator, get_translator
 from bot.localapi import FakeUser
 from tests.bot.conftest import RunningBot
 from tests.bot.handlers.test_nearby import (
@@ -19,6 +19,12 @@ from tests.bot.handlers.test_nearby import (
 LANGS = pytest.mark.parametrize("lang", ["ar", "en"])
 
 
+def greeting(tr: Translator) -> str:
+    """/start's answer: what the bot does, and that a last location is kept two hours (EMERGENCY_RECENT_H)."""
+    kept = tr.t("start.locations_kept", duration=tr.n("emergency.duration.hours", 2))
+    return f"{tr.t('start.welcome')}\n\n{tr.t('help.text')}\n\n{kept}"
+
+
 @LANGS
 async def test_start_greets_says_what_the_bot_does_and_offers_the_location_button(
     running_bot: RunningBot, lang: str
@@ -28,7 +34,7 @@ async def test_start_greets_says_what_the_bot_does_and_offers_the_location_butto
 
     answer = await running_bot.ask(user, "/start")
 
-    assert answer.text == f"{tr.t('start.welcome')}\n\n{tr.t('help.text')}"
+    assert answer.text == greeting(tr)
     assert answer.params["parse_mode"] == "HTML"
     assert answer.params["reply_markup"] == {
         "keyboard": [[{"text": tr.t("button.share_location"), "request_location": True}]],
@@ -51,7 +57,7 @@ async def test_language_button_switches_to_english_and_the_choice_is_kept(runnin
     assert switched.text == en.t("language.switched")
     assert running_bot.services.drivers.profile(user.id).language == "en"
     later = await running_bot.ask(user, "/start")  # Telegram still says "ar": the stored choice wins
-    assert later.text == f"{en.t('start.welcome')}\n\n{en.t('help.text')}"
+    assert later.text == greeting(en)
 
 
 async def test_language_follows_telegrams_language_code_with_arabic_by_default(
@@ -61,7 +67,7 @@ async def test_language_follows_telegrams_language_code_with_arabic_by_default(
     for user_id, (code, lang) in enumerate(codes.items(), start=310):
         tr = get_translator(lang)
         answer = await running_bot.ask(FakeUser(user_id, language_code=code), "/start")
-        assert answer.text == f"{tr.t('start.welcome')}\n\n{tr.t('help.text')}", code
+        assert answer.text == greeting(tr), code
 
 
 @LANGS

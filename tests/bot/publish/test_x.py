@@ -1,4 +1,4 @@
-"""The X publisher through tweepy against the local X API (HTTPS, routed at the transport layer).
+"""The X publisher through tweepy against the local X API, reached through its configurable base URL.
 
 Faults: duplicate content, 429 until x-rate-limit-reset, 5xx, a timeout after the post went through,
 the worker cancelled between send and mark — each post ends on X exactly once. Both database backends.
@@ -22,21 +22,16 @@ from closures.service import Actor, ClosureService
 from closures.store import session_scope
 from tests.closures.conftest import draft_factory
 from tests.closures.publishing_support import row, rows
-from tests.fakes.x_api import ACCOUNT, LocalXApi, make_tls
+from tests.fakes.x_api import ACCOUNT, LocalXApi
 
 SYSTEM = Actor.system("test")
 ACCOUNT_NAME = "riyadh_roads"
 HASHTAGS = ("#الرياض", "#إغلاق_طريق")
 
 
-@pytest.fixture(scope="session")
-def x_tls(tmp_path_factory):
-    return make_tls(tmp_path_factory.mktemp("x-tls"))
-
-
 @pytest.fixture
-async def x_api(x_tls):
-    async with LocalXApi(x_tls) as api:
+async def x_api():
+    async with LocalXApi() as api:
         yield api
 
 
@@ -58,7 +53,8 @@ def publisher(engine, clock, x_api, *, budget=17, timeout_s=5.0, account: XAccou
         style=lambda slug: XStyle(HASHTAGS, ("#Riyadh",)),
         daily_budget=budget,
         clock=clock,
-        session_factory=lambda: x_api.session(timeout_s=timeout_s),
+        timeout_s=timeout_s,
+        api_base_url=x_api.base_url,
     )
 
 

@@ -29,6 +29,7 @@ FEED_TYPES = {
     "feeds/wzdx.json": "application/geo+json",
     "feeds/waze.xml": "application/xml",
     "feeds/closures.atom": "application/atom+xml",
+    "feeds/cap.atom": "application/atom+xml",
 }
 
 

@@ -22,6 +22,7 @@ from closures.service import Actor
 from closures.store import session_scope
 from tests.bot.conftest import RunningBot, bot_settings, load_sample_data
 from tests.conftest import FakeClock
+from tests.fakes.x_api import LocalXApi
 
 ADMIN = FakeUser(9001, first_name="مشرف", language_code="ar")  # an admin from the settings
 RIYADH = FakeUser(7001, first_name="أحمد", language_code="ar")  # staff of Riyadh, writes in Arabic
@@ -140,3 +141,10 @@ async def staff_bot(
         yield bot
     finally:
         await bot.stop()
+
+
+@pytest.fixture
+async def x_api() -> AsyncIterator[LocalXApi]:
+    """The local X API, for staff tests that post to X (``X_API_BASE_URL`` set to its ``base_url``)."""
+    async with LocalXApi() as api:
+        yield api

@@ -22,7 +22,10 @@ from tests.bot.handlers.staff.conftest import (
 )
 
 DRIVER = ["start", "route", "radius", "language", "places", "subscribe", "forget"]
-STAFF = [*DRIVER, "new", "mine", "list", "show", "edit", "extend", "lift", "cancel_closure", "history"]
+STAFF = [
+    *DRIVER, "emergency", "new", "mine", "list", "show", "edit", "extend", "lift", "cancel_closure",
+    "history", "playbooks",
+]  # fmt: skip
 ADMINS = [*STAFF, "staff", "outbox"]
 NEWCOMER = FakeUser(7555, first_name="Fahad", language_code="ar")
 

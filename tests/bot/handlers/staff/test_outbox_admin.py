@@ -8,11 +8,12 @@ import shutil
 from datetime import timedelta
 
 import pytest
-from telegram.ext import AIORateLimiter
 
 from bot.app import build_application
 from bot.localapi import FakeUser
 from bot.publish import wiring
+from bot.publish.aiohttp_request import AiohttpRequest
+from bot.publish.gate import TelegramGate
 from bot.services import Services
 from bot.services.throttle import FloodControl
 from closures.formats.geojson import read_municipalities
@@ -152,15 +153,17 @@ async def test_the_worker_runs_with_the_bot_and_stops_with_it(publishing_bot):
     assert "outbox_task" not in app.bot_data
 
 
-def test_the_worker_posts_through_the_bots_rate_limiter(bot_api, tmp_path, sqlite_template, clock):
+def test_the_worker_posts_through_the_bots_gate(bot_api, tmp_path, sqlite_template, clock):
     shutil.copyfile(sqlite_template, tmp_path / "bot.sqlite")
     services = Services.build(bot_settings(bot_api, tmp_path / "bot.sqlite"), clock=clock)
-    app = build_application(services)  # as in production: with the AIORateLimiter
+    app = build_application(services)  # as in production: every request through the gate
     worker = wiring.build_worker(services, app.bot)
-    limiter = app.bot.rate_limiter
-    assert isinstance(limiter, AIORateLimiter)
+    gate = app.bot.rate_limiter
+    assert isinstance(gate, TelegramGate)
+    assert isinstance(app.bot.request, AiohttpRequest)
     assert worker.publishers["telegram"].bot is app.bot  # type: ignore[attr-defined]
     assert worker.publishers["alert"].bot is app.bot  # type: ignore[attr-defined]
-    assert (limiter._base_limiter.max_rate, limiter._base_limiter.time_period) == (30, 1)  # overall: 30/s
-    assert (limiter._group_max_rate, limiter._group_time_period) == (20, 60)  # per group or channel: 20/min
+    assert all(p.intent_per_attempt for p in worker.publishers.values())  # type: ignore[attr-defined]
+    pacer = gate.pacer
+    assert (pacer.rate, pacer.chat_gap, pacer.group_per_minute) == (30.0, 1.0, 20)  # Telegram's limits
     services.close()

@@ -1,7 +1,7 @@
 """used keys (replay protection for the Mini App's signed initData)
 
-Revision ID: 0005_used_keys
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-27
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_used_keys"
-down_revision: str | None = "0004"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
