@@ -78,6 +78,7 @@ STALL_MS = 100.0
 STEPS = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0)
 QUICK_STEPS = (5.0, 10.0)
 OPERATOR = Actor.telegram(flood_scenario.OPERATOR_ID)
+QUIET_S = 60.0  # a drain with no message for this long has stopped: its figures are missing
 
 
 def main(
@@ -186,8 +187,7 @@ async def _the_day(
         confirmed = time.monotonic()
         issued, declare_s = await asyncio.to_thread(_timed_declare, services, scenario)
         planned_at = await planned(services, issued, 1, timeout_s=reply_timeout_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(messaged.all_in.wait(), reply_timeout_s + 10 * seconds)
+        await messaged.finished(quiet_s=QUIET_S)
         loaded, imported = await load, await importing
         polled.set()
         web_figures = await web
@@ -216,6 +216,9 @@ async def _drain_alone(
     api: FloodBotApi, services: Services, scenario: Scenario, first_id: int, first: Messaged
 ) -> dict[str, Any]:
     """An update (a new instruction) drained with nothing else running: each person answered once more."""
+    if not first.all_in.is_set():  # the day's drain stopped short: an update now would mix with it
+        return {"messaged": Messaged(scenario.expected), "planned_s": None, "first_message_s": None,
+                "answers_first": False}  # fmt: skip
     messaged = api.reach = Messaged(scenario.expected)
     changes = {
         "instruction_ar": "ابتعد عن الأنفاق حتى إشعار آخر",
@@ -223,9 +226,8 @@ async def _drain_alone(
     }
     confirmed = time.monotonic()
     issued = await asyncio.to_thread(services.emergencies.update, first_id, changes, OPERATOR)
-    planned_at = await planned(services, first_id, issued.emergency.version, timeout_s=120)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(messaged.all_in.wait(), 120 + len(scenario.expected) / 10)
+    planned_at = await planned(services, first_id, issued.emergency.version, timeout_s=QUIET_S)
+    await messaged.finished(quiet_s=QUIET_S)
     return {
         "messaged": messaged,
         "planned_s": _since(confirmed, planned_at),

@@ -84,6 +84,17 @@ class Messaged:
             return None
         return round(len(self.arrivals) / span, 1) if span > 0 else float(len(self.arrivals))
 
+    async def finished(self, *, quiet_s: float) -> bool:
+        """Wait until everyone expected has their message, for as long as messages keep coming: give up
+        after ``quiet_s`` without one (a drain that stopped, not a slow one). Whether everyone has one."""
+        while not self.all_in.is_set():
+            seen = len(self.arrivals)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_in.wait(), quiet_s)
+            if len(self.arrivals) == seen:
+                break
+        return self.all_in.is_set()
+
     def arrived_by(self, moment: float) -> int:
         return sum(1 for at in self.arrivals if at <= moment)
 
