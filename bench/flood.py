@@ -20,7 +20,10 @@ and a playbook of six underpasses. In the same run:
   committed (one transaction, seen from the database every 10 ms), and to the first direct message
   reaching the Bot API; *drain*: every person's message, first to last, in messages a second (and as a
   ratio to Telegram's 30/s); the reply latency under all that, and event-loop stalls above 100 ms;
-* **drain alone**: an update of the emergency reaches the same people as replies, nothing else running;
+* **drain alone**: once the outbox has nothing else due (the import's closures each plan a subscribers'
+  alert row that reads every subscription, and the outbox takes rows oldest due first, so an update issued
+  earlier would wait behind them: ``outbox_idle_after_s`` says how long that took), an update of the
+  emergency reaches the same people as replies, nothing else running;
 * **capacity**: the offered rate stepped up (25, 50, 75, 100, 150, 200, 300, 400, 500 a second, then
   once halfway back after the first miss; halved down to 2 a second if 25 already misses) until p99
   reaches 250 ms: the highest rate that held is one process's sustainable rate, and
@@ -59,7 +62,16 @@ from typing import Any, TextIO
 
 from bench import databases, flood_report, flood_scenario, verdict
 from bench.botapi import bot_settings
-from bench.flood_day import FloodBotApi, Messaged, capacity, import_closures, planned, poll_web, running_bot
+from bench.flood_day import (
+    FloodBotApi,
+    Messaged,
+    capacity,
+    import_closures,
+    outbox_idle,
+    planned,
+    poll_web,
+    running_bot,
+)
 from bench.flood_scenario import Scenario, Size
 from bench.offered import offer
 from bench.progress import Progress
@@ -79,6 +91,7 @@ STEPS = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0)
 QUICK_STEPS = (5.0, 10.0)
 OPERATOR = Actor.telegram(flood_scenario.OPERATOR_ID)
 QUIET_S = 60.0  # a drain with no message for this long has stopped: its figures are missing
+IDLE_TIMEOUT_S = 600.0  # for the outbox to work through the import's alerts before the update
 
 
 def main(
@@ -156,7 +169,9 @@ async def run(
             progress.stage(f"the day: a flood, {size.imported:,} closures imported, the feeds polled", done=3)
             day = await _the_day(api, services, scenario, web_url, rate=rate, seconds=seconds,
                                  reply_timeout_s=reply_timeout_s)  # fmt: skip
-            progress.stage("the update drained alone", done=5)
+            progress.stage("the import's alerts worked through", done=5)
+            day["outbox_idle_after_s"] = await outbox_idle(services, timeout_s=IDLE_TIMEOUT_S)
+            progress.stage("the update drained alone", done=5.5)
             alone = await _drain_alone(api, services, scenario, day.pop("first_id"), day["messaged"])
             progress.stage("capacity: stepping the offered rate", done=6)
             api.reach = None

@@ -36,7 +36,8 @@ WEB_PATHS = (
 WEB_CLIENTS = 4
 WEB_PAUSE_S = 0.25  # between one client's rounds of the paths: a map page or a feed reader polling hard
 LOWEST_RATE = 2.0  # updates a second: capacity's last try below the steps
-PLANNED_EVERY_S = 0.01  # how often the bench looks whether the expansion has committed: its resolution
+PLANNED_EVERY_S = 0.01
+IDLE_EVERY_S = 0.5  # how often the bench looks whether the expansion has committed: its resolution
 
 
 @dataclass
@@ -160,6 +161,28 @@ async def planned(services: Services, first_id: int, version: int, *, timeout_s:
         if await asyncio.to_thread(expanded):
             return time.monotonic()
         await asyncio.sleep(PLANNED_EVERY_S)  # sampling the database, not waiting for the bot
+    return None
+
+
+async def outbox_idle(services: Services, *, timeout_s: float) -> float | None:
+    """Wait until no outbox row is due or being sent — the import's closures each plan a subscribers'
+    alert row whose expansion reads every subscription, and the outbox takes rows oldest due first, so an
+    update issued before they are worked through waits behind them. The seconds it took (None: not
+    within ``timeout_s``), looked at every IDLE_EVERY_S."""
+    started = time.monotonic()
+    open_ = (OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value)
+
+    def busy() -> bool:
+        query = sa.select(col(OutboxItem.id)).where(
+            col(OutboxItem.status).in_(open_), col(OutboxItem.due_at) <= services.clock()
+        )
+        with services.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
+    while time.monotonic() - started < timeout_s:
+        if not await asyncio.to_thread(busy):
+            return round(time.monotonic() - started, 2)
+        await asyncio.sleep(IDLE_EVERY_S)  # sampling the database, not waiting for the bot
     return None
 
 

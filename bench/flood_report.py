@@ -42,7 +42,7 @@ def figures(
         "day_p50_ms": load.p50_ms, "day_p99_ms": load.p99_ms,
         "idle_p50_ms": idle.p50_ms, "idle_p99_ms": idle.p99_ms,
         "loop_stalls": day["loop"]["stalls"], "loop_max_lag_ms": day["loop"]["max_ms"],
-        "idle_loop_stalls": idle_loop.stalls,
+        "idle_loop_stalls": idle_loop.stalls, "outbox_idle_after_s": day["outbox_idle_after_s"],
         "sustainable_updates_s": sustainable,
         "processes_for_500": math.ceil(TARGET_RATE / sustainable) if sustainable else None,
         "all_reached_once": messaged.once_each, "update_reached_once": update.once_each,
@@ -81,7 +81,8 @@ def summary(r: dict[str, Any], out: TextIO, *, stall_ms: float) -> None:
         f"{word('planned_s_max')}); the first message {r['first_message_s']} s",
         f"drain: {r['messages']:,} messages in {r['drain_s']} s = {r['drain_rate_msg_s']} msg/s = "
         f"{r['ratio_to_limit']}× Telegram's 30/s (target ≥ {t['drain_rate_msg_s_min']:g}: "
-        f"{word('drain_rate_msg_s_min')}); the update alone {r['drain_alone']['drain_rate_msg_s']} msg/s",
+        f"{word('drain_rate_msg_s_min')}); the import's alerts worked through {r['outbox_idle_after_s']} s "
+        f"later; then the update alone {r['drain_alone']['drain_rate_msg_s']} msg/s",
         f"replies at {r['day']['rate']:g} updates/s offered: idle p50 {r['idle_p50_ms']} ms, "
         f"p99 {r['idle_p99_ms']} ms; on the day p50 {r['day_p50_ms']} ms, p99 {r['day_p99_ms']} ms "
         f"(target ≤ {t['day_p99_ms_max']:g}: {word('day_p99_ms_max')})",
