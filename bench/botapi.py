@@ -19,11 +19,12 @@ RIYADH = (24.7136, 46.6753)  # lat, lon
 
 class TimedBotApi(LocalBotApi):
     """The local Bot API, handing each ``sendMessage`` to the oldest waiter for that chat (no scanning of
-    calls); a message nobody waits for goes to :meth:`unawaited`."""
+    calls), counted late if that waiter gave up; a message nobody waits for goes to :meth:`unawaited`."""
 
     def __init__(self) -> None:
         super().__init__()
         self._waiting: dict[int, deque[asyncio.Future[ApiCall]]] = {}
+        self.late_replies = 0  # messages that answered a waiter who had given up
 
     def expect(self, chat_id: int) -> asyncio.Future[ApiCall]:
         """The chat's next message not already promised to an earlier waiter."""
@@ -36,12 +37,14 @@ class TimedBotApi(LocalBotApi):
         if call.method != "sendMessage":
             return
         waiting = self._waiting.get(int(call.chat_id))
-        while waiting:
-            future = waiting.popleft()
-            if not future.done():  # a waiter that gave up (timed out) is skipped
-                future.set_result(call)
-                return
-        self.unawaited(call)
+        if not waiting:
+            self.unawaited(call)
+            return
+        future = waiting.popleft()  # the chat's oldest update is the one answered
+        if future.done():  # its waiter gave up (timed out): a late reply, no later update's
+            self.late_replies += 1
+        else:
+            future.set_result(call)
 
     def unawaited(self, call: ApiCall) -> None:
         """A message to a chat that nobody waits for (an outbox send, say): override to keep it."""

@@ -181,7 +181,7 @@ async def run(
             )  # fmt: skip
     return flood_report.figures(
         url, size, scenario, idle=idle, idle_loop=idle_loop, day=day, alone=alone, sustainable=sustainable,
-        stepped=stepped, strays=api.strays,
+        stepped=stepped, strays=api.strays, late_replies=api.late_replies,
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ TARGET_RATE = 500.0  # updates a second: issue 12's load, for processes_for_500
 
 def figures(
     url: str, size: Size, scenario: Scenario, *, idle: Load, idle_loop: LagStats, day: dict[str, Any],
-    alone: dict[str, Any], sustainable: float, stepped: list[Load], strays: int,
+    alone: dict[str, Any], sustainable: float, stepped: list[Load], strays: int, late_replies: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Every figure of the run, flat where a target reads it (``verdict.named``), the phases nested."""
     messaged: Messaged = day.pop("messaged")
@@ -47,6 +47,7 @@ def figures(
         "processes_for_500": math.ceil(TARGET_RATE / sustainable) if sustainable else None,
         "all_reached_once": messaged.once_each, "update_reached_once": update.once_each,
         "update_answers_first": alone["answers_first"], "strays": strays,
+        "late_replies": late_replies,
         "idle": {**idle.as_json(), "loop": idle_loop.as_json()}, "day": {**load.as_json(), **day},
         "loop": day["loop"],
         "drain_alone": {"planned_s": alone["planned_s"], "first_message_s": alone["first_message_s"],
@@ -85,7 +86,8 @@ def summary(r: dict[str, Any], out: TextIO, *, stall_ms: float) -> None:
         f"later; then the update alone {r['drain_alone']['drain_rate_msg_s']} msg/s",
         f"replies at {r['day']['rate']:g} updates/s offered: idle p50 {r['idle_p50_ms']} ms, "
         f"p99 {r['idle_p99_ms']} ms; on the day p50 {r['day_p50_ms']} ms, p99 {r['day_p99_ms']} ms "
-        f"(target ≤ {t['day_p99_ms_max']:g}: {word('day_p99_ms_max')})",
+        f"(target ≤ {t['day_p99_ms_max']:g}: {word('day_p99_ms_max')}); {r['late_replies']:,} replies came "
+        "after the bench stopped waiting (counted at the time it waited)",
         f"event loop on the day: {r['loop_stalls']} stalls over {stall_ms:g} ms, "
         f"worst {r['loop_max_lag_ms']} ms "
         f"(target ≤ {t['loop_stalls_max']:g}: {word('loop_stalls_max')}); idle {r['idle_loop_stalls']}",

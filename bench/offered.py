@@ -75,7 +75,7 @@ async def offer(
     apologies = {get_translator(lang).t("error.generic") for lang in ("ar", "en")}
     for queued, reply in sent:
         if not reply.done():
-            reply.cancel()  # the local Bot API skips it: a late reply is no one else's
+            reply.cancel()  # the local Bot API counts its reply late: it answers no other update
             latencies.append(given_up - queued)  # at least this long: it counts against the percentiles
             continue
         call = reply.result()

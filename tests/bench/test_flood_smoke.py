@@ -36,6 +36,7 @@ def test_a_small_flood_day_reaches_everyone_once_and_reports_every_figure(monkey
     assert report["messages"] == report["expected_people"] > report["subscribers"]
     assert report["all_reached_once"] is True
     assert report["strays"] == 0
+    assert report["late_replies"] == 0
     assert report["update_reached_once"] is True
     assert report["update_answers_first"] is True
     assert report["drain_alone"]["messages"] == report["expected_people"]
