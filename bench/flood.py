@@ -120,7 +120,7 @@ def main(
     parser.add_argument("--rate", type=float, default=None, help="updates a second offered (default 500)")
     parser.add_argument("--seconds", type=float, default=None, help="how long each load lasts (default 10)")
     parser.add_argument("--step-seconds", type=float, default=None, help="each capacity step (default 6)")
-    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=12, help="the seed of the day's data (default 12)")
     verdict.add_target_option(parser, TARGETS)
     args = parser.parse_args(argv)
     targets = verdict.chosen(TARGETS, args.target)
