@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import random
 import sys
 import tempfile
 import time
@@ -40,10 +39,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import telegram
-from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.botapi import TimedBotApi, bot_settings, drivers, percentile
 from bench.verdict import add_target_option, chosen, finish, verdicts
 from bot.app import build_application
 from bot.cli.demo import load_sample_database
@@ -60,8 +59,6 @@ ROUNDS = 3
 WARM_UP = 20
 TARGETS = {"ratio_min": 0.5, "location_errors_max": 0.0}
 SEED = 20_261_127
-RIYADH = (24.7136, 46.6753)  # lat, lon
-SPREAD_DEG = 0.08  # ± ~9 km of the centre: 97 % of drivers hear of at least one closure, 4 on average
 REPLY_TIMEOUT_S = 30.0
 FIRST_DRIVER_ID = 5_000_000
 ECHO_TEXT = "ok"
@@ -78,32 +75,6 @@ class Phase:
     p99_ms: float
     cpu_ms_per_update: float  # this process's CPU time (all threads) per update: steadier on a busy machine
     errors: int  # replies Telegram refused, or the bot's apology instead of an answer
-
-
-class TimedBotApi(LocalBotApi):
-    """The local Bot API, telling whoever waits for a chat's reply when it arrives (no scanning of calls)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.waiting: dict[int, asyncio.Future[ApiCall]] = {}
-
-    async def record(self, call: ApiCall) -> None:
-        await super().record(call)
-        if call.method == "sendMessage":
-            future = self.waiting.pop(int(call.chat_id), None)
-            if future is not None and not future.done():
-                future.set_result(call)
-
-
-def drivers(n: int, *, first_id: int, seed: int) -> list[tuple[FakeUser, float, float]]:
-    """``n`` distinct drivers, each with a seeded random point around Riyadh."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        lat = RIYADH[0] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
-        lon = RIYADH[1] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
-        out.append((FakeUser(first_id + i, language_code="ar" if i % 2 else "en"), lat, lon))
-    return out
 
 
 async def measure(
@@ -141,8 +112,8 @@ async def measure(
         updates=len(crowd),
         seconds=round(seconds, 3),
         updates_per_s=round(len(crowd) / seconds, 1),
-        p50_ms=round(_percentile(latencies, 0.50) * 1000, 2),
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 2),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
         cpu_ms_per_update=round(cpu / len(crowd) * 1000, 3),
         errors=errors,
     )
@@ -156,14 +127,12 @@ async def _drive(
     ticks: Iterator[int] | None,
 ) -> list[tuple[float, ApiCall]]:
     """Every driver sends a location; each of ``in_flight`` slots waits for its reply before the next."""
-    loop = asyncio.get_running_loop()
     queue = iter(crowd)
     results: list[tuple[float, ApiCall]] = []
 
     async def slot() -> None:
         for user, lat, lon in queue:
-            reply: asyncio.Future[ApiCall] = loop.create_future()
-            api.waiting[user.id] = reply
+            reply = api.expect(user.id)
             queued = time.monotonic()
             api.user_sends_location(user, lat, lon)
             call = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
@@ -175,14 +144,6 @@ async def _drive(
     return results
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
-    return sorted_values[rank]
-
-
 # --- the two applications ------------------------------------------------------------------------------
 
 
@@ -190,13 +151,7 @@ def location_app(database_url: str) -> AppFactory:
     """The real bot (``build_application``, rate limiter off) on the sample database."""
 
     async def make(api: LocalBotApi) -> Application[Any, Any, Any, Any, Any, Any]:
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            telegram_bot_token=SecretStr(api.token),
-            telegram_base_url=api.base_url,
-            telegram_base_file_url=api.base_file_url,
-        )
+        settings = bot_settings(api, database_url)
         return build_application(Services.build(settings), rate_limit=False)
 
     return make

@@ -32,13 +32,11 @@ import asyncio
 import collections
 import contextlib
 import math
-import os
 import platform
 import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,21 +48,18 @@ from shapely.geometry import LineString, Point
 from sqlmodel import col
 from telegram import Bot
 
-from bench import verdict
+from bench import databases, verdict
 from bot.localapi import LocalBotApi
 from bot.publish.aiohttp_request import AiohttpRequest
 from bot.publish.alerts import AlertPublisher
 from bot.publish.worker import OutboxWorker
-from closures.formats.geojson import read_municipalities
-from closures.models import Municipality, OutboxItem, Subscription
+from closures.models import OutboxItem, Subscription
 from closures.rules import ClosureDraft
 from closures.service import Actor, ClosureService
 from closures.store import make_engine, session_scope, upgrade
 
 TELEGRAM_LIMIT_MSG_S = 30.0
 TARGETS = {"drain_rate_msg_s_min": 300.0}
-PG_URL_VAR = "ROADBOT_TEST_POSTGRES_URL"
-DATA = Path(__file__).resolve().parent.parent / "data"
 ROAD = LineString([(46.683856, 24.688), (46.67522, 24.705), (46.67146, 24.7124)])
 M_PER_DEG = 111_320.0  # only to scatter the subscribers near the road
 
@@ -94,12 +89,14 @@ def main(
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     n = args.subscribers or (1_000 if args.quick else 10_000)
-    with tempfile.TemporaryDirectory() as tmp, _database(args, Path(tmp)) as url:
-        targets = verdict.chosen(TARGETS, args.target)
-        if url is None:
-            missing = {"bench": "fanout", "error": f"no PostgreSQL: set {PG_URL_VAR}", "targets": targets}
-            return verdict.finish({**missing, "passed": {"all": False}}, stdout)
-        report = asyncio.run(run(url, n, args.concurrency, args.seed, stderr))
+    targets = verdict.chosen(TARGETS, args.target)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, _database(args, Path(tmp)) as url:
+            report = asyncio.run(run(url, n, args.concurrency, args.seed, stderr))
+    except databases.NoPostgres as exc:
+        return verdict.finish(
+            {"bench": "fanout", "error": str(exc), "targets": targets, "passed": {"all": False}}, stdout
+        )
     report["targets"] = targets
     report["passed"] = verdict.verdicts(
         targets, verdict.named(targets, report), {"all_delivered_once": report["all_delivered_once"]}
@@ -118,28 +115,16 @@ def main(
 
 
 @contextlib.contextmanager
-def _database(args: argparse.Namespace, tmp: Path) -> Iterator[str | None]:
-    """The URL to run on: given, a throwaway PostgreSQL database, or a fresh SQLite file."""
+def _database(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+    """The URL to run on: given, a throwaway PostgreSQL database (``NoPostgres`` when there is none), or a
+    fresh SQLite file."""
     if args.database_url:
         yield args.database_url
-        return
-    if not args.postgres:
+    elif args.postgres:
+        with databases.throwaway_postgres(databases.postgres_server()) as url:
+            yield url
+    else:
         yield f"sqlite:///{tmp / 'bench.sqlite'}"
-        return
-    server = os.environ.get(PG_URL_VAR)
-    if not server:
-        yield None
-        return
-    name = f"roadbot_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 async def run(url: str, n: int, concurrency: int, seed: int, stderr: TextIO) -> dict[str, Any]:
@@ -199,8 +184,7 @@ def _setup(engine: sa.Engine, n: int, seed: int) -> None:
     """The municipalities, and N subscribers within 900 m of the road (radius 1 km: all affected)."""
     rng = random.Random(seed)
     with session_scope(engine, write=True) as session:
-        for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
-            session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+        databases.add_municipalities(session)
         rows = []
         for i in range(n):
             on_road = ROAD.interpolate(rng.random(), normalized=True)

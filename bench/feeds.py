@@ -57,6 +57,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from bench.databases import add_municipalities
 from bench.progress import Progress
 from bench.verdict import add_target_option, chosen, finish, named, verdicts
 from bot.config import Settings
@@ -64,12 +65,10 @@ from bot.services import Services
 from bot.web.feed_routes import CONTENT_TYPES, feed_builders, feed_routes
 from closures.feeds import feed_snapshot
 from closures.formats.atom import atom_feed
-from closures.formats.geojson import read_municipalities
-from closures.models import Closure, Municipality
+from closures.models import Closure
 from closures.store import bump_change_counter, make_engine, session_scope, upgrade
 from geo.measure import COMPASS_CODES
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 RIYADH = (46.55, 46.85, 24.60, 24.85)  # lon min, lon max, lat min, lat max: well inside the boundary
 M_PER_DEG = 111_320.0  # only to lay out synthetic closures
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,8 +143,7 @@ def setup(url: str, n: int, seed: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with session_scope(engine, write=True) as session:
-        for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
-            session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+        add_municipalities(session)
         session.flush()
         session.execute(sa.insert(Closure), make_closures(n, seed, datetime.now(UTC)))
         bump_change_counter(session)

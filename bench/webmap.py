@@ -44,15 +44,15 @@ import httpx
 import numpy as np
 import shapely
 
+from bench.databases import add_municipalities
 from bench.progress import Progress
 from bench.verdict import add_target_option, chosen, finish, named, verdicts
-from bot.config import DATA_DIR, Settings
+from bot.config import Settings
 from bot.services import Services
 from bot.web.map_routes import MapData
 from bot.web.serving import WebServer
 from bot.web.site import build_web_app
-from closures.formats.geojson import read_municipalities
-from closures.models import Closure, Municipality
+from closures.models import Closure
 from closures.store import bump_change_counter, session_scope, upgrade
 
 IN_FLIGHT = 8
@@ -62,8 +62,7 @@ TARGETS = {"cache_speedup_min": 1_000.0, "etag_speedup_min": 2.0, "loop_lag_duri
 def seed(services: Services, n: int, now: datetime, rng: np.random.Generator) -> None:
     """N closures straight into the table (the service's checks and audit are not what is measured)."""
     with session_scope(services.engine, write=True) as session:
-        for item in read_municipalities((DATA_DIR / "municipalities.geojson").read_text(encoding="utf-8")):
-            session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+        add_municipalities(session)
         session.flush()
         lon, lat = rng.uniform(46.55, 46.85, n), rng.uniform(24.55, 24.85, n)
         for i in range(n):

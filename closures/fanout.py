@@ -25,7 +25,7 @@ from closures.models import OutboxItem, OutboxStatus, Subscription
 from closures.outbox import Claimed, idempotency_key, insert_ignore
 from closures.store import rows_matched, session_scope
 from closures.views import ClosureView
-from geo.measure import direction_code
+from geo.measure import directions_from
 from geo.projection import Projection
 
 _EARTH_DEG_M = 111_320.0  # metres per degree of latitude, for a generous first cut
@@ -75,21 +75,24 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
     distances = np.full(len(rows), np.inf)
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
     distances = np.maximum(0.0, distances - reach_m)
-    best: dict[int, Affected] = {}
+    best: dict[int, int] = {}  # driver -> the row of their nearest subscription
     for i in np.flatnonzero(distances <= radii).tolist():
-        row = rows[i]
-        d = float(distances[i])
-        if row.telegram_user_id in best and best[row.telegram_user_id].distance_m <= d:
-            continue
-        best[row.telegram_user_id] = Affected(
-            row.id, row.telegram_user_id, row.name, row.language, d, _direction(geoms[i], geometry)
-        )
-    return sorted(best.values(), key=lambda a: (a.distance_m, a.user_id))
+        user_id = rows[i].telegram_user_id
+        if user_id not in best or distances[best[user_id]] > distances[i]:
+            best[user_id] = i
+    chosen = list(best.values())
+    origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
+    directions = directions_from(origins, geometry, projection=projection)
+    found = [
+        Affected(rows[i].id, rows[i].telegram_user_id, rows[i].name, rows[i].language, float(distances[i]), d)
+        for i, d in zip(chosen, directions, strict=True)
+    ]
+    return sorted(found, key=lambda a: (a.distance_m, a.user_id))
 
 
-def _direction(place: BaseGeometry, closure: BaseGeometry) -> str | None:
-    origin = place if isinstance(place, Point) else Point(place.coords[0])  # a route: where it starts
-    return direction_code(origin, closure)
+def _origin(place: BaseGeometry) -> Point:
+    """Where a direction is told from: the saved place, or where a saved route starts."""
+    return place if isinstance(place, Point) else Point(place.coords[0])
 
 
 def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: datetime) -> int | None:

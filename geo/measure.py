@@ -126,6 +126,29 @@ def direction_bearings(
     ]
 
 
+def directions_from(
+    origins: Sequence[Point], geom: BaseGeometry, *, projection: Projection | None = None
+) -> list[str | None]:
+    """``direction_code(origin, geom)`` for each of ``origins`` towards one geometry, vectorised (a flood's
+    fan-out names the direction from each of 10,000 saved places in one pass instead of 10,000).
+
+    >>> directions_from([Point(46.6753, 24.7046), Point(46.6753, 24.7136)], Point(46.6753, 24.7136))
+    ['N', None]
+    """
+    if not len(origins):
+        return []
+    proj = projection or Projection.for_geometry(geom)
+    starts = np.asarray(origins, dtype=object)
+    lines = shapely.shortest_line(proj.many_to_metric(starts), proj.to_metric(geom))
+    near = proj.to_wgs84_xy(shapely.get_coordinates(shapely.get_point(lines, 1)))
+    here = shapely.get_coordinates(starts)
+    azimuths, _, dists = _GEOD.inv(here[:, 0], here[:, 1], near[:, 0], near[:, 1])
+    return [
+        None if dist < 1.0 else compass_code(float(azimuth) % 360.0)
+        for azimuth, dist in zip(azimuths.tolist(), dists.tolist(), strict=True)
+    ]
+
+
 def position_along(route: LineString, geom: BaseGeometry, *, projection: Projection | None = None) -> float:
     """Metres from the start of ``route`` to where it first comes closest to ``geom`` (both lon/lat).
 

@@ -2,7 +2,8 @@
 
 Each web app has its own ``CollectorRegistry`` (no module-level metrics), so two apps in one process (a
 test's two instances) keep separate counts. The store's figures are read when Prometheus scrapes, in a
-worker thread; the request counters are kept as requests pass.
+worker thread; the request counters are kept as requests pass, and the event loop's lag as a histogram
+(``bot.looplag``, watched while the app runs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import sqlalchemy.exc
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.looplag import BUCKETS_S, LoopLag
 from bot.services import Services
 from closures.lifecycle import Phase
 from closures.models import OutboxStatus
@@ -101,7 +103,8 @@ class _StoreCollector(Collector):
 
 
 class WebMetrics:
-    """One app's registry: HTTP requests by route and status, webhook updates, and the store's figures."""
+    """One app's registry: HTTP requests by route and status, webhook updates, the event loop's lag, and the
+    store's figures."""
 
     def __init__(self, services: Services) -> None:
         self.registry = CollectorRegistry()
@@ -117,7 +120,17 @@ class WebMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "roadbot_event_loop_lag_seconds",
+            "How late the event loop ran a callback due every 20 ms (the bot's replies wait as long)",
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
         self.registry.register(_StoreCollector(services))
+
+    def loop_lag_monitor(self) -> LoopLag:
+        """A monitor feeding the lag histogram (started and stopped with the app)."""
+        return LoopLag(on_lag=self.loop_lag.observe)
 
     def webhook_counted(self, outcome: str) -> None:
         self.webhook_updates.labels(outcome).inc()

@@ -48,7 +48,8 @@ def build_web_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The bot's post_init does the same; without a bot (`roadbot serve`) nobody else would.
         await asyncio.to_thread(services.load_zones)
-        yield
+        async with metrics.loop_lag_monitor():  # the loop the bot shares with us, for /metrics
+            yield
 
     routes: list[BaseRoute] = [
         *map_routes(services),

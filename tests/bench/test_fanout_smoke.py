@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.fanout import main
+from tests.bench.support import unanswered_postgres_url
 
 
 def test_a_tiny_flood_alert_is_delivered_once_each_and_reported_as_json():
@@ -56,3 +57,12 @@ def test_help_describes_the_benchmark(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_a_postgresql_server_that_does_not_answer_fails_the_bench_and_says_why(monkeypatch):
+    monkeypatch.setenv("ROADBOT_TEST_POSTGRES_URL", unanswered_postgres_url())
+    out = io.StringIO()
+    assert main(["--postgres", "--subscribers", "10"], stdout=out, stderr=io.StringIO()) == 1
+    report = json.loads(out.getvalue().splitlines()[-1])
+    assert report["passed"]["all"] is False
+    assert report["error"].startswith("no PostgreSQL at ROADBOT_TEST_POSTGRES_URL's server")

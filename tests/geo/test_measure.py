@@ -10,7 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
-from geo.measure import bearing_deg, compass_code, direction_code, distance_m, geodesic_m, position_along
+from geo.measure import (
+    COMPASS_CODES,
+    bearing_deg,
+    compass_code,
+    direction_code,
+    directions_from,
+    distance_m,
+    geodesic_m,
+    position_along,
+)
 from tests.geo.oracle import GeodesicScan, foot_position, geodesic, offset, point_along, route_through
 
 RIYADH = (46.6753, 24.7136)
@@ -214,6 +223,37 @@ def test_direction_code_is_none_on_a_road():
 
 def test_direction_code_is_none_at_the_closure_itself():
     assert direction_code(Point(RIYADH), Point(RIYADH)) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    places=st.lists(st.tuples(azimuths, st.floats(0.0, 15_000.0)), min_size=1, max_size=12),
+    shape=st.sampled_from(["point", "road", "area"]),
+)
+def test_directions_from_many_places_agree_with_each_direction_code(places, shape):
+    road = LineString([offset(*RIYADH, 250.0, 400.0), RIYADH, offset(*RIYADH, 70.0, 400.0)])
+    target = {
+        "point": Point(RIYADH),
+        "road": road,
+        "area": Polygon([offset(*RIYADH, bearing, 300.0) for bearing in (0, 90, 180, 270)]),
+    }[shape]
+    origins = [Point(offset(*RIYADH, azimuth, metres)) for azimuth, metres in places]
+    expected = [direction_code(origin, target) for origin in origins]
+    got = directions_from(origins, target)
+    # the same sector, but for an origin right on a sector's boundary (one projection or the other)
+    assert all(g == e or _neighbours(g, e) for g, e in zip(got, expected, strict=True))
+    assert [g is None for g in got] == [e is None for e in expected]
+
+
+def test_directions_from_no_places_is_empty():
+    assert directions_from([], Point(RIYADH)) == []
+
+
+def _neighbours(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    i, j = COMPASS_CODES.index(a), COMPASS_CODES.index(b)
+    return (i - j) % 16 in (1, 15)
 
 
 # --- position_along -----------------------------------------------------------------------------------

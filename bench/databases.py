@@ -1,0 +1,58 @@
+"""The databases benchmarks run on: a fresh SQLite file, or a throwaway database on the PostgreSQL server of
+``ROADBOT_TEST_POSTGRES_URL`` (created for the run and dropped after it); and the sample municipalities.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from closures.formats.geojson import read_municipalities
+from closures.models import Municipality
+from closures.store import make_engine
+
+PG_URL_VAR = "ROADBOT_TEST_POSTGRES_URL"
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class NoPostgres(Exception):
+    """PostgreSQL was asked for and is not there: the variable is unset or its server does not answer."""
+
+
+def postgres_server() -> str | None:
+    """The server URL of ``ROADBOT_TEST_POSTGRES_URL``, or None when it is unset."""
+    return os.environ.get(PG_URL_VAR) or None
+
+
+@contextlib.contextmanager
+def throwaway_postgres(server: str | None) -> Iterator[str]:
+    """A fresh database on ``server`` for the body's run, dropped after it (NoPostgres without one)."""
+    if not server:
+        raise NoPostgres(f"no PostgreSQL: set {PG_URL_VAR}")
+    name = f"roadbot_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise NoPostgres(f"no PostgreSQL at {PG_URL_VAR}'s server: {reason}") from exc
+    try:
+        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def add_municipalities(session: Session) -> None:
+    """The sample municipalities (``data/municipalities.geojson``: Riyadh, Jeddah, …) into the session."""
+    for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
+        session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))

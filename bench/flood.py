@@ -1,0 +1,269 @@
+"""Benchmark: the day the bot exists for — a flood declared over central Riyadh while drivers flood the bot.
+
+    .venv/bin/python -m bench.flood [--quick] [--database auto|sqlite|postgres] [--rate R] [--seconds S]
+                                    [--target NAME=VALUE]
+
+One process runs the bot as ``roadbot run`` does (the PTB Application long-polling the local Bot API over
+HTTP, its outbox worker, the web server; the rate limit off), on PostgreSQL when ``ROADBOT_TEST_POSTGRES_URL``
+is set (a throwaway database on that server, dropped after) and on a fresh SQLite file otherwise. The data
+(``bench.flood_scenario``): 10,000 subscribers whose places or routes lie in a 4 km square over Al Olaya,
+20,000 drivers with a location shared in the last 100 minutes (1,000 of them inside the square, a quarter of
+those subscribers too; the rest beyond the margin across the city), drivers inside whose location is too old,
+and a playbook of six underpasses. In the same run:
+
+* **idle**: 1,000 drivers outside the area ask about closures near them, offered at R updates a second (500)
+  for S seconds (10) whatever the answers (an open loop): p50/p99 reply latency — the baseline;
+* **the day**: the same load; a second in, the operator confirms the flood (``EmergencyService.declare``
+  with the playbook) and a partner's file of 1,000 closures lands (``closures.importing``, as a poll
+  applies it, so feeds, map and index rebuild) while 4 clients poll every feed and the map with their ETags.
+  *planned*: from the confirm to the outbox worker's expansion of the version into one row per person
+  committed (one transaction, seen from the database every 10 ms), and to the first direct message
+  reaching the Bot API; *drain*: every person's message, first to last, in messages a second (and as a
+  ratio to Telegram's 30/s); the reply latency under all that, and event-loop stalls above 100 ms;
+* **drain alone**: once the outbox has nothing else due (the import's closures each plan a subscribers'
+  alert row that reads every subscription, and the outbox takes rows oldest due first, so an update issued
+  earlier would wait behind them: ``outbox_idle_after_s`` says how long that took), an update of the
+  emergency reaches the same people as replies, nothing else running;
+* **capacity**: the offered rate stepped up (25, 50, 75, 100, 150, 200, 300, 400, 500 a second, then
+  once halfway back after the first miss; halved down to 2 a second if 25 already misses) until p99
+  reaches 250 ms: the highest rate that held is one process's sustainable rate, and
+  ``processes_for_500 = ceil(500 / it)`` (null if none held). The local Bot API and the
+  simulated drivers run in the same process and on the same two cores as the bot, so this counts high:
+  bot processes of their own would each take somewhat more.
+
+Targets (``bench/verdict.py``; ``--target`` replaces one): ``planned_s_max`` 1 (the confirm to every
+message planned); ``drain_rate_msg_s_min`` 300 (10× Telegram's limit, a third of paid broadcast's 1000, per
+process); ``day_p99_ms_max`` 250 (a driver's answer on the day); ``loop_stalls_max`` 0 (stalls above
+100 ms while it all happens; issue 12 measured 100-240 ms per feed rebuild at 10,000 closures); and whatever
+the targets, every person reached exactly once for each version, the update answering their first message,
+and nobody else messaged. A figure that could not be measured (the drain did not finish) counts as missed.
+
+Measured on the 2-core machine while other engineers' test suites ran on it (load average 5-7), in full
+runs of this version or nearly (three on PostgreSQL, two on SQLite, December 2026): every target missed;
+every person reached exactly once per version, the update answering their first message.
+
+* planned: 7.5-9.1 s on PostgreSQL, 7.0 s on SQLite (the declare itself 0.7-1.1 s; the rest is the outbox
+  worker reaching the expansion while 500 updates/s queue on the same loop);
+* drain under the load and the import: 31.6-38.6 msg/s on PostgreSQL, 45.4-78.0 on SQLite (1.05-2.6× the
+  30/s limit, against 300); the update drained alone: 83.8 msg/s on PostgreSQL, 91.7 on SQLite, once the
+  outbox had spent 258-300 s on the import's 1,000 subscriber alerts;
+* replies at 500 updates/s: idle p99 11-17 s on PostgreSQL, 4.4-43 s on SQLite; on the day 29-44 s and
+  87-124 s: one process is overloaded at 500/s before anything else happens;
+* the event loop on the day: 118-241 stalls over 100 ms (the worst 0.9-2.4 s), and 43-134 already idle;
+* **one process sustains 38-50 updates/s on PostgreSQL and 12.5 on SQLite with p99 under 250 ms**, so
+  the 500 updates/s target takes ``processes_for_500`` = 10-14 processes here on PostgreSQL and 40 on
+  SQLite (one PostgreSQL run whose steps met the machine's busiest minutes: 6.2/s, 81). The local Bot
+  API and the simulated drivers share the process and its cores with the bot: on a machine of its own
+  each process would take more, so these counts are high.
+
+The last stdout line is one JSON object with every figure, the targets and ``passed``; progress goes to
+stderr when it is a terminal. The exit status is 0 when every target is met, 1 when one is missed or its
+data is missing (no PostgreSQL when asked for, or its server does not answer), 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import databases, flood_report, flood_scenario, verdict
+from bench.botapi import bot_settings
+from bench.flood_day import (
+    FloodBotApi,
+    Messaged,
+    capacity,
+    import_closures,
+    outbox_idle,
+    planned,
+    poll_web,
+    running_bot,
+)
+from bench.flood_scenario import Scenario, Size
+from bench.offered import offer
+from bench.progress import Progress
+from bot.looplag import LoopLag
+from bot.services import Services
+from closures.service import Actor
+from closures.store import make_engine
+
+TARGETS = {
+    "planned_s_max": 1.0,
+    "drain_rate_msg_s_min": 300.0,
+    "day_p99_ms_max": 250.0,
+    "loop_stalls_max": 0.0,
+}
+STALL_MS = 100.0
+STEPS = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0)
+QUICK_STEPS = (5.0, 10.0)
+OPERATOR = Actor.telegram(flood_scenario.OPERATOR_ID)
+QUIET_S = 60.0  # a drain with no message for this long has stopped: its figures are missing
+IDLE_TIMEOUT_S = 600.0  # for the outbox to work through the import's alerts before the update
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Ends with one JSON line.")
+    parser.add_argument("--quick", action="store_true", help="a small day: 300 subscribers, 50 updates/s")
+    parser.add_argument(
+        "--database", choices=("auto", "sqlite", "postgres"), default="auto",
+        help=f"auto (default): PostgreSQL when {databases.PG_URL_VAR} is set, else SQLite",
+    )  # fmt: skip
+    parser.add_argument("--rate", type=float, default=None, help="updates a second offered (default 500)")
+    parser.add_argument("--seconds", type=float, default=None, help="how long each load lasts (default 10)")
+    parser.add_argument("--step-seconds", type=float, default=None, help="each capacity step (default 6)")
+    parser.add_argument("--seed", type=int, default=12, help="the seed of the day's data (default 12)")
+    verdict.add_target_option(parser, TARGETS)
+    args = parser.parse_args(argv)
+    targets = verdict.chosen(TARGETS, args.target)
+    size = flood_scenario.QUICK if args.quick else flood_scenario.FULL
+    if min(value for value in (args.rate, args.seconds, args.step_seconds, 1.0) if value is not None) <= 0:
+        parser.error("--rate, --seconds and --step-seconds must be positive")
+    rate = args.rate or (50.0 if args.quick else flood_report.TARGET_RATE)
+    seconds = args.seconds or (1.5 if args.quick else 10.0)
+    step_s = args.step_seconds or (1.0 if args.quick else 6.0)
+    progress = Progress(8, stderr)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, _database(args.database, Path(tmp)) as url:
+            steps = QUICK_STEPS if args.quick else STEPS
+            report = asyncio.run(
+                run(url, size, rate=rate, seconds=seconds, step_s=step_s, steps=steps, seed=args.seed,
+                    p99_limit_ms=targets["day_p99_ms_max"], progress=progress)
+            )  # fmt: skip
+    except databases.NoPostgres as exc:
+        return verdict.finish(
+            {"bench": "flood", "error": str(exc), "targets": targets, "passed": {"all": False}}, stdout
+        )
+    progress.finish()
+    report["targets"] = targets
+    report["passed"] = flood_report.verdicts(targets, report)
+    flood_report.summary(report, stdout, stall_ms=STALL_MS)
+    return verdict.finish(report, stdout)
+
+
+@contextlib.contextmanager
+def _database(choice: str, tmp: Path) -> Iterator[str]:
+    server = databases.postgres_server()
+    if choice == "postgres" or (choice == "auto" and server):
+        with databases.throwaway_postgres(server) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp / 'flood.sqlite'}"
+
+
+async def run(
+    url: str, size: Size, *, rate: float, seconds: float, step_s: float, steps: Sequence[float], seed: int,
+    p99_limit_ms: float, progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    """The day's phases, in order, against one bot on ``url``; every figure (``flood_report.figures``)."""
+    progress.stage(f"writing {size.subscribers:,} subscribers and {size.drivers:,} drivers' locations")
+    engine = make_engine(url)
+    scenario = await asyncio.to_thread(flood_scenario.build, engine, size, now=datetime.now(UTC), seed=seed)
+    engine.dispose()
+    reply_timeout_s = max(30.0, 12 * seconds)
+    async with FloodBotApi() as api:
+        services = Services.build(bot_settings(api, url))
+        progress.stage("starting the bot", done=1)
+        async with running_bot(services) as web_url:
+            await offer(api, scenario.senders[:20], rate=20, seconds=1, reply_timeout_s=30)  # warm-up
+            progress.stage(f"idle: {rate:g} updates/s for {seconds:g} s", done=2)
+            async with LoopLag(stall_s=STALL_MS / 1000) as lag:
+                idle = await offer(
+                    api, scenario.senders, rate=rate, seconds=seconds, reply_timeout_s=reply_timeout_s
+                )
+            idle_loop = lag.stats()
+            progress.stage(f"the day: a flood, {size.imported:,} closures imported, the feeds polled", done=3)
+            day = await _the_day(api, services, scenario, web_url, rate=rate, seconds=seconds,
+                                 reply_timeout_s=reply_timeout_s)  # fmt: skip
+            progress.stage("the import's alerts worked through", done=5)
+            day["outbox_idle_after_s"] = await outbox_idle(services, timeout_s=IDLE_TIMEOUT_S)
+            progress.stage("the update drained alone", done=5.5)
+            alone = await _drain_alone(api, services, scenario, day.pop("first_id"), day["messaged"])
+            progress.stage("capacity: stepping the offered rate", done=6)
+            api.reach = None
+            sustainable, stepped = await capacity(
+                api, scenario.senders, steps, seconds=step_s, limit_ms=p99_limit_ms,
+                reply_timeout_s=reply_timeout_s,
+            )  # fmt: skip
+    return flood_report.figures(
+        url, size, scenario, idle=idle, idle_loop=idle_loop, day=day, alone=alone, sustainable=sustainable,
+        stepped=stepped, strays=api.strays, late_replies=api.late_replies,
+    )  # fmt: skip
+
+
+async def _the_day(
+    api: FloodBotApi, services: Services, scenario: Scenario, web_url: str, *, rate: float, seconds: float,
+    reply_timeout_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    messaged = api.reach = Messaged(scenario.expected)
+    polled = asyncio.Event()
+    async with LoopLag(stall_s=STALL_MS / 1000) as lag:
+        web = asyncio.create_task(poll_web(web_url, polled))
+        load_started = time.monotonic()
+        load = asyncio.create_task(
+            offer(api, scenario.senders, rate=rate, seconds=seconds, reply_timeout_s=reply_timeout_s, seed=1)
+        )
+        await asyncio.sleep(min(1.0, seconds / 5))  # pacing: drivers were asking before the operator confirms
+        importing = asyncio.create_task(import_closures(services, scenario.import_text))
+        confirmed = time.monotonic()
+        issued, declare_s = await asyncio.to_thread(_timed_declare, services, scenario)
+        planned_at = await planned(services, issued, 1, timeout_s=reply_timeout_s)
+        await messaged.finished(quiet_s=QUIET_S)
+        loaded, imported = await load, await importing
+        polled.set()
+        web_figures = await web
+    first = messaged.first_at
+    loop = lag.stats()
+    return {
+        "load": loaded, "first_id": issued, "messaged": messaged, "declare_s": round(declare_s, 3),
+        "planned_s": _since(confirmed, planned_at), "first_message_s": _since(confirmed, first),
+        "drained_during_load": messaged.arrived_by(load_started + seconds),
+        "import": imported, "web": web_figures, "loop": loop.as_json(),
+    }  # fmt: skip
+
+
+def _since(start: float, moment: float | None) -> float | None:
+    return round(moment - start, 3) if moment is not None else None
+
+
+def _timed_declare(services: Services, scenario: Scenario) -> tuple[int, float]:
+    started = time.perf_counter()
+    issued = services.emergencies.declare("riyadh", scenario.declaration(services.clock()), OPERATOR)
+    assert issued.emergency.first_id is not None
+    return issued.emergency.first_id, time.perf_counter() - started
+
+
+async def _drain_alone(
+    api: FloodBotApi, services: Services, scenario: Scenario, first_id: int, first: Messaged
+) -> dict[str, Any]:
+    """An update (a new instruction) drained with nothing else running: each person answered once more."""
+    if not first.all_in.is_set():  # the day's drain stopped short: an update now would mix with it
+        return {"messaged": Messaged(scenario.expected), "planned_s": None, "first_message_s": None,
+                "answers_first": False}  # fmt: skip
+    messaged = api.reach = Messaged(scenario.expected)
+    changes = {
+        "instruction_ar": "ابتعد عن الأنفاق حتى إشعار آخر",
+        "instruction_en": "Keep out of underpasses until told",
+    }
+    confirmed = time.monotonic()
+    issued = await asyncio.to_thread(services.emergencies.update, first_id, changes, OPERATOR)
+    planned_at = await planned(services, first_id, issued.emergency.version, timeout_s=QUIET_S)
+    await messaged.finished(quiet_s=QUIET_S)
+    return {
+        "messaged": messaged,
+        "planned_s": _since(confirmed, planned_at),
+        "first_message_s": _since(confirmed, messaged.first_at),
+        "answers_first": bool(first.first_ids) and messaged.replies_to == first.first_ids,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
