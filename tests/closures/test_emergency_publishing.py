@@ -17,8 +17,8 @@ from closures.publishing import Stale
 from closures.reach import Reach, queue_people
 from closures.service import Actor
 from closures.store import session_scope
-from tests.closures.conftest import RIYADH_STAFF
-from tests.closures.emergency_support import CENTRE, khurais_playbook
+from tests.closures.conftest import RIYADH_STAFF, draft_factory
+from tests.closures.emergency_support import CENTRE, emergency_rows, khurais_playbook
 
 STAFF = Actor.telegram(RIYADH_STAFF)
 LATE = timedelta(minutes=10)
@@ -133,3 +133,22 @@ def test_a_persons_first_message_is_kept_and_later_ones_answer_it_in_their_langu
     queue_people(engine, _one(engine, clock, "emergency-people"), now=clock.now, reach=reach)
     ended = _prepared(engine, clock, _one(engine, clock, "emergency-dm:42"))
     assert (ended.item.event.value, ended.reply_to, ended.language) == ("ended", "77", "en")
+
+
+def test_an_emergencys_messages_are_claimed_before_calm_day_posts_due_earlier(
+    emergencies, posting_closures, engine, clock, declare
+):
+    make_draft = draft_factory(clock)
+    for i in range(20):  # an import's worth of announcements, due now and waiting
+        posting_closures.register("riyadh", make_draft(title_en=f"Imported {i}"), STAFF)
+    clock.advance(timedelta(minutes=1))
+    emergencies.declare("riyadh", declare(), STAFF)
+    due = {r.destination for r in emergency_rows(engine) if r.due_at <= clock.now}
+
+    taken = outbox.claim_due(engine, now=clock.now, token="t", lease=LATE, limit=500)
+
+    kinds = [isinstance(item, ClaimedEmergency) for item in taken]
+    assert due
+    assert kinds[: len(due)] == [True] * len(due)  # every chat the emergency is due in, first
+    assert not any(kinds[len(due) :])  # then the import's posts, due a minute earlier
+    assert {item.destination for item in taken[: len(due)]} == due
