@@ -321,3 +321,24 @@ async def test_boundaries_name_each_municipality_in_the_asked_language(
 
     assert [f["properties"]["name"] for f in data["features"]] == names
     assert {f["geometry"]["type"] for f in data["features"]} <= {"Polygon", "MultiPolygon"}
+
+
+async def test_metrics_carry_the_event_loops_lag_as_a_histogram(sample_services: Services, serve_asgi: Serve):
+    def lag_samples(text: str) -> dict[str, float]:
+        return {
+            s.name + s.labels.get("le", ""): s.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "roadbot_event_loop_lag_seconds"
+            for s in family.samples
+        }
+
+    async with await client_for(sample_services, serve_asgi) as client:
+        async with asyncio.timeout(10):  # the monitor ticks every 20 ms; each scrape yields to the loop
+            while (lag := lag_samples((await client.get("/metrics")).text)).get(
+                "roadbot_event_loop_lag_seconds_count", 0
+            ) < 3:
+                pass
+
+    assert lag["roadbot_event_loop_lag_seconds_bucket+Inf"] == lag["roadbot_event_loop_lag_seconds_count"]
+    assert "roadbot_event_loop_lag_seconds_bucket0.1" in lag  # issue 12's stall threshold is a bucket edge
+    assert 0 <= lag["roadbot_event_loop_lag_seconds_sum"] < lag["roadbot_event_loop_lag_seconds_count"]
