@@ -11,8 +11,9 @@ import gzip
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import sqlalchemy.exc
 from starlette.requests import Request
@@ -41,9 +42,25 @@ class MapData:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._cache: dict[str, tuple[tuple[Any, ...], MapBody]] = {}  # lang → (key, body)
+        # One build per language at a time: the requests that come while it runs wait for it and take its
+        # body, instead of each building the same map again (N times the CPU, and the GIL taken from the
+        # event loop N times as long). An unchanged map is answered without the lock.
+        self._building: dict[str, threading.Lock] = {}
 
     def get(self, lang: str) -> MapBody:
         """The closures in ``lang`` now (blocking: may read the store's counter and rebuild)."""
+        made = self._current(lang)
+        if made is not None:
+            return made
+        with self._building.setdefault(lang, threading.Lock()):
+            return self._current(lang, build=True)  # built meanwhile by the request this one waited for?
+
+    @overload
+    def _current(self, lang: str) -> MapBody | None: ...
+    @overload
+    def _current(self, lang: str, *, build: Literal[True]) -> MapBody: ...
+
+    def _current(self, lang: str, *, build: bool = False) -> MapBody | None:
         services = self._services
         now = services.clock()
         relevant = services.queries.relevant(at=now)
@@ -53,6 +70,8 @@ class MapData:
         cached = self._cache.get(lang)
         if cached is not None and cached[0] == key:
             return cached[1]
+        if not build:
+            return None
         collection = closures_collection(relevant.found, get_translator(lang), services.zones, now)
         body = _dumps(collection)
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
