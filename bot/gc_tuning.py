@@ -11,11 +11,12 @@ they are up; the benchmarks that serve do the same), changes two things:
 * ``gc.collect()`` then ``gc.freeze()``: what is alive then moves to the permanent generation, which no
   pass walks (a full pass then took 0.01 ms); reference counting still frees those objects, only a cycle
   among them would stay until exit, and start-up leaves none worth the 200 ms a pass.
-* thresholds ``THRESHOLDS`` instead of (700, 10, 10): a young pass comes every 10,000 net allocations
-  instead of 700 and walks at most about that many new objects (a few milliseconds); the older
-  generations' passes come 20 and 100 younger passes apart instead of 10 and 10, so a full pass — which
-  now walks only what was built since start-up, the current index and caches — is rare. A build's garbage
-  is freed by reference counting as before; only cycles wait a little longer.
+* thresholds ``THRESHOLDS`` instead of (700, 10, 10): a young pass every 2,000 net allocations walks at
+  most about that many new objects (a few milliseconds), a middle pass every ten of them walks at most
+  ~20,000 (measured 20-25 ms while a 10,000-closure feed was built; with 10,000 for the first threshold
+  they walked 200,000 and took 70-230 ms), and a full pass — which walks everything alive that is not
+  frozen: the index, the caches, a build in progress — waits for 1,000 middle passes instead of 10.
+  Garbage is freed by reference counting as before; only cycles that outlived two passes wait longer.
 
 It is process-wide, so it is called by the programs, not by the library code tests import; a benchmark
 that runs inside another program (a test) uses ``settled()``, which puts the collector back afterwards.
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-THRESHOLDS = (10_000, 20, 100)  # generation 0 allocations, then passes of the younger generation
+THRESHOLDS = (2_000, 10, 1_000)  # generation 0's net allocations, then passes of the younger generation
 
 
 @dataclass(frozen=True, slots=True)
