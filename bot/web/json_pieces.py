@@ -4,6 +4,10 @@
 call of a few hundred milliseconds, during which the event loop's thread cannot run even though the build
 is in a worker thread — a stall for every reply and request. Encoding the items of the big lists one call
 each gives the loop its turn between them (at the interpreter's switch interval) and yields the same bytes.
+
+Freeing is the same story backwards: the last reference to 10,000 features' dictionaries going away frees
+hundreds of thousands of objects inside one call (measured ~250 ms for 100,000 small nested dictionaries),
+so ``release_in_steps`` empties a built value's long lists a slice at a time once it is encoded.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 from typing import Any
 
 BIG = 64  # lists longer than this are encoded item by item
+STEP = 256  # items freed per slice by release_in_steps
 
 
 def _dumps(value: Any) -> str:
@@ -38,3 +43,20 @@ def _pieces(value: Any, *, depth: int) -> list[str]:
         out.append("]")
         return out
     return [_dumps(value)]
+
+
+def release_in_steps(value: Any) -> None:
+    """Empty the long lists of ``value`` (at the top or in a top-level object), ``STEP`` items at a time, so
+    that freeing them is many short calls; for a value built only to be encoded, once it has been."""
+    _release(value, depth=2)
+
+
+def _release(value: Any, *, depth: int) -> None:
+    if depth <= 0:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            _release(item, depth=depth - 1)
+    elif isinstance(value, list) and len(value) > BIG:
+        while value:
+            del value[-STEP:]

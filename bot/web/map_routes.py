@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.i18n import get_translator
 from bot.services import Services
+from bot.web.json_pieces import release_in_steps
 from bot.web.map_page import PageOptions, closures_collection, map_page, pick_language
 from closures import municipalities
 
@@ -86,6 +87,7 @@ def _dumps(collection: dict[str, Any]) -> bytes:
     features = collection.pop("features")
     head = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))[:-1]
     parts = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    release_in_steps(features)  # and freed a slice at a time, not in one call (bot.web.json_pieces)
     return f'{head},"features":[{",".join(parts)}]}}'.encode()
 
 

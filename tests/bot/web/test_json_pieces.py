@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.web.json_pieces import BIG, compact_json
+from bot.web.json_pieces import BIG, compact_json, release_in_steps
 
 
 def reference(value: Any) -> bytes:
@@ -45,3 +45,25 @@ def test_the_same_bytes_as_json_dumps(value: Any):
 def test_a_value_json_cannot_encode_is_refused_the_same_way():
     with pytest.raises(TypeError, match="not JSON serializable"):
         compact_json({"features": [object()] * (BIG + 1)})
+
+
+def test_release_in_steps_empties_the_long_lists_it_would_have_cut():
+    value = {
+        "features": [{"id": i} for i in range(BIG * 5)],
+        "short": [1, 2],
+        "nested": {"deep": list(range(500))},
+    }
+    body = compact_json(value)
+
+    release_in_steps(value)
+
+    assert value["features"] == []
+    assert value["short"] == [1, 2]  # short lists are freed with their owner as usual
+    assert len(value["nested"]["deep"]) == 500  # two levels down: encoded in one call, freed as usual
+    assert body == reference(
+        {
+            "features": [{"id": i} for i in range(BIG * 5)],
+            "short": [1, 2],
+            "nested": {"deep": list(range(500))},
+        }
+    )
