@@ -24,7 +24,6 @@ from typing import Protocol, cast, overload
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -70,9 +69,7 @@ def feed_snapshot(engine: Engine, now: datetime) -> FeedSnapshot:
                 sa.func.max(sa.case((col(Closure.starts_at) <= now, col(Closure.starts_at)))),
             )
         ).one()
-    shapes: list[BaseGeometry] = many_from_geojson(
-        [row.geometry_geojson for row in rows]
-    )  # vectorised, in steps
+    shapes = many_from_geojson([row.geometry_geojson for row in rows])  # vectorised, a few hundred a call
     items = [
         FeedItem(row, munis[row.municipality_id], shape) for row, shape in zip(rows, shapes, strict=True)
     ]
