@@ -1,6 +1,7 @@
 """Benchmark: drivers' locations through the whole bot, against the framework's own ceiling, in one run.
 
     .venv/bin/python -m bench.bot_throughput [--quick] [--drivers N] [--in-flight K] [--rounds R]
+                                             [--rate U] [--gc settled|python]
 
 Each of N distinct simulated drivers (ids never seen before, half Arabic, half English) shares one location
 at a seeded random point around Riyadh. The update goes through the full pipeline: the local Bot API server
@@ -19,21 +20,46 @@ figure that matters is ``ratio`` = location updates/s ÷ echo updates/s. A few w
 each phase and are not counted. The two phases alternate for R rounds (a fresh server and Application each
 time) and each keeps its best round, so a busy machine's noise does not decide the ratio.
 
+Then an open-loop phase: the location bot offered ``--rate`` updates a second (50 by default), one driver
+every 1/rate s whatever the replies do — p50/p99 at a fixed offered rate, not at saturation. Both phases run
+with the collector settled once the bot is up, as ``roadbot run`` has it (``bot.gc_tuning``); ``--gc python``
+keeps Python's own settings, for a before/after on the same code. ``capacity`` in the JSON states what
+``TARGET_RATE`` (issue 12's 500 location updates/s) takes: processes at one's saturated rate, and cores at
+its CPU per update — which includes the local Bot API server's, in this same process, so it is an upper
+bound for the bot alone.
+
+Measured on the 2-core machine (load average 6-9 from other work, so each figure moved ±40 % between runs;
+the ratio and the offered-rate latencies are the steadier ones):
+
+* before (the integration branch: aiohttp for the bot's requests, Python's gc settings): location 119/s,
+  echo 134/s, ratio 0.89, 3.9 ms CPU per update;
+* ``--gc python`` on this code (whose location path is otherwise that branch's): location 90/s, ratio 0.67;
+  at 50/s offered p50 56 ms, p99 453 ms;
+* settled (the default, as ``roadbot run``): location 102/s, ratio 1.45 (the echo round was slow); at 50/s
+  offered p50 26 ms, p99 101 ms — half the median and a quarter of the tail of the same load unsettled.
+  At saturation the three are within the machine's noise of each other: the gain is in the latency.
+* 500 updates/s: 5 processes at ~100/s each, needing ~2.7 cores at 5.4 ms CPU an update (bot and local
+  server together): it does not fit this 2-core machine whatever the process count; on a machine with 4
+  or more free cores, 5-6 processes behind the webhook balancer.
+
 Targets (``bench/verdict.py``; ``--target`` replaces one): ``ratio_min`` 0.5 — our handlers, database and
 rendering may cost at most as much again as PTB and HTTP themselves (issue 3); ``location_errors_max`` 0 —
-every driver gets an answer, none an apology. The last stdout line is one JSON object with every figure,
-the targets and ``passed``; the exit status is 1 when a target is missed, else 0.
+every driver gets an answer, none an apology, in either phase. The last stdout line is one JSON object with
+every figure, the targets and ``passed``; the exit status is 1 when a target is missed, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import platform
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,6 +74,7 @@ from bot.app import build_application
 from bot.cli.demo import load_sample_database
 from bot.cli.progress import progress
 from bot.config import Settings
+from bot.gc_tuning import settled
 from bot.i18n import get_translator
 from bot.localapi import ApiCall, FakeUser, LocalBotApi
 from bot.services import Services
@@ -58,6 +85,8 @@ IN_FLIGHT = 64
 ROUNDS = 3
 WARM_UP = 20
 TARGETS = {"ratio_min": 0.5, "location_errors_max": 0.0}
+OFFERED_RATE = 50.0  # location updates/s of the open-loop phase: below one process's saturation here
+TARGET_RATE = 500  # issue 12: the offered load whose process count the report states
 SEED = 20_261_127
 REPLY_TIMEOUT_S = 30.0
 FIRST_DRIVER_ID = 5_000_000
@@ -85,8 +114,12 @@ async def measure(
     in_flight: int,
     label: str,
     stderr: TextIO,
+    rate: float | None = None,
+    settle_gc: bool = True,
 ) -> Phase:
-    """Run the warm-up, then the crowd with ``in_flight`` drivers at a time, on a fresh server and app."""
+    """Run the warm-up, then the crowd with ``in_flight`` drivers at a time (or, with ``rate``, one driver
+    every 1/rate s whatever the replies do), on a fresh server and app; the collector settled once they are
+    up, as ``roadbot run`` has it (``bot.gc_tuning``), unless ``settle_gc`` is false."""
     async with TimedBotApi() as api:
         app = await make_app(api)
         await app.initialize()
@@ -96,9 +129,13 @@ async def measure(
         try:
             await _drive(api, warm_up, in_flight=in_flight, ticks=None)
             ticks = progress(range(len(crowd)), total=len(crowd), label=label, stream=stderr)
-            started, cpu_started = time.monotonic(), time.process_time()
-            results = await _drive(api, crowd, in_flight=in_flight, ticks=ticks)
-            seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+            with settled() if settle_gc else nullcontext():
+                started, cpu_started = time.monotonic(), time.process_time()
+                if rate is None:
+                    results = await _drive(api, crowd, in_flight=in_flight, ticks=ticks)
+                else:
+                    results = await _offer(api, crowd, rate=rate, ticks=ticks)
+                seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
             for _ in ticks:  # finishes the progress bar's line
                 pass
         finally:
@@ -144,6 +181,24 @@ async def _drive(
     return results
 
 
+async def _offer(
+    api: TimedBotApi, crowd: Sequence[tuple[FakeUser, float, float]], *, rate: float, ticks: Iterator[int]
+) -> list[tuple[float, ApiCall]]:
+    """An open loop: driver i sends at i/rate s from the start, whether or not earlier replies came."""
+    start = time.monotonic()
+
+    async def one(i: int, user: FakeUser, lat: float, lon: float) -> tuple[float, ApiCall]:
+        await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))  # the offered pace, not a wait
+        reply = api.expect(user.id)
+        queued = time.monotonic()
+        api.user_sends_location(user, lat, lon)
+        call = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
+        next(ticks, None)
+        return call.at - queued, call
+
+    return list(await asyncio.gather(*(one(i, *driver) for i, driver in enumerate(crowd))))
+
+
 # --- the two applications ------------------------------------------------------------------------------
 
 
@@ -180,7 +235,14 @@ async def echo_app(api: LocalBotApi) -> Application[Any, Any, Any, Any, Any, Any
 
 
 async def run(
-    n: int, in_flight: int, rounds: int, stderr: TextIO, targets: dict[str, float] = TARGETS
+    n: int,
+    in_flight: int,
+    rounds: int,
+    stderr: TextIO,
+    targets: dict[str, float] = TARGETS,
+    *,
+    rate: float = OFFERED_RATE,
+    settle_gc: bool = True,
 ) -> dict[str, Any]:
     crowd = drivers(n, first_id=FIRST_DRIVER_ID, seed=SEED)
     warm_up = drivers(WARM_UP, first_id=FIRST_DRIVER_ID - WARM_UP, seed=SEED + 1)
@@ -200,12 +262,17 @@ async def run(
             for name in order:
                 label = f"{name:<8} {round_no + 1}/{rounds}"
                 phase = await measure(
-                    apps[name], crowd, warm_up, in_flight=in_flight, label=label, stderr=stderr
-                )
+                    apps[name], crowd, warm_up, in_flight=in_flight, label=label, stderr=stderr,
+                    settle_gc=settle_gc,
+                )  # fmt: skip
                 figures[name] = phase.updates_per_s
                 if name not in best or phase.updates_per_s > best[name].updates_per_s:
                     best[name] = phase
             history.append(figures)
+        offered = await measure(
+            apps["location"], crowd, warm_up, in_flight=in_flight, label=f"{rate:g}/s", stderr=stderr,
+            rate=rate, settle_gc=settle_gc,
+        )  # fmt: skip
     location, echo = best["location"], best["echo"]
     ratio = round(location.updates_per_s / echo.updates_per_s, 3)
     return {
@@ -217,10 +284,32 @@ async def run(
         "echo": asdict(echo),
         "ratio": ratio,
         "targets": targets,
-        "passed": verdicts(targets, {"ratio_min": ratio, "location_errors_max": location.errors}),
+        "passed": verdicts(
+            targets, {"ratio_min": ratio, "location_errors_max": location.errors + offered.errors}
+        ),
+        "gc": "settled (bot.gc_tuning)" if settle_gc else "python's defaults",
+        "offered": {"rate_per_s": rate, **asdict(offered)},
+        "capacity": capacity(location, offered, rate),
         "updates_per_s_by_round": history,
         "python": platform.python_version(),
         "python_telegram_bot": telegram.__version__,
+    }
+
+
+def capacity(location: Phase, offered: Phase, rate: float) -> dict[str, Any]:
+    """What TARGET_RATE location updates a second would take, from this run's figures: processes at the
+    saturated rate of one, and cores at its CPU per update (which includes the local Bot API server's, run
+    in the same process: an upper bound for the bot alone)."""
+    cores = os.cpu_count() or 1
+    cores_needed = TARGET_RATE * location.cpu_ms_per_update / 1000
+    return {
+        "target_per_s": TARGET_RATE,
+        "per_process_per_s": location.updates_per_s,
+        "processes_for_target": math.ceil(TARGET_RATE / location.updates_per_s),
+        "cores_for_target": round(cores_needed, 2),
+        "machine_cores": cores,
+        "fits_this_machine": cores_needed <= cores,
+        "offered_rate_kept_up": offered.updates_per_s >= rate * 0.95,
     }
 
 
@@ -245,6 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="R",
         help=f"alternate the two phases R times and keep each one's best (default {ROUNDS}; --quick: 1)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=OFFERED_RATE,
+        metavar="U",
+        help=f"the open-loop phase's offered location updates per second (default {OFFERED_RATE:g})",
+    )
+    parser.add_argument(
+        "--gc",
+        choices=("settled", "python"),
+        default="settled",
+        help="the collector as `roadbot run` settles it once up (default), or Python's own settings",
+    )
     add_target_option(parser, TARGETS)
     return parser
 
@@ -256,9 +358,11 @@ def main(
     args = build_parser().parse_args(argv)
     n = args.drivers if args.drivers is not None else QUICK_DRIVERS if args.quick else FULL_DRIVERS
     rounds = args.rounds if args.rounds is not None else 1 if args.quick else ROUNDS
-    if min(n, args.in_flight, rounds) < 1:
-        build_parser().error("--drivers, --in-flight and --rounds must be at least 1")
-    report = asyncio.run(run(n, args.in_flight, rounds, err, chosen(TARGETS, args.target)))
+    if min(n, args.in_flight, rounds) < 1 or args.rate <= 0:
+        build_parser().error("--drivers, --in-flight and --rounds must be at least 1, --rate above 0")
+    targets = chosen(TARGETS, args.target)
+    settle_gc = args.gc == "settled"
+    report = asyncio.run(run(n, args.in_flight, rounds, err, targets, rate=args.rate, settle_gc=settle_gc))
     for name in ("location", "echo"):
         p = report[name]
         print(
@@ -267,6 +371,13 @@ def main(
             f"CPU {p['cpu_ms_per_update']:>5.2f} ms/update  errors {p['errors']}",
             file=out,
         )
+    o, c = report["offered"], report["capacity"]
+    print(
+        f"offered {o['rate_per_s']:g}/s: {o['updates_per_s']:.1f} updates/s  p50 {o['p50_ms']:.1f} ms  "
+        f"p99 {o['p99_ms']:.1f} ms; {c['target_per_s']} updates/s would take {c['processes_for_target']} "
+        f"processes and {c['cores_for_target']:.1f} cores (this machine has {c['machine_cores']})",
+        file=out,
+    )
     verdict = "met" if report["passed"]["ratio_min"] else "NOT met"
     target = report["targets"]["ratio_min"]
     print(f"ratio {report['ratio']:.3f} (location ÷ echo; target ≥ {target}): {verdict}", file=out)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import shapely
 import sqlalchemy as sa
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
@@ -29,6 +28,7 @@ from closures.lifecycle import Clock, is_relevant, phase_at, system_clock
 from closures.models import Closure, Status
 from closures.store import change_counter, local_writes
 from closures.views import ClosureView, Found
+from geo.geojson import many_from_geojson
 from geo.index import Hit, SpatialIndex
 from geo.measure import compass_code, direction_bearings, distance_m
 
@@ -273,9 +273,7 @@ class ClosureQueries:
                     )
                 )
             )
-        geometries: list[BaseGeometry] = (
-            list(shapely.from_geojson([row.geometry_geojson for row in rows])) if rows else []
-        )
+        geometries: list[BaseGeometry] = many_from_geojson([row.geometry_geojson for row in rows])
         views = {v.id: v for v in (ClosureView.of(r, g) for r, g in zip(rows, geometries, strict=True))}
         index = SpatialIndex(list(views), geometries)
         max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)

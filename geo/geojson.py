@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import shapely
@@ -35,7 +35,23 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import GeometryError, Reason
 
-__all__ = ["combine", "read_features"]
+__all__ = ["combine", "many_from_geojson", "read_features"]
+
+
+GEOJSON_CHUNK = 500  # geometries per vectorised call: ~10 ms of GEOS each (see many_from_geojson)
+
+
+def many_from_geojson(texts: Sequence[str], *, chunk: int = GEOJSON_CHUNK) -> list[BaseGeometry]:
+    """``shapely.from_geojson`` over stored, valid geometries, ``chunk`` at a time: vectorised, yet no call
+    long. ``from_geojson`` keeps the GIL for its whole array — 10,000 closures' geometries held every other
+    thread, the event loop's among them, for ~220 ms on the 2-core machine — while 500 at a time cost ~10 ms
+    a call and the same in all."""
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    out: list[BaseGeometry] = []
+    for start in range(0, len(texts), chunk):
+        out.extend(shapely.from_geojson(list(texts[start : start + chunk])))
+    return out
 
 
 def read_features(text: str) -> list[tuple[BaseGeometry, dict[str, Any]]]:

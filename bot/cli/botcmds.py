@@ -21,6 +21,7 @@ from bot.cli.demo import load_sample_database
 from bot.cli.playground import chat_session
 from bot.cli.webcmds import add_listen_options, listen_of, until_signalled
 from bot.config import Settings
+from bot.gc_tuning import settle
 from bot.runner import Started, run_bot
 from bot.services import Services
 
@@ -90,6 +91,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         services = Services.build(settings)
 
         def announce(started: Started) -> None:
+            settled = settle()  # start-up is done: no collector pass over it again (bot.gc_tuning)
+            log.info("froze %d start-up objects out of the garbage collector's passes", settled.frozen)
             # The path is a secret too: logs name only the public address.
             how = f"webhook at {webhook}/telegram/…" if started.webhook_url else "long polling"
             log.info("answering as @%s (%s) through %s", username, how, settings.telegram_base_url)

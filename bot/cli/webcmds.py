@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.cli.common import CliError, Context
+from bot.gc_tuning import settle
 from bot.runner import Listen, Started, serve_web
 from bot.services import Services
 from bot.web.serving import WebServerError
@@ -56,6 +57,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
     services = Services.build(ctx.settings)
 
     def announce(started: Started) -> None:
+        settle()  # start-up is done: no collector pass over it again (bot.gc_tuning)
         if args.json:
             print(json.dumps({"url": f"{started.web_url}/"}), flush=True)
         else:

@@ -11,7 +11,6 @@ origin may read the feeds), with an answer to preflight requests.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -24,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.i18n import LANGUAGES, get_translator
 from bot.services import Services
+from bot.web.json_pieces import compact_json, release_in_steps
 from closures.feeds import Built, FeedCache, FeedSnapshot, Snapshot
 from closures.formats.atom import atom_feed
 from closures.formats.cifs import cifs_json, cifs_xml
@@ -52,7 +52,9 @@ type Builder = Callable[[FeedSnapshot], bytes]
 
 
 def _json(data: object) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = compact_json(data)  # json.dumps's bytes, without holding the GIL for a whole feed (json_pieces)
+    release_in_steps(data)  # built for this body alone: freed in slices, not in one long call
+    return body
 
 
 def feed_builders(services: Services) -> dict[str, Builder]:

@@ -11,9 +11,10 @@ import gzip
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import sqlalchemy.exc
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.i18n import get_translator
 from bot.services import Services
+from bot.web.json_pieces import release_in_steps
 from bot.web.map_page import PageOptions, closures_collection, map_page, pick_language
 from closures import municipalities
 from closures.lifecycle import Phase
@@ -44,9 +46,25 @@ class MapData:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._cache: dict[str, tuple[tuple[Any, ...], MapBody]] = {}  # lang → (key, body)
+        # One build per language at a time: the requests that come while it runs wait for it and take its
+        # body, instead of each building the same map again (N times the CPU, and the GIL taken from the
+        # event loop N times as long). An unchanged map is answered without the lock.
+        self._building: dict[str, threading.Lock] = {}
 
     def get(self, lang: str) -> MapBody:
         """The closures in ``lang`` now (blocking: may read the store's counter and rebuild)."""
+        made = self._current(lang)
+        if made is not None:
+            return made
+        with self._building.setdefault(lang, threading.Lock()):
+            return self._current(lang, build=True)  # built meanwhile by the request this one waited for?
+
+    @overload
+    def _current(self, lang: str) -> MapBody | None: ...
+    @overload
+    def _current(self, lang: str, *, build: Literal[True]) -> MapBody: ...
+
+    def _current(self, lang: str, *, build: bool = False) -> MapBody | None:
         services = self._services
         now = services.clock()
         relevant = services.queries.relevant(at=now)
@@ -56,6 +74,8 @@ class MapData:
         cached = self._cache.get(lang)
         if cached is not None and cached[0] == key:
             return cached[1]
+        if not build:
+            return None
         collection = closures_collection(relevant.found, get_translator(lang), services.zones, now)
         body = _dumps(collection)
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
@@ -70,6 +90,7 @@ def _dumps(collection: dict[str, Any]) -> bytes:
     features = collection.pop("features")
     head = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))[:-1]
     parts = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    release_in_steps(features)  # and freed a slice at a time, not in one call (bot.web.json_pieces)
     return f'{head},"features":[{",".join(parts)}]}}'.encode()
 
 

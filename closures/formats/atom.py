@@ -16,7 +16,7 @@ from datetime import datetime
 
 from shapely.geometry.base import BaseGeometry
 
-from closures.formats.common import EXPORT_REFS, FeedItem, path_of, utc_z
+from closures.formats.common import EXPORT_REFS, FeedItem, path_of, release_children, utc_z
 from closures.models import Closure
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -53,7 +53,9 @@ def atom_feed(
     _text(feed, "generator", "road-closure-bot")
     for item in sorted(items, key=lambda i: (i.closure.updated_at, i.closure.id or 0), reverse=True):
         _entry(feed, item, lang=lang, page_url=page_url)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    release_children(feed)
+    return body
 
 
 def _entry(feed: ET.Element, item: FeedItem, *, lang: str, page_url: str) -> None:

@@ -42,6 +42,7 @@ from closures.formats.common import (
     oriented,
     path_of,
     read_instant,
+    release_children,
     utc_z,
 )
 from closures.formats.geojson import ImportedClosure
@@ -126,7 +127,9 @@ def cifs_xml(items: Sequence[FeedItem], *, as_of: datetime) -> bytes:
         for name in _FIELDS:
             if name in data:
                 ET.SubElement(element, name).text = data[name]
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    release_children(root)  # freed in slices, not in one call that holds the GIL
+    return body
 
 
 # --- reading -------------------------------------------------------------------------------------------

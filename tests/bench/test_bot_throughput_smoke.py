@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import math
 
 import pytest
 
@@ -35,6 +37,19 @@ def test_tiny_run_ends_with_a_json_line_of_all_figures():
     assert report["ratio"] == pytest.approx(
         report["location"]["updates_per_s"] / report["echo"]["updates_per_s"], abs=0.001
     )
+    offered = report["offered"]
+    assert offered["rate_per_s"] == 50
+    assert offered["updates"] == 30
+    assert offered["errors"] == 0
+    assert 0 < offered["p50_ms"] <= offered["p99_ms"]
+    capacity = report["capacity"]
+    assert capacity["target_per_s"] == 500
+    assert capacity["processes_for_target"] == math.ceil(500 / report["location"]["updates_per_s"])
+    assert capacity["cores_for_target"] == pytest.approx(
+        500 * report["location"]["cpu_ms_per_update"] / 1000, abs=0.01
+    )
+    assert report["gc"] == "settled (bot.gc_tuning)"
+    assert gc.get_freeze_count() == 0  # the bench put the test process's collector back
     assert report["targets"] == {"ratio_min": 0.01, "location_errors_max": 0}
     assert report["passed"] == {"ratio_min": True, "location_errors_max": True, "all": True}
     assert lines[0].startswith("location")  # the human-readable lines come first
@@ -56,5 +71,15 @@ def test_help_names_the_options(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--quick", "--drivers", "--in-flight", "--rounds", "--target", "ratio_min"):
+    options = ("--quick", "--drivers", "--in-flight", "--rounds", "--rate", "--gc", "--target", "ratio_min")
+    for option in options:
         assert option in text
+
+
+def test_python_s_own_gc_settings_on_request_for_a_before_and_after():
+    status, lines, _ = _run("--target", "ratio_min=0.01", "--gc", "python", "--rate", "200")
+
+    report = json.loads(lines[-1])
+    assert status == 0
+    assert report["gc"] == "python's defaults"
+    assert report["offered"]["rate_per_s"] == 200

@@ -108,6 +108,7 @@ async def test_run_answers_a_driver_and_stops_cleanly_on_ctrl_c(
     assert process.returncode == 0, err.decode()
     assert out == b""
     assert "Traceback" not in err.decode()
+    assert re.search(r"froze [1-9]\d+ start-up objects", err.decode())  # bot.gc_tuning, once it was up
     assert bot_api.updates_pending() == 0  # the update was confirmed, so a restart will not repeat it
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,12 +21,13 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.i18n import get_translator
 from bot.services import Services
+from bot.web.map_routes import MapBody, MapData
 from bot.web.serving import WebServer
 from bot.web.site import build_web_app
 from closures.models import Closure, OutboxItem
 from closures.queries import ClosureQueries
 from closures.service import Actor
-from closures.store import make_engine, session_scope, upgrade
+from closures.store import bump_change_counter, make_engine, session_scope, upgrade
 from tests.bot.conftest import load_sample_data
 from tests.closures.conftest import draft_factory
 from tests.conftest import FakeClock
@@ -322,3 +325,44 @@ async def test_boundaries_name_each_municipality_in_the_asked_language(
 
     assert [f["properties"]["name"] for f in data["features"]] == names
     assert {f["geometry"]["type"] for f in data["features"]} <= {"Polygon", "MultiPolygon"}
+
+
+async def test_metrics_carry_the_event_loops_lag_as_a_histogram(sample_services: Services, serve_asgi: Serve):
+    def lag_samples(text: str) -> dict[str, float]:
+        return {
+            s.name + s.labels.get("le", ""): s.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "roadbot_event_loop_lag_seconds"
+            for s in family.samples
+        }
+
+    async with await client_for(sample_services, serve_asgi) as client:
+        async with asyncio.timeout(10):  # the monitor ticks every 20 ms; each scrape yields to the loop
+            while (lag := lag_samples((await client.get("/metrics")).text)).get(
+                "roadbot_event_loop_lag_seconds_count", 0
+            ) < 3:
+                pass
+
+    assert lag["roadbot_event_loop_lag_seconds_bucket+Inf"] == lag["roadbot_event_loop_lag_seconds_count"]
+    assert "roadbot_event_loop_lag_seconds_bucket0.1" in lag  # issue 12's stall threshold is a bucket edge
+    assert 0 <= lag["roadbot_event_loop_lag_seconds_sum"] < lag["roadbot_event_loop_lag_seconds_count"]
+
+
+def test_requests_that_find_the_map_changed_together_share_one_build(sample_services: Services):
+    data = MapData(sample_services)
+    first = data.get("en")
+    with session_scope(sample_services.engine, write=True) as session:
+        bump_change_counter(session)  # as an edit would: the next request must rebuild
+    start = threading.Barrier(8)
+
+    def request() -> MapBody:
+        start.wait(timeout=10)
+        return data.get("en")
+
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: request(), range(8)))
+
+    assert len({id(body) for body in bodies}) == 1  # built once, the others waited and took it
+    assert bodies[0] is not first
+    assert bodies[0].json == first.json  # the same closures: the rebuild changed nothing they show
+    assert data.get("ar") is not bodies[0]  # another language is its own build
