@@ -243,7 +243,8 @@ class EmergencyService(EmergencyRecords):
         for name, limit in (("headline", MAX_HEADLINE), ("instruction", MAX_INSTRUCTION)):
             for lang in ("ar", "en"):
                 clean_text(f"{name}_{lang}", getattr(draft, f"{name}_{lang}"), limit)
-        books = tuple(self.playbooks.get(muni.id, slug) for slug in dict.fromkeys(draft.playbooks))  # type: ignore[arg-type]
+        assert muni.id is not None
+        books = tuple(self.playbooks.get(muni.id, slug) for slug in dict.fromkeys(draft.playbooks))
         boundary, projection = rules.boundary_of(muni)
         area = versions.area_of(draft, books, boundary)
         clipped = clip_area(area, boundary, projection)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import shapely
@@ -46,7 +47,7 @@ class LocationLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._pending: dict[int, dict[str, object]] = {}
+        self._pending: dict[int, dict[str, Any]] = {}  # by user: the columns of a DriverLocation row
         self._flush_lock = threading.Lock()  # one flush at a time, so a newer batch never races an older
 
     def note(
@@ -58,7 +59,7 @@ class LocationLog:
         row["language"] = language
         with self._lock:
             current = self._pending.get(user_id)
-            if current is None or current["at"] <= at:  # type: ignore[operator]
+            if current is None or current["at"] <= at:
                 self._pending[user_id] = row
 
     def pending(self) -> int:
@@ -78,7 +79,7 @@ class LocationLog:
             except BaseException:
                 with self._lock:  # keep them for the next flush, unless newer ones came meanwhile
                     for row in rows:
-                        self._pending.setdefault(row["telegram_user_id"], row)  # type: ignore[arg-type]
+                        self._pending.setdefault(row["telegram_user_id"], row)
                 raise
             return len(rows)
 

@@ -151,8 +151,10 @@ def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _shorten(draw: ImageDraw.ImageDraw, text: str, font: object, limit: float) -> str:
-    while len(text) > 4 and draw.textlength(text, font=font) > limit:  # type: ignore[arg-type]
+def _shorten(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, limit: float
+) -> str:
+    while len(text) > 4 and draw.textlength(text, font=font) > limit:
         text = text[:-2].rstrip() + "…"
     return text
 
