@@ -66,6 +66,7 @@ from starlette.routing import Route
 
 from bench.databases import add_municipalities
 from bench.progress import Progress
+from bench.readers import map_page_readers
 from bench.verdict import add_target_option, chosen, finish, named, verdicts
 from bot.config import Settings
 from bot.gc_tuning import settled
@@ -288,25 +289,17 @@ async def measure_requests(
 async def _watch_rebuilds(client: httpx.AsyncClient, services: Services, rounds: int) -> LagStats:
     """LoopLag while each feed is rebuilt after a change, ``rounds`` times, and the map page is served to
     READERS_PER_S readers a second (an in-process server: the stalls are this loop's)."""
-    lag, done = LoopLag(interval_s=0.005), asyncio.Event()
-
-    async def reader() -> None:
-        while not done.is_set():
-            await client.get("/?lang=ar")
-            await asyncio.sleep(READERS / READERS_PER_S)  # the offered rate, not as fast as it answers
-
-    readers = [asyncio.create_task(reader()) for _ in range(READERS)]
-    lag.start()
-    try:
-        for _ in range(rounds):
-            await asyncio.to_thread(_touch, services)
-            for name in CONTENT_TYPES:
-                response = await client.get(f"/feeds/{name}")
-                assert response.status_code == 200, (name, response.status_code)
-    finally:
-        lag.stop()
-        done.set()
-        await asyncio.gather(*readers)
+    lag = LoopLag(interval_s=0.005)
+    async with map_page_readers(client, readers=READERS, per_s=READERS_PER_S):
+        lag.start()
+        try:
+            for _ in range(rounds):
+                await asyncio.to_thread(_touch, services)
+                for name in CONTENT_TYPES:
+                    response = await client.get(f"/feeds/{name}")
+                    assert response.status_code == 200, (name, response.status_code)
+        finally:
+            lag.stop()
     return lag.stats()
 
 

@@ -49,6 +49,7 @@ import shapely
 
 from bench.databases import add_municipalities
 from bench.progress import Progress
+from bench.readers import map_page_readers
 from bench.verdict import add_target_option, chosen, finish, named, verdicts
 from bot.config import Settings
 from bot.gc_tuning import settled
@@ -131,25 +132,17 @@ async def loop_lag_during(
 ) -> tuple[LagStats, float]:
     """The event loop's lag (``bot.looplag``) while ``rebuilds`` map rebuilds are served one after another
     and the map page is served READERS_PER_S times a second; and the slowest rebuild request (ms)."""
-    lag, done, slowest = LoopLag(interval_s=0.005), asyncio.Event(), 0.0
-
-    async def reader() -> None:  # someone opening the map page, READERS_PER_S of them in all
-        while not done.is_set():
-            await client.get("/?lang=ar")
-            await asyncio.sleep(READERS / READERS_PER_S)  # the offered rate, not as fast as it answers
-
-    readers = [asyncio.create_task(reader()) for _ in range(READERS)]
-    lag.start()
-    try:
-        for _ in range(rebuilds):
-            await asyncio.to_thread(touch, services)
-            started = time.perf_counter()
-            await client.get("/map/closures.json?lang=en")
-            slowest = max(slowest, (time.perf_counter() - started) * 1000)
-    finally:
-        lag.stop()
-        done.set()
-        await asyncio.gather(*readers)
+    lag, slowest = LoopLag(interval_s=0.005), 0.0
+    async with map_page_readers(client, readers=READERS, per_s=READERS_PER_S):
+        lag.start()
+        try:
+            for _ in range(rebuilds):
+                await asyncio.to_thread(touch, services)
+                started = time.perf_counter()
+                await client.get("/map/closures.json?lang=en")
+                slowest = max(slowest, (time.perf_counter() - started) * 1000)
+        finally:
+            lag.stop()
     return lag.stats(), slowest
 
 
