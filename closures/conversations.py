@@ -8,10 +8,13 @@ Blocking (database): the bot calls it from a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from closures.models import ConversationData, ConversationState
 from closures.store import CONVERSATION, notify, session_scope
@@ -81,6 +84,60 @@ def save_user_data(engine: Engine, user_id: int, value: str | None, *, now: date
         session.add(row)
 
 
+@dataclass(frozen=True)
+class UserSave:
+    """One user's changed conversation states ((name, key) → state, None: ended) and, if ``data_changed``,
+    their kept data (None: nothing to keep)."""
+
+    user_id: int
+    states: dict[tuple[str, str], str | None]
+    data: str | None
+    data_changed: bool
+
+
+def save_users(engine: Engine, saves: Sequence[UserSave], *, now: datetime) -> None:
+    """Store several users' saves in one transaction, in order (a later save of the same state or data
+    wins), with one notice per user: another process never sees a state without its draft, and a crowd of
+    drivers costs one commit and a few statements, not a transaction each."""
+    states: dict[tuple[str, str], str | None] = {}
+    data: dict[int, str | None] = {}
+    for save in saves:
+        states.update(save.states)
+        if save.data_changed:
+            data[save.user_id] = save.data
+    with session_scope(engine, write=True) as session:
+        for user_id in dict.fromkeys(save.user_id for save in saves):
+            notify(session, CONVERSATION, str(user_id))
+        ended = [name_key for name_key, state in states.items() if state is None]
+        for name, key in ended:
+            session.exec(
+                delete(ConversationState).where(
+                    col(ConversationState.name) == name, col(ConversationState.key) == key
+                )
+            )
+        _upsert(session, ConversationState, ("name", "key"), [
+            {"name": name, "key": key, "state": state, "updated_at": now}
+            for (name, key), state in states.items() if state is not None
+        ])  # fmt: skip
+        gone = [user_id for user_id, value in data.items() if value is None]
+        if gone:
+            session.exec(delete(ConversationData).where(col(ConversationData.telegram_user_id).in_(gone)))
+        _upsert(session, ConversationData, ("telegram_user_id",), [
+            {"telegram_user_id": user_id, "data_json": value, "updated_at": now}
+            for user_id, value in data.items() if value is not None
+        ])  # fmt: skip
+
+
+def _upsert(session: Session, model: type, keys: tuple[str, ...], rows: list[dict[str, object]]) -> None:
+    """INSERT the rows, or UPDATE the other columns of those whose primary key exists (one executemany)."""
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(model)
+    updated = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updated), rows)
+
+
 def save_user(
     engine: Engine,
     user_id: int,
@@ -90,26 +147,6 @@ def save_user(
     data_changed: bool,
     now: datetime,
 ) -> None:
-    """Store one user's changed conversation states ((name, key) → state) and, if ``data_changed``, their
-    kept data, in one transaction with one notice: another process never sees the state without the draft.
-    """
-    with session_scope(engine, write=True) as session:
-        notify(session, CONVERSATION, str(user_id))
-        for (name, key), state in states.items():
-            row = session.get(ConversationState, (name, key))
-            if state is None:
-                if row is not None:
-                    session.delete(row)
-                continue
-            row = row or ConversationState(name=name, key=key, state=state)
-            row.state, row.updated_at = state, now
-            session.add(row)
-        if data_changed:
-            kept = session.get(ConversationData, user_id)
-            if data is None:
-                if kept is not None:
-                    session.delete(kept)
-            else:
-                kept = kept or ConversationData(telegram_user_id=user_id, data_json=data)
-                kept.data_json, kept.updated_at = data, now
-                session.add(kept)
+    """Store one user's changed conversation states and, if ``data_changed``, their kept data (see
+    :func:`save_users`)."""
+    save_users(engine, [UserSave(user_id, states, data, data_changed)], now=now)

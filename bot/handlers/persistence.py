@@ -21,6 +21,7 @@ from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 from bot.handlers.common import LAST_POINT_KEY
 from bot.handlers.staff import emergency_draft
 from bot.handlers.staff.flow import DRAFT_KEY
+from bot.publish.batching import Coalesced
 from closures import conversations
 from closures.lifecycle import Clock, system_clock
 
@@ -41,6 +42,9 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         # Set by ``conversation_sync``, which writes each user's states and data at the end of their update,
         # together: the Application's own periodic writes would then only split them in two transactions.
         self.written_per_update = False
+        # Users' saves asked for while one transaction runs go together in the next (a crowd of drivers
+        # sharing locations would otherwise queue one commit each on SQLite's single writer).
+        self._saves: Coalesced[conversations.UserSave, None] = Coalesced(self._write_saves, asyncio.to_thread)
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -139,18 +143,20 @@ class StorePersistence(BasePersistence[UserData, UserData, UserData]):
         data_changed = self._written.get(("data", str(user_id))) != kept
         if not changed and not data_changed:
             return
-        await asyncio.to_thread(
-            conversations.save_user,
-            self._engine,
-            user_id,
-            changed,
-            data=kept,
-            data_changed=data_changed,
-            now=self._clock(),
-        )
+        # Remembered before the write lands: a second save of this user queued meanwhile compares with what
+        # the first will have written, not with what the store held before it.
         for written, value in changed.items():
             self._remember(written, value)
         self._remember(("data", str(user_id)), kept)
+        try:
+            await self._saves(conversations.UserSave(user_id, changed, kept, data_changed))
+        except Exception:
+            for written in [*changed, ("data", str(user_id))]:
+                self._written.pop(written, None)  # unknown now: the next save writes it again
+            raise
+
+    def _write_saves(self, saves: Sequence[conversations.UserSave]) -> None:
+        conversations.save_users(self._engine, saves, now=self._clock())
 
     # -- read elsewhere -------------------------------------------------------------------------------
 

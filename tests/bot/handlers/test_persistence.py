@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -54,3 +57,32 @@ async def test_only_the_kept_user_data_is_written_and_only_when_it_changed(engin
     assert await StorePersistence(engine).get_user_data() == {
         4: {"last_point": [46.67, 24.71, "2026-11-27T07:00:00+00:00"]}
     }
+
+
+async def test_saves_asked_for_together_share_one_transaction_and_keep_their_order(engine: Engine) -> None:
+    # A crowd of drivers sharing locations at once: one commit for the crowd, not one each on SQLite's
+    # single writer, and a user saved twice in the same group ends with the later value.
+    persistence = StorePersistence(engine)
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    sa.event.listen(engine, "commit", committed)
+    try:
+        await asyncio.gather(
+            *(
+                persistence.save_user_now(user, [], {"last_point": [46.6 + user / 1000, 24.7, "t"]})
+                for user in range(1, 51)
+            ),
+            persistence.save_user_now(7, [], {"last_point": [1.0, 2.0, "later"]}),
+            persistence.save_user_now(9, [], {}),  # nothing kept any more: the row goes
+        )
+    finally:
+        sa.event.remove(engine, "commit", committed)
+    assert 1 <= len(commits) <= 3
+    kept = dict(rows(engine)[1])
+    assert len(kept) == 49
+    assert 9 not in kept
+    assert kept[7] == '{"last_point": [1.0, 2.0, "later"]}'
+    assert kept[50] == '{"last_point": [46.65, 24.7, "t"]}'
