@@ -74,24 +74,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy.engine import Engine
+
 from bench import databases, flood_report, flood_scenario, verdict
-from bench.botapi import bot_settings
-from bench.flood_day import (
-    FloodBotApi,
-    Messaged,
-    capacity,
-    import_closures,
-    outbox_idle,
-    planned,
-    poll_web,
-    running_bot,
-)
+from bench.flood_bot import BotProcess, bot_process
+from bench.flood_day import FloodBotApi, Messaged, capacity, outbox_idle, planned, poll_web
 from bench.flood_scenario import Scenario, Size
 from bench.offered import offer
 from bench.progress import Progress
-from bot.looplag import LoopLag
-from bot.services import Services
-from closures.service import Actor
+from bot.looplag import LagStats
 from closures.store import make_engine
 
 TARGETS = {
@@ -103,7 +94,6 @@ TARGETS = {
 STALL_MS = 100.0
 STEPS = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0)
 QUICK_STEPS = (5.0, 10.0)
-OPERATOR = Actor.telegram(flood_scenario.OPERATOR_ID)
 QUIET_S = 60.0  # a drain with no message for this long has stopped: its figures are missing
 IDLE_TIMEOUT_S = 600.0  # for the outbox to work through the import's alerts before the update
 
@@ -136,7 +126,7 @@ def main(
             steps = QUICK_STEPS if args.quick else STEPS
             report = asyncio.run(
                 run(url, size, rate=rate, seconds=seconds, step_s=step_s, steps=steps, seed=args.seed,
-                    p99_limit_ms=targets["day_p99_ms_max"], progress=progress)
+                    p99_limit_ms=targets["day_p99_ms_max"], progress=progress, tmp=Path(tmp))
             )  # fmt: skip
     except databases.NoPostgres as exc:
         return verdict.finish(
@@ -161,72 +151,86 @@ def _database(choice: str, tmp: Path) -> Iterator[str]:
 
 async def run(
     url: str, size: Size, *, rate: float, seconds: float, step_s: float, steps: Sequence[float], seed: int,
-    p99_limit_ms: float, progress: Progress,
+    p99_limit_ms: float, progress: Progress, tmp: Path,
 ) -> dict[str, Any]:  # fmt: skip
-    """The day's phases, in order, against one bot on ``url``; every figure (``flood_report.figures``)."""
+    """The day's phases, in order, against one bot process on ``url``; every figure
+    (``flood_report.figures``)."""
     progress.stage(f"writing {size.subscribers:,} subscribers and {size.drivers:,} drivers' locations")
     engine = make_engine(url)
-    scenario = await asyncio.to_thread(flood_scenario.build, engine, size, now=datetime.now(UTC), seed=seed)
-    engine.dispose()
-    reply_timeout_s = max(30.0, 12 * seconds)
-    async with FloodBotApi() as api:
-        services = Services.build(bot_settings(api, url))
-        progress.stage("starting the bot", done=1)
-        async with running_bot(services) as web_url:
-            await offer(api, scenario.senders[:20], rate=20, seconds=1, reply_timeout_s=30)  # warm-up
-            progress.stage(f"idle: {rate:g} updates/s for {seconds:g} s", done=2)
-            async with LoopLag(stall_s=STALL_MS / 1000) as lag:
+    try:
+        now = datetime.now(UTC)
+        scenario = await asyncio.to_thread(flood_scenario.build, engine, size, now=now, seed=seed)
+        import_file = tmp / "partner.geojson"
+        import_file.write_text(scenario.import_text, "utf-8")
+        reply_timeout_s = max(30.0, 12 * seconds)
+        async with FloodBotApi() as api:
+            progress.stage("starting the bot", done=1)
+            async with bot_process(
+                api, url, area=scenario.area, operator_id=flood_scenario.OPERATOR_ID, tmp=tmp
+            ) as (bot, web_url):
+                await offer(api, scenario.senders[:20], rate=20, seconds=1, reply_timeout_s=30)  # warm-up
+                progress.stage(f"idle: {rate:g} updates/s for {seconds:g} s", done=2)
+                await bot.ask("lag_start")
                 idle = await offer(
                     api, scenario.senders, rate=rate, seconds=seconds, reply_timeout_s=reply_timeout_s
                 )
-            idle_loop = lag.stats()
-            progress.stage(f"the day: a flood, {size.imported:,} closures imported, the feeds polled", done=3)
-            day = await _the_day(api, services, scenario, web_url, rate=rate, seconds=seconds,
-                                 reply_timeout_s=reply_timeout_s)  # fmt: skip
-            progress.stage("the import's alerts worked through", done=5)
-            day["outbox_idle_after_s"] = await outbox_idle(services, timeout_s=IDLE_TIMEOUT_S)
-            progress.stage("the update drained alone", done=5.5)
-            alone = await _drain_alone(api, services, scenario, day.pop("first_id"), day["messaged"])
-            progress.stage("capacity: stepping the offered rate", done=6)
-            api.reach = None
-            sustainable, stepped = await capacity(
-                api, scenario.senders, steps, seconds=step_s, limit_ms=p99_limit_ms,
-                reply_timeout_s=reply_timeout_s,
-            )  # fmt: skip
+                watched = await bot.ask("lag_stop")
+                idle_loop = LagStats(**watched["lag"])
+                idle_cpu_s = float(watched["cpu_s"])
+                progress.stage(
+                    f"the day: a flood, {size.imported:,} closures imported, the feeds polled", done=3
+                )
+                day = await _the_day(api, bot, engine, scenario, web_url, import_file, rate=rate,
+                                     seconds=seconds, reply_timeout_s=reply_timeout_s)  # fmt: skip
+                progress.stage("the import's alerts worked through", done=5)
+                day["outbox_idle_after_s"] = await outbox_idle(engine, timeout_s=IDLE_TIMEOUT_S)
+                progress.stage("the update drained alone", done=5.5)
+                alone = await _drain_alone(api, bot, engine, scenario, day.pop("first_id"), day["messaged"])
+                progress.stage("capacity: stepping the offered rate", done=6)
+                api.reach = None
+                sustainable, stepped = await capacity(
+                    api, scenario.senders, steps, seconds=step_s, limit_ms=p99_limit_ms,
+                    reply_timeout_s=reply_timeout_s,
+                )  # fmt: skip
+    finally:
+        engine.dispose()
     return flood_report.figures(
         url, size, scenario, idle=idle, idle_loop=idle_loop, day=day, alone=alone, sustainable=sustainable,
-        stepped=stepped, strays=api.strays, late_replies=api.late_replies,
+        stepped=stepped, strays=api.strays, late_replies=api.late_replies, bot_pid=bot.pid,
+        idle_cpu_s=idle_cpu_s,
     )  # fmt: skip
 
 
 async def _the_day(
-    api: FloodBotApi, services: Services, scenario: Scenario, web_url: str, *, rate: float, seconds: float,
-    reply_timeout_s: float,
+    api: FloodBotApi, bot: BotProcess, engine: Engine, scenario: Scenario, web_url: str, import_file: Path,
+    *, rate: float, seconds: float, reply_timeout_s: float,
 ) -> dict[str, Any]:  # fmt: skip
     messaged = api.reach = Messaged(scenario.expected)
     polled = asyncio.Event()
-    async with LoopLag(stall_s=STALL_MS / 1000) as lag:
-        web = asyncio.create_task(poll_web(web_url, polled))
-        load_started = time.monotonic()
-        load = asyncio.create_task(
-            offer(api, scenario.senders, rate=rate, seconds=seconds, reply_timeout_s=reply_timeout_s, seed=1)
-        )
-        await asyncio.sleep(min(1.0, seconds / 5))  # pacing: drivers were asking before the operator confirms
-        importing = asyncio.create_task(import_closures(services, scenario.import_text))
-        confirmed = time.monotonic()
-        issued, declare_s = await asyncio.to_thread(_timed_declare, services, scenario)
-        planned_at = await planned(services, issued, 1, timeout_s=reply_timeout_s)
-        await messaged.finished(quiet_s=QUIET_S)
-        loaded, imported = await load, await importing
-        polled.set()
-        web_figures = await web
-    first = messaged.first_at
-    loop = lag.stats()
+    await bot.ask("lag_start")
+    web = asyncio.create_task(poll_web(web_url, polled))
+    load_started = time.monotonic()
+    load = asyncio.create_task(
+        offer(api, scenario.senders, rate=rate, seconds=seconds, reply_timeout_s=reply_timeout_s, seed=1)
+    )
+    await asyncio.sleep(min(1.0, seconds / 5))  # pacing: drivers were asking before the operator confirms
+    importing = asyncio.create_task(bot.ask("import", path=str(import_file)))
+    confirmed = time.monotonic()
+    declared = await bot.ask("declare")
+    issued = int(declared["first_id"])
+    planned_at = await planned(engine, issued, 1, timeout_s=reply_timeout_s)
+    await messaged.finished(quiet_s=QUIET_S)
+    loaded, imported = await load, await importing
+    polled.set()
+    web_figures = await web
+    watched = await bot.ask("lag_stop")
+    loop = LagStats(**watched["lag"])
+    imported.pop("id", None)
     return {
-        "load": loaded, "first_id": issued, "messaged": messaged, "declare_s": round(declare_s, 3),
-        "planned_s": _since(confirmed, planned_at), "first_message_s": _since(confirmed, first),
+        "load": loaded, "first_id": issued, "messaged": messaged, "declare_s": declared["declare_s"],
+        "planned_s": _since(confirmed, planned_at), "first_message_s": _since(confirmed, messaged.first_at),
         "drained_during_load": messaged.arrived_by(load_started + seconds),
-        "import": imported, "web": web_figures, "loop": loop.as_json(),
+        "import": imported, "web": web_figures, "loop": loop.as_json(), "bot_cpu_s": watched["cpu_s"],
     }  # fmt: skip
 
 
@@ -234,28 +238,17 @@ def _since(start: float, moment: float | None) -> float | None:
     return round(moment - start, 3) if moment is not None else None
 
 
-def _timed_declare(services: Services, scenario: Scenario) -> tuple[int, float]:
-    started = time.perf_counter()
-    issued = services.emergencies.declare("riyadh", scenario.declaration(services.clock()), OPERATOR)
-    assert issued.emergency.first_id is not None
-    return issued.emergency.first_id, time.perf_counter() - started
-
-
 async def _drain_alone(
-    api: FloodBotApi, services: Services, scenario: Scenario, first_id: int, first: Messaged
+    api: FloodBotApi, bot: BotProcess, engine: Engine, scenario: Scenario, first_id: int, first: Messaged
 ) -> dict[str, Any]:
     """An update (a new instruction) drained with nothing else running: each person answered once more."""
     if not first.all_in.is_set():  # the day's drain stopped short: an update now would mix with it
         return {"messaged": Messaged(scenario.expected), "planned_s": None, "first_message_s": None,
                 "answers_first": False}  # fmt: skip
     messaged = api.reach = Messaged(scenario.expected)
-    changes = {
-        "instruction_ar": "ابتعد عن الأنفاق حتى إشعار آخر",
-        "instruction_en": "Keep out of underpasses until told",
-    }
     confirmed = time.monotonic()
-    issued = await asyncio.to_thread(services.emergencies.update, first_id, changes, OPERATOR)
-    planned_at = await planned(services, first_id, issued.emergency.version, timeout_s=QUIET_S)
+    issued = await bot.ask("update", first_id=first_id)
+    planned_at = await planned(engine, first_id, int(issued["version"]), timeout_s=QUIET_S)
     await messaged.finished(quiet_s=QUIET_S)
     return {
         "messaged": messaged,

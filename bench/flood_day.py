@@ -11,10 +11,12 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from bench.botapi import TimedBotApi, percentile
@@ -141,7 +143,7 @@ async def running_bot(services: Services, *, timeout_s: float = 60.0) -> AsyncIt
         await bot
 
 
-async def planned(services: Services, first_id: int, version: int, *, timeout_s: float) -> float | None:
+async def planned(engine: Engine, first_id: int, version: int, *, timeout_s: float) -> float | None:
     """When (``time.monotonic()``) every direct message of the emergency's ``version`` was planned: its
     "emergency-people" row seen done, looked at every PLANNED_EVERY_S from a worker thread. The outbox
     worker expands that row into one row per person in the transaction that marks it done
@@ -153,7 +155,7 @@ async def planned(services: Services, first_id: int, version: int, *, timeout_s:
     )
 
     def expanded() -> bool:
-        with services.engine.connect() as conn:
+        with engine.connect() as conn:
             return conn.execute(query).scalar_one_or_none() == OutboxStatus.DONE.value
 
     deadline = time.monotonic() + timeout_s
@@ -164,7 +166,7 @@ async def planned(services: Services, first_id: int, version: int, *, timeout_s:
     return None
 
 
-async def outbox_idle(services: Services, *, timeout_s: float) -> float | None:
+async def outbox_idle(engine: Engine, *, timeout_s: float) -> float | None:
     """Wait until no outbox row is due or being sent — the import's closures each plan a subscribers'
     alert row whose expansion reads every subscription, and the outbox takes rows oldest due first, so an
     update issued before they are worked through waits behind them. The seconds it took (None: not
@@ -174,9 +176,9 @@ async def outbox_idle(services: Services, *, timeout_s: float) -> float | None:
 
     def busy() -> bool:
         query = sa.select(col(OutboxItem.id)).where(
-            col(OutboxItem.status).in_(open_), col(OutboxItem.due_at) <= services.clock()
+            col(OutboxItem.status).in_(open_), col(OutboxItem.due_at) <= datetime.now(UTC)
         )
-        with services.engine.connect() as conn:
+        with engine.connect() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
     while time.monotonic() - started < timeout_s:

@@ -4,6 +4,7 @@ the lines a person reads above the JSON."""
 from __future__ import annotations
 
 import math
+import os
 import platform
 from typing import Any, TextIO
 
@@ -22,6 +23,7 @@ TARGET_RATE = 500.0  # updates a second: issue 12's load, for processes_for_500
 def figures(
     url: str, size: Size, scenario: Scenario, *, idle: Load, idle_loop: LagStats, day: dict[str, Any],
     alone: dict[str, Any], sustainable: float, stepped: list[Load], strays: int, late_replies: int,
+    bot_pid: int, idle_cpu_s: float,
 ) -> dict[str, Any]:  # fmt: skip
     """Every figure of the run, flat where a target reads it (``verdict.named``), the phases nested."""
     messaged: Messaged = day.pop("messaged")
@@ -48,6 +50,8 @@ def figures(
         "all_reached_once": messaged.once_each, "update_reached_once": update.once_each,
         "update_answers_first": alone["answers_first"], "strays": strays,
         "late_replies": late_replies,
+        "bot_pid": bot_pid, "bench_pid": os.getpid(),
+        "idle_bot_cpu_ms_per_update": round(1000 * idle_cpu_s / idle.offered, 2) if idle.offered else None,
         "idle": {**idle.as_json(), "loop": idle_loop.as_json()}, "day": {**load.as_json(), **day},
         "loop": day["loop"],
         "drain_alone": {"planned_s": alone["planned_s"], "first_message_s": alone["first_message_s"],
@@ -91,6 +95,8 @@ def summary(r: dict[str, Any], out: TextIO, *, stall_ms: float) -> None:
         f"event loop on the day: {r['loop_stalls']} stalls over {stall_ms:g} ms, "
         f"worst {r['loop_max_lag_ms']} ms "
         f"(target ≤ {t['loop_stalls_max']:g}: {word('loop_stalls_max')}); idle {r['idle_loop_stalls']}",
+        f"the bot's process (pid {r['bot_pid']}, apart from the Bot API and the drivers): "
+        f"{r['idle_bot_cpu_ms_per_update']} ms of CPU per update at idle",
         f"one process sustains {r['sustainable_updates_s']:g} updates/s with p99 under "
         f"{t['day_p99_ms_max']:g} ms: processes_for_500 = {r['processes_for_500']}",
     ]

@@ -85,13 +85,18 @@ class Scenario:
     imported: int
 
     def declaration(self, now: datetime) -> EmergencyDraft:
-        return EmergencyDraft(
-            hazard="flood", level="alarm",
-            headline_ar="سيول في وسط الرياض", headline_en="Flooding in central Riyadh",
-            instruction_ar="تجنب الأنفاق والأودية والزم مكانك إن أمكن",
-            instruction_en="Avoid underpasses and wadis; stay where you are if you can",
-            expires_at=now + timedelta(hours=6), area=self.area, playbooks=(PLAYBOOK,),
-        )  # fmt: skip
+        return declaration(self.area, now)
+
+
+def declaration(area: Polygon, now: datetime) -> EmergencyDraft:
+    """The operator's flood over ``area``: an alarm for six hours, bringing the playbook's closures."""
+    return EmergencyDraft(
+        hazard="flood", level="alarm",
+        headline_ar="سيول في وسط الرياض", headline_en="Flooding in central Riyadh",
+        instruction_ar="تجنب الأنفاق والأودية والزم مكانك إن أمكن",
+        instruction_en="Avoid underpasses and wadis; stay where you are if you can",
+        expires_at=now + timedelta(hours=6), area=area, playbooks=(PLAYBOOK,),
+    )  # fmt: skip
 
 
 def metric_square(half_side_m: float) -> Polygon:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 
 import pytest
 
@@ -32,6 +33,8 @@ def test_a_small_flood_day_reaches_everyone_once_and_reports_every_figure(monkey
     assert status == 0, report["passed"]
     assert report["bench"] == "flood"
     assert report["backend"] == "sqlite"
+    assert report["bot_pid"] != report["bench_pid"] == os.getpid()  # the bot runs apart from its stand-ins
+    assert report["idle_bot_cpu_ms_per_update"] > 0
     # every person inside the area, subscriber or driver, once for the flood and once for its update
     assert report["messages"] == report["expected_people"] > report["subscribers"]
     assert report["all_reached_once"] is True
