@@ -15,6 +15,7 @@ Timeouts are per attempt and start when the request starts, never while it waits
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -83,10 +85,18 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         body: Any = None
-        if request_data is not None:
-            body = _form(request_data) if files else request_data.json_parameters
+        headers = None
+        if files:
+            body = _form(request_data) if request_data is not None else None
+        elif request_data is not None:
+            # One JSON body, as the Bot API takes any request without an upload: aiohttp's own form
+            # encoding builds a multipart writer (and a random boundary) for every call, a tenth of a send.
+            body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            headers = _JSON
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut(f"aiohttp.{type(err).__name__}: {err}") from err
