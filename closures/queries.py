@@ -12,6 +12,7 @@ applied at query time, so the index stays valid as closures start and end; it is
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ class _Snapshot:
     index: SpatialIndex
     views: dict[int, ClosureView]
     max_radius_m: float
+    ticket: int = 0  # taken when its build read the counter: it holds every write before then
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class ClosureQueries:
         self._max_age = max_age
         self._interval_s = check_interval.total_seconds()
         self._monotonic = monotonic
+        self._tickets = itertools.count(1)  # orders queries and builds (atomic under the GIL)
         self._local_writes = local_writes(engine)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
@@ -251,18 +254,25 @@ class ClosureQueries:
             return checked.snapshot
         # Count local writes before reading the counter: one committing in between is counted again later.
         writes, checked_s = self._local_writes.value, self._monotonic()
+        ticket = next(self._tickets)
         counter = change_counter(self._engine)
         snap = self._snapshot
         if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
             with self._lock:
                 snap = self._snapshot
-                if snap is None or snap.counter != counter or at - snap.built_at >= self._max_age:
+                # A build that began after this query looked holds all it must see: queries that queued
+                # behind one build share the next (an import's thousand writes would otherwise cost a
+                # build per query, each outdated by the time the next query got the lock).
+                if snap is None or (
+                    snap.ticket < ticket and (snap.counter != counter or at - snap.built_at >= self._max_age)
+                ):
                     snap = self._snapshot = self._build(at)
         self._checked = _Checked(snap, writes, checked_s)
         return snap
 
     def _build(self, at: datetime) -> _Snapshot:
         # Read the counter first: a write landing during the read moves it again and forces a new build.
+        ticket = next(self._tickets)
         counter = change_counter(self._engine)
         with Session(self._engine) as session:
             rows = list(
@@ -277,7 +287,7 @@ class ClosureQueries:
         views = {v.id: v for v in (ClosureView.of(r, g) for r, g in zip(rows, geometries, strict=True))}
         index = SpatialIndex(list(views), geometries)
         max_radius = max((v.radius_m or 0.0 for v in views.values()), default=0.0)
-        return _Snapshot(counter, at, index, views, max_radius)
+        return _Snapshot(counter, at, index, views, max_radius, ticket)
 
 
 def _eight(bearing: float | None) -> str | None:

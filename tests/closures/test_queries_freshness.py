@@ -5,6 +5,8 @@ The interval is timed by an injected monotonic clock, so the tests move it inste
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -108,3 +110,62 @@ def test_only_committed_transactions_that_move_the_counter_count_as_local_writes
 def test_a_negative_interval_is_refused(engine):
     with pytest.raises(ValueError, match="check_interval"):
         ClosureQueries(engine, check_interval=timedelta(seconds=-1))
+
+
+class _WatchedLock:
+    """The index's build lock, telling the test how many queries are held at it."""
+
+    def __init__(self, holding: int, all_held: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._at = 0
+        self._holding = holding
+        self._all_held = all_held
+
+    def __enter__(self) -> None:
+        with self._guard:
+            self._at += 1
+            if self._at == self._holding:
+                self._all_held.set()
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            self._at -= 1
+        self._lock.release()
+
+
+def test_queries_queued_behind_a_build_share_the_next_even_as_writes_go_on(engine, clock, register):
+    # An import writes a closure every few milliseconds: a query waiting for the lock needs a build that
+    # began after it looked, not one per query each outdated by the next write.
+    first = register()
+    queries = ClosureQueries(engine, clock=clock, check_interval=timedelta(0))
+    builds: list[int] = []
+    held, release, queued = threading.Event(), threading.Event(), threading.Event()
+    queries._lock = _WatchedLock(4, queued)  # type: ignore[assignment]  # the same protocol, watched
+    build = queries._build
+
+    def watched_build(at):
+        builds.append(len(builds))
+        if len(builds) == 1:
+            snapshot = build(at)
+            held.set()
+            release.wait(10)  # the three others look and queue meanwhile
+            return snapshot
+        register()  # the next write lands as the second build begins, after the three looked
+        return build(at)
+
+    queries._build = watched_build  # type: ignore[method-assign]  # counting builds, building as ever
+    with ThreadPoolExecutor(4) as pool:
+        leader = pool.submit(_ids, queries)
+        assert held.wait(10)
+        second = register()  # written while the first build holds the lock: the others must see it
+        followers = [pool.submit(_ids, queries) for _ in range(3)]
+        assert queued.wait(10)
+        release.set()
+        assert leader.result(10) == [first.id]
+        seen = [f.result(10) for f in followers]
+    assert len(builds) == 2
+    for ids in seen:
+        assert first.id in ids
+        assert second.id in ids
