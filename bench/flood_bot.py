@@ -38,6 +38,7 @@ from pydantic import SecretStr
 from bench.flood_day import import_closures, running_bot
 from bench.flood_scenario import declaration
 from bot.config import Settings
+from bot.gc_tuning import settle
 from bot.localapi import LocalBotApi
 from bot.looplag import LoopLag
 from bot.services import Services
@@ -191,6 +192,7 @@ async def _serve(setup: dict[str, Any]) -> None:
         answer(reply)
 
     async with running_bot(services) as web_url:
+        settle()  # start-up is done, as ``roadbot run`` has it (bot.gc_tuning): this process is the bot's
         answer({"web_url": web_url, "pid": os.getpid()})
         tasks: set[asyncio.Task[None]] = set()
         lines = asyncio.create_task(reader.readline())
