@@ -10,8 +10,10 @@ crash and a second expansion add nothing twice. A driver who blocked the bot is 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import shapely
@@ -49,6 +51,36 @@ def affected(session: Session, closure: ClosureView) -> list[Affected]:
 def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.0) -> list[Affected]:
     """Active subscriptions within their radius of ``geometry`` (grown by ``reach_m``: a point closure's
     radius), one per driver (the nearest), nearest first; a place inside an area is at distance 0."""
+    near = _nearest(session, geometry, reach_m)
+    if near is None:
+        return []
+    rows, chosen, distances, geoms, projection = near
+    origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
+    directions = directions_from(origins, geometry, projection=projection)
+    found = [
+        Affected(rows[i].id, rows[i].telegram_user_id, rows[i].name, rows[i].language, float(distances[i]), d)
+        for i, d in zip(chosen, directions, strict=True)
+    ]
+    return sorted(found, key=lambda a: (a.distance_m, a.user_id))
+
+
+def reached_by(session: Session, area: BaseGeometry) -> list[tuple[int, str]]:
+    """``affected_by`` for an emergency's area, which needs no distance, direction or order: each driver
+    reached (once, by their nearest subscription) and that subscription's language."""
+    near = _nearest(session, area, 0.0)
+    if near is None:
+        return []
+    rows, chosen = near[0], near[1]
+    return [(rows[i].telegram_user_id, rows[i].language) for i in chosen]
+
+
+type _Near = tuple[Sequence[sa.Row[Any]], list[int], np.ndarray, np.ndarray, Projection]
+
+
+def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near | None:
+    """The active subscriptions within their radius of ``geometry`` grown by ``reach_m``, one per driver
+    (the nearest; of equals, the first read): the rows read, the chosen ones' positions among them, every
+    row's distance (metres, inf where not measured), geometry, and the projection measured in."""
     rows = session.execute(
         sa.select(
             col(Subscription.id),
@@ -60,34 +92,29 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
         ).where(col(Subscription.active) == sa.true())
     ).all()
     if not rows:
-        return []
-    geoms = shapely.from_geojson([r.geometry_geojson for r in rows])
-    radii = np.array([r.radius_m for r in rows], dtype=float)
+        return None
+    _, users, _, _, radii_read, texts = zip(*rows, strict=True)
+    geoms = shapely.from_geojson(list(texts))  # one vectorised parse of every subscription
+    radii = np.array(radii_read, dtype=float)
     reach = radii + reach_m
     # a first cut in degrees (longitude degrees shrink towards the poles: stay generous), then metres
     lat = abs(shapely.get_coordinates(geometry)[:, 1]).max()
     margin = (reach / _EARTH_DEG_M) / max(np.cos(np.radians(min(lat, 80.0))), 0.1)
     near = shapely.distance(geoms, geometry) <= margin
     if not near.any():
-        return []
+        return None
     projection = Projection.for_geometry(geometry)
     target = projection.to_metric(geometry)
     distances = np.full(len(rows), np.inf)
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
     distances = np.maximum(0.0, distances - reach_m)
-    best: dict[int, int] = {}  # driver -> the row of their nearest subscription
-    for i in np.flatnonzero(distances <= radii).tolist():
-        user_id = rows[i].telegram_user_id
-        if user_id not in best or distances[best[user_id]] > distances[i]:
-            best[user_id] = i
-    chosen = list(best.values())
-    origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
-    directions = directions_from(origins, geometry, projection=projection)
-    found = [
-        Affected(rows[i].id, rows[i].telegram_user_id, rows[i].name, rows[i].language, float(distances[i]), d)
-        for i, d in zip(chosen, directions, strict=True)
-    ]
-    return sorted(found, key=lambda a: (a.distance_m, a.user_id))
+    within = np.flatnonzero(distances <= radii)
+    # per driver the nearest row: sorted by driver, then distance, then position; each driver's first
+    drivers = np.array(users, dtype=np.int64)[within]
+    order = np.lexsort((within, distances[within], drivers))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = drivers[order][1:] != drivers[order][:-1]
+    return rows, within[order[first]].tolist(), distances, geoms, projection
 
 
 def _origin(place: BaseGeometry) -> Point:
