@@ -23,21 +23,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlalchemy.dialects import sqlite
+from sqlmodel import Session, SQLModel
 
 
 def insert_new(
-    session: Session, table: sa.Table, *, same: Mapping[str, Any], each: Mapping[str, Sequence[Any]]
+    session: Session, model: type[SQLModel], *, same: Mapping[str, Any], each: Mapping[str, Sequence[Any]]
 ) -> None:
-    """INSERT one row per position of the ``each`` sequences (all of one length), with the ``same`` values
-    in every row, in the session's transaction; rows that would break a unique key are left alone."""
+    """INSERT into ``model``'s table one row per position of the ``each`` sequences (all of one length),
+    with the ``same`` values in every row, in the session's transaction; rows that would break a unique
+    key are left alone."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
     count = _checked(table, same, each)
     if count == 0:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_unnest(table, same, each))
+        _unnest(connection, table, same, each)
     else:
         _executemany(connection, table, same, each, count)
 
@@ -63,21 +66,39 @@ def _checked(table: sa.Table, same: Mapping[str, Any], each: Mapping[str, Sequen
     return lengths.pop()
 
 
-def _unnest(table: sa.Table, same: Mapping[str, Any], each: Mapping[str, Sequence[Any]]) -> sa.Executable:
-    names = list(each)
-    rows = (
-        sa.func.unnest(
-            *[
-                sa.bindparam(f"each_{n}", list(each[n]), type_=postgresql.ARRAY(table.c[n].type))
-                for n in names
-            ]
-        )
-        .table_valued(*names)
-        .render_derived(name="fanned")
-    )  # AS fanned(column, …)
-    constants = [sa.bindparam(f"same_{n}", value, type_=table.c[n].type) for n, value in same.items()]
-    chosen = sa.select(*constants, *[rows.c[n] for n in names])
-    return postgresql.insert(table).from_select([*same, *names], chosen).on_conflict_do_nothing()
+def _unnest(
+    connection: sa.Connection, table: sa.Table, same: Mapping[str, Any], each: Mapping[str, Sequence[Any]]
+) -> None:
+    # Written out rather than built with SQLAlchemy, for one reason: the arrays go in psycopg's binary
+    # format ("%b"), which copies each value as it is, where the text format quotes and escapes every
+    # element in Python (0.2 s of the 10,750 DMs' 0.5 s).
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+
+    def sql_type(name: str) -> str:
+        return str(table.c[name].type.compile(dialect=dialect))
+
+    params = {
+        f"same_{i}": _converted(table, name, dialect, value) for i, (name, value) in enumerate(same.items())
+    }
+    params |= {f"each_{i}": list(values) for i, values in enumerate(each.values())}
+    constants = [f"CAST(%(same_{i})s AS {sql_type(name)})" for i, name in enumerate(same)]
+    arrays = [f"CAST(%(each_{i})b AS {sql_type(name)}[])" for i, name in enumerate(each)]
+    columns = ", ".join(quote(name) for name in [*same, *each])
+    fanned = ", ".join(quote(name) for name in each)
+    connection.exec_driver_sql(
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) "
+        f"SELECT {', '.join(constants)}, fanned.* FROM unnest({', '.join(arrays)}) AS fanned({fanned}) "
+        "ON CONFLICT DO NOTHING",
+        params,
+    )
+
+
+def _converted(table: sa.Table, name: str, dialect: sa.Dialect, value: Any) -> Any:
+    """``value`` as the driver takes it for the column: the column type's conversion (a time made UTC),
+    then the dialect's (SQLite keeps times as text, in its own format)."""
+    convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    return convert(value) if convert else value
 
 
 def _executemany(
@@ -91,11 +112,9 @@ def _executemany(
     assert compiled.positiontup is not None  # SQLite's driver takes "?" parameters, in this order
 
     def converted(name: str) -> Sequence[Any] | itertools.repeat[Any]:
-        # the dialect's own conversion (SQLite keeps times as text in its format), after the column type's
-        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if name in same:
-            return itertools.repeat(convert(same[name]) if convert else same[name], count)
-        return [convert(v) for v in each[name]] if convert else each[name]
+            return itertools.repeat(_converted(table, name, dialect, same[name]), count)
+        return [_converted(table, name, dialect, value) for value in each[name]]
 
     columns = {name: converted(name) for name in names}
     rows = list(zip(*(columns[name] for name in compiled.positiontup), strict=False))

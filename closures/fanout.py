@@ -23,8 +23,9 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from closures.bulk import insert_new
 from closures.models import OutboxItem, OutboxStatus, Subscription
-from closures.outbox import Claimed, idempotency_key, insert_ignore
+from closures.outbox import Claimed, fanned_out, idempotency_key
 from closures.store import rows_matched, session_scope
 from closures.views import ClosureView
 from geo.measure import directions_from
@@ -70,27 +71,31 @@ def reached_by(session: Session, area: BaseGeometry) -> list[tuple[int, str]]:
     near = _nearest(session, area, 0.0)
     if near is None:
         return []
-    rows, chosen = near[0], near[1]
-    return [(rows[i].telegram_user_id, rows[i].language) for i in chosen]
+    _, users, _, languages, _, _ = zip(*near[0], strict=True)
+    return [(users[i], languages[i]) for i in near[1]]
 
 
-type _Near = tuple[Sequence[sa.Row[Any]], list[int], np.ndarray, np.ndarray, Projection]
+type _Near = tuple[Sequence[Any], list[int], np.ndarray, np.ndarray, Projection]
 
 
 def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near | None:
     """The active subscriptions within their radius of ``geometry`` grown by ``reach_m``, one per driver
     (the nearest; of equals, the first read): the rows read, the chosen ones' positions among them, every
     row's distance (metres, inf where not measured), geometry, and the projection measured in."""
-    rows = session.execute(
-        sa.select(
-            col(Subscription.id),
-            col(Subscription.telegram_user_id),
-            col(Subscription.name),
-            col(Subscription.language),
-            col(Subscription.radius_m),
-            col(Subscription.geometry_geojson),
-        ).where(col(Subscription.active) == sa.true())
-    ).all()
+    rows = (
+        session.connection()
+        .execute(  # Core rows: the ORM's loading costs more than the query here
+            sa.select(
+                col(Subscription.id),
+                col(Subscription.telegram_user_id),
+                col(Subscription.name),
+                col(Subscription.language),
+                col(Subscription.radius_m),
+                col(Subscription.geometry_geojson),
+            ).where(col(Subscription.active) == sa.true())
+        )
+        .all()
+    )
     if not rows:
         return None
     _, users, _, _, radii_read, texts = zip(*rows, strict=True)
@@ -114,7 +119,8 @@ def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near 
     order = np.lexsort((within, distances[within], drivers))
     first = np.ones(len(order), dtype=bool)
     first[1:] = drivers[order][1:] != drivers[order][:-1]
-    return rows, within[order[first]].tolist(), distances, geoms, projection
+    chosen: list[int] = within[order[first]].tolist()
+    return rows, chosen, distances, geoms, projection
 
 
 def _origin(place: BaseGeometry) -> Point:
@@ -141,39 +147,44 @@ def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: da
         if not rows_matched(mine):
             return None
         found = affected(session, closure)
-        rows = [
-            {
-                "idempotency_key": idempotency_key(
-                    item.closure_id, item.closure_version, item.event, f"alert:{a.user_id}"
+        destinations = [f"alert:{a.user_id}" for a in found]
+        if found:
+            insert_new(
+                session,
+                OutboxItem,
+                same=fanned_out(
+                    now, item.event.value, closure_id=item.closure_id, closure_version=item.closure_version
                 ),
-                "closure_id": item.closure_id,
-                "closure_version": item.closure_version,
-                "event": item.event.value,
-                "destination": f"alert:{a.user_id}",
-                "status": OutboxStatus.PENDING.value,
-                "due_at": now,
-                "attempts": 0,
-                "payload_json": json.dumps(
-                    {
-                        "chat_id": a.user_id,
-                        "subscription_id": a.subscription_id,
-                        "name": a.name,
-                        "language": a.language,
-                        "distance_m": round(a.distance_m, 1),
-                        "direction": a.direction,
-                    },
-                    ensure_ascii=False,
-                ),
-                "created_at": now,
-                "updated_at": now,
-            }
-            for a in found
-        ]
-        insert_ignore(session, OutboxItem, rows)
+                each={
+                    "idempotency_key": [
+                        idempotency_key(item.closure_id, item.closure_version, item.event, d)
+                        for d in destinations
+                    ],
+                    "destination": destinations,
+                    "payload_json": [_alert_payload(a) for a in found],
+                },
+            )
         session.execute(
-            sa.update(OutboxItem).where(col(OutboxItem.id) == item.id).values(remote_id=f"{len(rows)} alerts")
+            sa.update(OutboxItem)
+            .where(col(OutboxItem.id) == item.id)
+            .values(remote_id=f"{len(found)} alerts")
         )
-        return len(rows)
+        return len(found)
+
+
+def _alert_payload(a: Affected) -> str:
+    """What an "alert" row tells its sender: whom, about which saved place, how far and which way."""
+    return json.dumps(
+        {
+            "chat_id": a.user_id,
+            "subscription_id": a.subscription_id,
+            "name": a.name,
+            "language": a.language,
+            "distance_m": round(a.distance_m, 1),
+            "direction": a.direction,
+        },
+        ensure_ascii=False,
+    )
 
 
 def deactivate_subscriber(engine: Engine, user_id: int) -> int:

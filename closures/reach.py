@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import shapely
 import sqlalchemy as sa
@@ -104,19 +105,21 @@ def count(
 
 
 def _chosen_languages(session: Session, user_ids: list[int]) -> dict[int, str | None]:
-    chosen = sa.select(col(Driver.telegram_user_id), col(Driver.language)).where(
-        col(Driver.language).is_not(None)
-    )
-    if session.get_bind().dialect.name == "postgresql":  # one array, not 10,000 parameters to parse
-        ids = sa.bindparam("ids", user_ids, type_=postgresql.ARRAY(sa.BigInteger))
-        return dict(
-            session.execute(chosen.where(col(Driver.telegram_user_id) == sa.any_(ids))).tuples().all()
+    # the ids as ONE parameter (an array, or a JSON list on SQLite): an IN list of 10,000 parameters costs
+    # more to render and parse than the query takes
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = col(Driver.telegram_user_id) == sa.any_(
+            sa.bindparam("ids", user_ids, type_=postgresql.ARRAY(sa.BigInteger))
         )
-    out: dict[int, str | None] = {}
-    for start in range(0, len(user_ids), 5000):  # bounded IN lists
-        chunk = user_ids[start : start + 5000]
-        out.update(session.execute(chosen.where(col(Driver.telegram_user_id).in_(chunk))).tuples().all())
-    return out
+    else:
+        ids: sa.Select[Any] = sa.select(sa.column("value")).select_from(
+            sa.func.json_each(sa.bindparam("ids", json.dumps(user_ids)))
+        )
+        wanted = col(Driver.telegram_user_id).in_(ids)
+    chosen = sa.select(col(Driver.telegram_user_id), col(Driver.language))
+    return dict(
+        session.connection().execute(chosen.where(wanted, col(Driver.language).is_not(None))).tuples().all()
+    )
 
 
 def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach: Reach) -> int | None:
@@ -165,7 +168,7 @@ def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach
         if new:
             insert_new(
                 session,
-                EmergencyRecipient.__table__,
+                EmergencyRecipient,
                 same={
                     "emergency_id": item.emergency_id, "first_version": item.emergency_version,
                     "message_id": None, "created_at": now,
@@ -181,7 +184,7 @@ def queue_people(engine: Engine, item: ClaimedEmergency, *, now: datetime, reach
             destinations = [f"{DM}:{user_id}" for user_id, _, _ in everyone]
             insert_new(
                 session,
-                OutboxItem.__table__,
+                OutboxItem,
                 same=fanned_out(
                     now, item.event.value, emergency_id=item.emergency_id,
                     emergency_version=item.emergency_version,
