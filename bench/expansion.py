@@ -77,6 +77,7 @@ TARGETS = {
     "postgres_planned_s_max": 1.0,
 }
 BACKENDS = ("sqlite", "postgres")
+CHECKS = ("reached_expected", "same_as_orm", "rerun_adds_nothing")  # whatever the targets
 OPERATOR = Actor.telegram(flood_scenario.OPERATOR_ID)
 REACH = Reach()  # the defaults: 2 h, 1 km, as flood_scenario's drivers are placed for
 LEASE = timedelta(minutes=5)
@@ -137,16 +138,30 @@ def main(
             checks[f"{backend}_ran"] = False
             continue
         report.update({f"{backend}_{name}": value for name, value in figures.items()})
-        for check in ("reached_expected", "same_as_orm", "rerun_adds_nothing"):
+        for check in CHECKS:
             checks[f"{backend}_{check}"] = figures[check]
-        progress.note(
-            f"{backend}: expansion {figures['expansion_s']} s of {figures['people']:,} people "
-            f"(ORM {figures['orm_s']} s, {figures['vs_orm']}x), declare {figures['declare_s']} s"
-        )
     progress.finish()
     report["targets"] = targets
-    report["passed"] = verdict.verdicts(targets, verdict.named(targets, report), checks)
+    report["passed"] = passed = verdict.verdicts(targets, verdict.named(targets, report), checks)
+    for backend in BACKENDS:
+        if f"{backend}_expansion_s" in report:
+            print(_summary(backend, report, targets, passed), file=stdout)
+        elif f"{backend}_error" in report:
+            print(f"{backend}: not run ({report[f'{backend}_error']})", file=stdout)
     return verdict.finish(report, stdout)
+
+
+def _summary(backend: str, report: dict[str, Any], targets: dict[str, float], passed: dict[str, Any]) -> str:
+    def said(name: str) -> str:
+        return f"target {targets[name]:g} s: {'met' if passed[name] else 'MISSED'}"
+
+    checked = all(passed[f"{backend}_{check}"] for check in CHECKS)
+    return (
+        f"{backend}: {report[f'{backend}_people']:,} people planned in {report[f'{backend}_expansion_s']} s "
+        f"({said(f'{backend}_expansion_s_max')}), {report[f'{backend}_vs_orm']}x the ORM's "
+        f"{report[f'{backend}_orm_s']} s; with the declare {report[f'{backend}_planned_s']} s "
+        f"({said(f'{backend}_planned_s_max')}); checks {'held' if checked else 'FAILED'}"
+    )
 
 
 @contextlib.contextmanager
