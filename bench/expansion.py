@@ -211,7 +211,8 @@ def run(
                     pstats.Stats(profiler, stream=stderr).sort_stats(order).print_stats(30)
             if round_ == 0:
                 first_id, item = emergency_id, claimed
-        declare_s, expansion_s = statistics.median(declares), statistics.median(expansions)
+        # the flood's own declare (with its playbook); the others only repeat the expansion
+        declare_s, expansion_s = declares[0], statistics.median(expansions)
         before = _row_count(engine)
         again = _expand_again(engine, first_id, item, now)
         progress.advance(1)

@@ -19,7 +19,7 @@ test_bulk.py`` compares them field by field), and a new column cannot silently b
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,10 +95,15 @@ def _unnest(
 
 
 def _converted(table: sa.Table, name: str, dialect: sa.Dialect, value: Any) -> Any:
-    """``value`` as the driver takes it for the column: the column type's conversion (a time made UTC),
-    then the dialect's (SQLite keeps times as text, in its own format)."""
-    convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    """``value`` as the driver takes it for the column (see ``_conversion``)."""
+    convert = _conversion(table, name, dialect)
     return convert(value) if convert else value
+
+
+def _conversion(table: sa.Table, name: str, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+    """The column type's conversion (a time made UTC), then the dialect's (SQLite keeps times as text, in
+    its own format); None when values go to the driver as they are (text, numbers)."""
+    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _executemany(
@@ -114,7 +119,8 @@ def _executemany(
     def converted(name: str) -> Sequence[Any] | itertools.repeat[Any]:
         if name in same:
             return itertools.repeat(_converted(table, name, dialect, same[name]), count)
-        return [_converted(table, name, dialect, value) for value in each[name]]
+        convert = _conversion(table, name, dialect)  # looked up once per column, not per value
+        return [convert(value) for value in each[name]] if convert else each[name]
 
     columns = {name: converted(name) for name in names}
     rows = list(zip(*(columns[name] for name in compiled.positiontup), strict=False))

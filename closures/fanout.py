@@ -55,11 +55,11 @@ def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.
     near = _nearest(session, geometry, reach_m)
     if near is None:
         return []
-    rows, chosen, distances, geoms, projection = near
+    (ids, users, names, languages), chosen, distances, geoms, projection = near
     origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
     directions = directions_from(origins, geometry, projection=projection)
     found = [
-        Affected(rows[i].id, rows[i].telegram_user_id, rows[i].name, rows[i].language, float(distances[i]), d)
+        Affected(ids[i], users[i], names[i], languages[i], float(distances[i]), d)
         for i, d in zip(chosen, directions, strict=True)
     ]
     return sorted(found, key=lambda a: (a.distance_m, a.user_id))
@@ -71,16 +71,17 @@ def reached_by(session: Session, area: BaseGeometry) -> list[tuple[int, str]]:
     near = _nearest(session, area, 0.0)
     if near is None:
         return []
-    _, users, _, languages, _, _ = zip(*near[0], strict=True)
-    return [(users[i], languages[i]) for i in near[1]]
+    (_, users, _, languages), chosen = near[0], near[1]
+    return [(users[i], languages[i]) for i in chosen]
 
 
-type _Near = tuple[Sequence[Any], list[int], np.ndarray, np.ndarray, Projection]
+# the columns read (ids, drivers, names, languages), the chosen rows, distances, geometries, projection
+type _Near = tuple[tuple[Sequence[Any], ...], list[int], np.ndarray, np.ndarray, Projection]
 
 
 def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near | None:
     """The active subscriptions within their radius of ``geometry`` grown by ``reach_m``, one per driver
-    (the nearest; of equals, the first read): the rows read, the chosen ones' positions among them, every
+    (the nearest; of equals, the first read): the columns read, the chosen rows' positions in them, every
     row's distance (metres, inf where not measured), geometry, and the projection measured in."""
     rows = (
         session.connection()
@@ -98,7 +99,7 @@ def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near 
     )
     if not rows:
         return None
-    _, users, _, _, radii_read, texts = zip(*rows, strict=True)
+    ids, users, names, languages, radii_read, texts = zip(*rows, strict=True)  # rows to columns, once
     geoms = shapely.from_geojson(list(texts))  # one vectorised parse of every subscription
     radii = np.array(radii_read, dtype=float)
     reach = radii + reach_m
@@ -120,7 +121,7 @@ def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near 
     first = np.ones(len(order), dtype=bool)
     first[1:] = drivers[order][1:] != drivers[order][:-1]
     chosen: list[int] = within[order[first]].tolist()
-    return rows, chosen, distances, geoms, projection
+    return (ids, users, names, languages), chosen, distances, geoms, projection
 
 
 def _origin(place: BaseGeometry) -> Point:

@@ -17,7 +17,7 @@ from closures.emergency_models import EmergencyAction, EmergencyRecipient
 from closures.locations import LocationLog
 from closures.models import OutboxItem, OutboxStatus
 from closures.outbox import ClaimedEmergency
-from closures.reach import Reach, queue_people
+from closures.reach import Reach, dm_payload, queue_people
 from closures.service import Actor
 from closures.store import session_scope
 from tests.closures.conftest import RIYADH_STAFF, offset
@@ -286,3 +286,13 @@ def test_an_expansion_that_fails_before_its_commit_leaves_everything_to_redo(
     clock.advance(timedelta(minutes=6))  # the lease ran out: the next worker takes it and expands it whole
     assert _expand(engine, clock, first.id, 1) == 3
     assert sorted(_dms(engine, first.id, 1)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("user_id", "language", "reason"),
+    [(1, "ar", "subscriber"), (10_000_000_001, "en", "driver"), (7, 'a"b\\c', "staff"), (8, "عربي", "x")],
+)
+def test_a_dm_payload_is_what_json_dumps_writes(user_id, language, reason):
+    assert dm_payload(user_id, language, reason) == json.dumps(
+        {"chat_id": user_id, "language": language, "reason": reason}
+    )
