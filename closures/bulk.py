@@ -6,8 +6,8 @@ most columns hold the same value in every row (the emergency, the event, the sta
 fan-out says which columns are the *same* in every row and which vary (*each*, one sequence per column);
 the constants are bound once, the varying columns go to the database as they are:
 
-* PostgreSQL: ONE statement, ``INSERT … SELECT <constants>, u.* FROM unnest(<one array per column>)
-  … ON CONFLICT DO NOTHING`` (one round trip, however many rows);
+* PostgreSQL: ONE statement, ``INSERT … SELECT <constants>, fanned.* FROM unnest(<one array per
+  column>) AS fanned(…) ON CONFLICT DO NOTHING`` (one round trip, however many rows);
 * SQLite: one prepared ``INSERT … ON CONFLICT DO NOTHING`` run by the driver's ``executemany`` (in
   process, so no round trips to save), with the constants converted once by their column's type.
 
@@ -71,7 +71,7 @@ def _unnest(
 ) -> None:
     # Written out rather than built with SQLAlchemy, for one reason: the arrays go in psycopg's binary
     # format ("%b"), which copies each value as it is, where the text format quotes and escapes every
-    # element in Python (0.2 s of the 10,750 DMs' 0.5 s).
+    # element in Python (0.2 s for the arrays of 10,750 DMs and their recipients, against 0.035 s).
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
 
