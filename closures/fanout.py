@@ -10,8 +10,10 @@ crash and a second expansion add nothing twice. A driver who blocked the bot is 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import shapely
@@ -21,8 +23,9 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from closures.bulk import insert_new
 from closures.models import OutboxItem, OutboxStatus, Subscription
-from closures.outbox import Claimed, idempotency_key, insert_ignore
+from closures.outbox import Claimed, fanned_out, idempotency_key
 from closures.store import rows_matched, session_scope
 from closures.views import ClosureView
 from geo.measure import directions_from
@@ -49,45 +52,76 @@ def affected(session: Session, closure: ClosureView) -> list[Affected]:
 def affected_by(session: Session, geometry: BaseGeometry, *, reach_m: float = 0.0) -> list[Affected]:
     """Active subscriptions within their radius of ``geometry`` (grown by ``reach_m``: a point closure's
     radius), one per driver (the nearest), nearest first; a place inside an area is at distance 0."""
-    rows = session.execute(
-        sa.select(
-            col(Subscription.id),
-            col(Subscription.telegram_user_id),
-            col(Subscription.name),
-            col(Subscription.language),
-            col(Subscription.radius_m),
-            col(Subscription.geometry_geojson),
-        ).where(col(Subscription.active) == sa.true())
-    ).all()
-    if not rows:
+    near = _nearest(session, geometry, reach_m)
+    if near is None:
         return []
-    geoms = shapely.from_geojson([r.geometry_geojson for r in rows])
-    radii = np.array([r.radius_m for r in rows], dtype=float)
+    (ids, users, names, languages), chosen, distances, geoms, projection = near
+    origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
+    directions = directions_from(origins, geometry, projection=projection)
+    found = [
+        Affected(ids[i], users[i], names[i], languages[i], float(distances[i]), d)
+        for i, d in zip(chosen, directions, strict=True)
+    ]
+    return sorted(found, key=lambda a: (a.distance_m, a.user_id))
+
+
+def reached_by(session: Session, area: BaseGeometry) -> list[tuple[int, str]]:
+    """``affected_by`` for an emergency's area, which needs no distance, direction or order: each driver
+    reached (once, by their nearest subscription) and that subscription's language."""
+    near = _nearest(session, area, 0.0)
+    if near is None:
+        return []
+    (_, users, _, languages), chosen = near[0], near[1]
+    return [(users[i], languages[i]) for i in chosen]
+
+
+# the columns read (ids, drivers, names, languages), the chosen rows, distances, geometries, projection
+type _Near = tuple[tuple[Sequence[Any], ...], list[int], np.ndarray, np.ndarray, Projection]
+
+
+def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near | None:
+    """The active subscriptions within their radius of ``geometry`` grown by ``reach_m``, one per driver
+    (the nearest; of equals, the first read): the columns read, the chosen rows' positions in them, every
+    row's distance (metres, inf where not measured), geometry, and the projection measured in."""
+    rows = (
+        session.connection()
+        .execute(  # Core rows: the ORM's loading costs more than the query here
+            sa.select(
+                col(Subscription.id),
+                col(Subscription.telegram_user_id),
+                col(Subscription.name),
+                col(Subscription.language),
+                col(Subscription.radius_m),
+                col(Subscription.geometry_geojson),
+            ).where(col(Subscription.active) == sa.true())
+        )
+        .all()
+    )
+    if not rows:
+        return None
+    ids, users, names, languages, radii_read, texts = zip(*rows, strict=True)  # rows to columns, once
+    geoms = shapely.from_geojson(list(texts))  # one vectorised parse of every subscription
+    radii = np.array(radii_read, dtype=float)
     reach = radii + reach_m
     # a first cut in degrees (longitude degrees shrink towards the poles: stay generous), then metres
     lat = abs(shapely.get_coordinates(geometry)[:, 1]).max()
     margin = (reach / _EARTH_DEG_M) / max(np.cos(np.radians(min(lat, 80.0))), 0.1)
     near = shapely.distance(geoms, geometry) <= margin
     if not near.any():
-        return []
+        return None
     projection = Projection.for_geometry(geometry)
     target = projection.to_metric(geometry)
     distances = np.full(len(rows), np.inf)
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
     distances = np.maximum(0.0, distances - reach_m)
-    best: dict[int, int] = {}  # driver -> the row of their nearest subscription
-    for i in np.flatnonzero(distances <= radii).tolist():
-        user_id = rows[i].telegram_user_id
-        if user_id not in best or distances[best[user_id]] > distances[i]:
-            best[user_id] = i
-    chosen = list(best.values())
-    origins = [_origin(geoms[i]) for i in chosen]  # one vectorised pass for every driver's direction
-    directions = directions_from(origins, geometry, projection=projection)
-    found = [
-        Affected(rows[i].id, rows[i].telegram_user_id, rows[i].name, rows[i].language, float(distances[i]), d)
-        for i, d in zip(chosen, directions, strict=True)
-    ]
-    return sorted(found, key=lambda a: (a.distance_m, a.user_id))
+    within = np.flatnonzero(distances <= radii)
+    # per driver the nearest row: sorted by driver, then distance, then position; each driver's first
+    drivers = np.array(users, dtype=np.int64)[within]
+    order = np.lexsort((within, distances[within], drivers))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = drivers[order][1:] != drivers[order][:-1]
+    chosen: list[int] = within[order[first]].tolist()
+    return (ids, users, names, languages), chosen, distances, geoms, projection
 
 
 def _origin(place: BaseGeometry) -> Point:
@@ -114,39 +148,44 @@ def queue_alerts(engine: Engine, item: Claimed, closure: ClosureView, *, now: da
         if not rows_matched(mine):
             return None
         found = affected(session, closure)
-        rows = [
-            {
-                "idempotency_key": idempotency_key(
-                    item.closure_id, item.closure_version, item.event, f"alert:{a.user_id}"
+        destinations = [f"alert:{a.user_id}" for a in found]
+        if found:
+            insert_new(
+                session,
+                OutboxItem,
+                same=fanned_out(
+                    now, item.event.value, closure_id=item.closure_id, closure_version=item.closure_version
                 ),
-                "closure_id": item.closure_id,
-                "closure_version": item.closure_version,
-                "event": item.event.value,
-                "destination": f"alert:{a.user_id}",
-                "status": OutboxStatus.PENDING.value,
-                "due_at": now,
-                "attempts": 0,
-                "payload_json": json.dumps(
-                    {
-                        "chat_id": a.user_id,
-                        "subscription_id": a.subscription_id,
-                        "name": a.name,
-                        "language": a.language,
-                        "distance_m": round(a.distance_m, 1),
-                        "direction": a.direction,
-                    },
-                    ensure_ascii=False,
-                ),
-                "created_at": now,
-                "updated_at": now,
-            }
-            for a in found
-        ]
-        insert_ignore(session, OutboxItem, rows)
+                each={
+                    "idempotency_key": [
+                        idempotency_key(item.closure_id, item.closure_version, item.event, d)
+                        for d in destinations
+                    ],
+                    "destination": destinations,
+                    "payload_json": [_alert_payload(a) for a in found],
+                },
+            )
         session.execute(
-            sa.update(OutboxItem).where(col(OutboxItem.id) == item.id).values(remote_id=f"{len(rows)} alerts")
+            sa.update(OutboxItem)
+            .where(col(OutboxItem.id) == item.id)
+            .values(remote_id=f"{len(found)} alerts")
         )
-        return len(rows)
+        return len(found)
+
+
+def _alert_payload(a: Affected) -> str:
+    """What an "alert" row tells its sender: whom, about which saved place, how far and which way."""
+    return json.dumps(
+        {
+            "chat_id": a.user_id,
+            "subscription_id": a.subscription_id,
+            "name": a.name,
+            "language": a.language,
+            "distance_m": round(a.distance_m, 1),
+            "direction": a.direction,
+        },
+        ensure_ascii=False,
+    )
 
 
 def deactivate_subscriber(engine: Engine, user_id: int) -> int:

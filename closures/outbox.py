@@ -369,6 +369,23 @@ def insert_ignore(session: Session, model: type, rows: list[dict[str, Any]]) -> 
     session.execute(statement, rows)
 
 
+def fanned_out(now: datetime, event: str, **subject: int) -> dict[str, object]:
+    """Every column but the key, destination and payload of a fan-out row (a subscriber alert, an emergency
+    DM) planned at ``now`` for ``event``: pending, due now, never tried; ``subject`` sets the closure's or
+    the emergency's columns, the other pair stays NULL. For ``closures.bulk.insert_new``, which defaults
+    nothing."""
+    columns: dict[str, object] = {
+        "closure_id": None, "closure_version": None, "emergency_id": None, "emergency_version": None,
+        "event": event, "status": OutboxStatus.PENDING.value, "due_at": now, "attempts": 0,
+        "lease_until": None, "remote_id": None, "last_error": None, "created_at": now, "updated_at": now,
+        "claim_token": None, "intent_at": None, "done_at": None,
+    }  # fmt: skip
+    unknown = set(subject) - {"closure_id", "closure_version", "emergency_id", "emergency_version"}
+    if unknown:
+        raise ValueError(f"not a subject column: {sorted(unknown)}")
+    return columns | subject
+
+
 def next_due(engine: Engine) -> datetime | None:
     """When the earliest pending row falls due, or a lease runs out; None when nothing waits."""
     with engine.connect() as conn:

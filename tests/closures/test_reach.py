@@ -17,7 +17,7 @@ from closures.emergency_models import EmergencyAction, EmergencyRecipient
 from closures.locations import LocationLog
 from closures.models import OutboxItem, OutboxStatus
 from closures.outbox import ClaimedEmergency
-from closures.reach import Reach, queue_people
+from closures.reach import Reach, dm_payload, queue_people
 from closures.service import Actor
 from closures.store import session_scope
 from tests.closures.conftest import RIYADH_STAFF, offset
@@ -220,3 +220,79 @@ def test_an_update_preview_counts_whom_the_changed_area_reaches(
     assert (plan.reach.drivers, plan.reach.total) == (1, 1)
     assert len(emergency_rows(engine)) == before
     assert emergencies.current(first.id).version == 1
+
+
+def test_an_expansion_whose_lease_was_lost_plans_nothing(emergencies, engine, clock, declare, drivers):
+    _subscribe(drivers, 1, Point(CENTRE))
+    first = emergencies.declare("riyadh", declare(), STAFF).emergency
+    (people,) = [r for r in emergency_rows(engine, first.id) if r.destination == "emergency-people"]
+    lost = ClaimedEmergency(
+        people.id, first.id, 1, EmergencyAction.DECLARED, people.destination, people.due_at, 1, "not-mine",
+        None, None,
+    )  # fmt: skip
+
+    assert queue_people(engine, lost, now=clock.now, reach=REACH) is None
+
+    assert _dms(engine, first.id, 1) == {}
+    with session_scope(engine) as session:
+        assert session.scalars(sa.select(EmergencyRecipient)).all() == []
+        assert session.get(OutboxItem, people.id).status == "pending"
+
+
+_FAIL_DMS = {  # the database refuses the DM rows, as a full disk would: the expansion fails mid-way
+    "sqlite": [
+        "CREATE TRIGGER fail_dms BEFORE INSERT ON outboxitem WHEN NEW.destination LIKE 'emergency-dm:%' "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION fail_dms() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF starts_with(NEW.destination, 'emergency-dm:') THEN RAISE EXCEPTION 'disk full'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER fail_dms BEFORE INSERT ON outboxitem FOR EACH ROW EXECUTE FUNCTION fail_dms()",
+    ],
+}
+_UNFAIL_DMS = {
+    "sqlite": ["DROP TRIGGER IF EXISTS fail_dms"],
+    "postgresql": ["DROP TRIGGER IF EXISTS fail_dms ON outboxitem", "DROP FUNCTION IF EXISTS fail_dms()"],
+}
+
+
+def _run(engine, statements: list[str]) -> None:
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_an_expansion_that_fails_before_its_commit_leaves_everything_to_redo(
+    emergencies, engine, clock, declare, drivers
+):
+    for user in (1, 2, 3):
+        _subscribe(drivers, user, Point(CENTRE))
+    first = emergencies.declare("riyadh", declare(), STAFF).emergency
+    _run(engine, _FAIL_DMS[engine.dialect.name])
+    try:
+        with pytest.raises(sa.exc.DatabaseError, match="disk full"):
+            _expand(engine, clock, first.id, 1)
+    finally:
+        _run(engine, _UNFAIL_DMS[engine.dialect.name])
+
+    # the row marked done, the recipients recorded before the failure: all rolled back with it
+    (people,) = [r for r in emergency_rows(engine, first.id) if r.destination == "emergency-people"]
+    assert (people.status, people.remote_id) == ("claimed", None)
+    with session_scope(engine) as session:
+        assert session.scalars(sa.select(EmergencyRecipient)).all() == []
+    assert _dms(engine, first.id, 1) == {}
+
+    clock.advance(timedelta(minutes=6))  # the lease ran out: the next worker takes it and expands it whole
+    assert _expand(engine, clock, first.id, 1) == 3
+    assert sorted(_dms(engine, first.id, 1)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("user_id", "language", "reason"),
+    [(1, "ar", "subscriber"), (10_000_000_001, "en", "driver"), (7, 'a"b\\c', "staff"), (8, "عربي", "x")],
+)
+def test_a_dm_payload_is_what_json_dumps_writes(user_id, language, reason):
+    assert dm_payload(user_id, language, reason) == json.dumps(
+        {"chat_id": user_id, "language": language, "reason": reason}
+    )
