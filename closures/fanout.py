@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from closures import subscribers
 from closures.bulk import insert_new
 from closures.models import OutboxItem, OutboxStatus, Subscription
 from closures.outbox import Claimed, fanned_out, idempotency_key
@@ -83,25 +84,11 @@ def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near 
     """The active subscriptions within their radius of ``geometry`` grown by ``reach_m``, one per driver
     (the nearest; of equals, the first read): the columns read, the chosen rows' positions in them, every
     row's distance (metres, inf where not measured), geometry, and the projection measured in."""
-    rows = (
-        session.connection()
-        .execute(  # Core rows: the ORM's loading costs more than the query here
-            sa.select(
-                col(Subscription.id),
-                col(Subscription.telegram_user_id),
-                col(Subscription.name),
-                col(Subscription.language),
-                col(Subscription.radius_m),
-                col(Subscription.geometry_geojson),
-            ).where(col(Subscription.active) == sa.true())
-        )
-        .all()
-    )
-    if not rows:
+    subs = subscribers.active(session)  # read and parsed once per change of the subscriptions
+    if not len(subs):
         return None
-    ids, users, names, languages, radii_read, texts = zip(*rows, strict=True)  # rows to columns, once
-    geoms = shapely.from_geojson(list(texts))  # one vectorised parse of every subscription
-    radii = np.array(radii_read, dtype=float)
+    ids, users, names, languages = subs.ids, subs.users, subs.names, subs.languages
+    geoms, radii = subs.geoms, subs.radii
     reach = radii + reach_m
     # a first cut in degrees (longitude degrees shrink towards the poles: stay generous), then metres
     lat = abs(shapely.get_coordinates(geometry)[:, 1]).max()
@@ -111,7 +98,7 @@ def _nearest(session: Session, geometry: BaseGeometry, reach_m: float) -> _Near 
         return None
     projection = Projection.for_geometry(geometry)
     target = projection.to_metric(geometry)
-    distances = np.full(len(rows), np.inf)
+    distances = np.full(len(subs), np.inf)
     distances[near] = shapely.distance(projection.many_to_metric(geoms[near]), target)
     distances = np.maximum(0.0, distances - reach_m)
     within = np.flatnonzero(distances <= radii)

@@ -240,6 +240,10 @@ class StoreState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     change_counter: int = Field(default=0, sa_type=sa.BigInteger)
+    # moved by triggers on every write to the subscriptions (migration 0010): ``closures.subscribers``
+    subscription_counter: int = Field(
+        default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"}
+    )
 
 
 class Driver(SQLModel, table=True):
