@@ -3,9 +3,12 @@
     .venv/bin/python -m bench.flood [--quick] [--database auto|sqlite|postgres] [--rate R] [--seconds S]
                                     [--target NAME=VALUE]
 
-One process runs the bot as ``roadbot run`` does (the PTB Application long-polling the local Bot API over
-HTTP, its outbox worker, the web server; the rate limit off), on PostgreSQL when ``ROADBOT_TEST_POSTGRES_URL``
-is set (a throwaway database on that server, dropped after) and on a fresh SQLite file otherwise. The data
+The bot runs as ``roadbot run`` runs it (the PTB Application long-polling the local Bot API over HTTP, its
+outbox worker, the web server; the rate limit off; the collector settled once up) in a process of its own
+(``bench.flood_bot``), on PostgreSQL when ``ROADBOT_TEST_POSTGRES_URL`` is set (a throwaway database on that
+server, dropped after) and on a fresh SQLite file otherwise. The local Bot API, the simulated drivers and
+the web clients run in the bench's process, as Telegram and the drivers are outside the bot's in
+production: the figures are one bot process's, its event loop watched and its CPU time counted there. The data
 (``bench.flood_scenario``): 10,000 subscribers whose places or routes lie in a 4 km square over Al Olaya,
 20,000 drivers with a location shared in the last 100 minutes (1,000 of them inside the square, a quarter of
 those subscribers too; the rest beyond the margin across the city), drivers inside whose location is too old,
@@ -27,9 +30,8 @@ and a playbook of six underpasses. In the same run:
 * **capacity**: the offered rate stepped up (25, 50, 75, 100, 150, 200, 300, 400, 500 a second, then
   once halfway back after the first miss; halved down to 2 a second if 25 already misses) until p99
   reaches 250 ms: the highest rate that held is one process's sustainable rate, and
-  ``processes_for_500 = ceil(500 / it)`` (null if none held). The local Bot API and the
-  simulated drivers run in the same process and on the same two cores as the bot, so this counts high:
-  bot processes of their own would each take somewhat more.
+  ``processes_for_500 = ceil(500 / it)`` (null if none held). The bench's process (the local Bot
+  API, the drivers) takes the machine's other core meanwhile.
 
 Targets (``bench/verdict.py``; ``--target`` replaces one): ``planned_s_max`` 1 (the confirm to every
 message planned); ``drain_rate_msg_s_min`` 300 (10× Telegram's limit, a third of paid broadcast's 1000, per
