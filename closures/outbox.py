@@ -246,7 +246,7 @@ def record_intents(engine: Engine, items: Sequence[AnyClaimed], *, now: datetime
     """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
     ids = [item.id for item in items]
     tokens = {item.token for item in items}
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         for token in tokens:
             conn.execute(
                 sa.update(OutboxItem)
@@ -283,13 +283,20 @@ _COMPLETE = (
 
 def complete_many(engine: Engine, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
     """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
-    params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
-    with _writing(engine) as conn:
-        conn.execute(_COMPLETE, params)
+    with writing(engine) as conn:
+        complete_in(conn, done, now=now)
+
+
+def complete_in(conn: sa.Connection, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
+    """:func:`complete_many` in the caller's transaction: one executemany of a statement compiled once."""
+    if done:
+        conn.execute(
+            _COMPLETE, [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
+        )
 
 
 @contextmanager
-def _writing(engine: Engine) -> Iterator[sa.Connection]:
+def writing(engine: Engine) -> Iterator[sa.Connection]:
     """A Core transaction that holds the write lock from its start (no ORM session: the hot path)."""
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
