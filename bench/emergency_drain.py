@@ -1,7 +1,7 @@
 """Benchmark: an emergency's direct messages drained to Telegram by one process, nothing else running.
 
     .venv/bin/python -m bench.emergency_drain [--quick] [--subscribers N] [--concurrency C] [--batch B]
-                                              [--gate] [--database-url URL | --postgres]
+                                              [--emergency-batch E] [--gate] [--database-url URL | --postgres]
                                               [--target NAME=VALUE]
 
 The flood day's people (``bench.flood_scenario``: N subscribers whose places or routes lie in a 4 km square
@@ -56,7 +56,7 @@ from sqlmodel import col
 from telegram.ext import ExtBot
 
 from bench import databases, flood_scenario, verdict
-from bench.fanout import _raw_rate
+from bench.fanout import raw_rate
 from bench.flood_day import Messaged
 from bot.localapi import LocalBotApi
 from bot.publish.aiohttp_request import AiohttpRequest
@@ -94,6 +94,10 @@ def main(
         "--batch", type=int, default=_DEFAULTS["batch"],
         help=f"rows per claim (default: the worker's, {_DEFAULTS['batch']})",
     )  # fmt: skip
+    parser.add_argument(
+        "--emergency-batch", type=int, default=_DEFAULTS["emergency_batch"],
+        help=f"an emergency's rows per claim (default: the worker's, {_DEFAULTS['emergency_batch']})",
+    )  # fmt: skip
     parser.add_argument("--gate", action="store_true", help="through the bot's gate, paced at 1000 msg/s")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
     parser.add_argument(
@@ -103,8 +107,8 @@ def main(
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)
     n = args.subscribers or (1_000 if args.quick else 10_000)
-    if n < 1 or args.concurrency < 1 or args.batch < 1:
-        parser.error("--subscribers, --concurrency and --batch must be at least 1")
+    if min(n, args.concurrency, args.batch, args.emergency_batch) < 1:
+        parser.error("--subscribers, --concurrency, --batch and --emergency-batch must be at least 1")
     size = flood_scenario.Size(subscribers=n, drivers=2 * n, inside=max(1, n // 10), senders=0, imported=0)
     targets = verdict.chosen(TARGETS, args.target)
     try:
@@ -161,7 +165,8 @@ async def run(
         async with bot:
             worker = OutboxWorker(
                 engine, {}, emergency_publishers={DM: EmergencyDmPublisher(bot)}, clock=lambda: now,
-                batch=args.batch, concurrency=args.concurrency, rng=random.Random(args.seed),
+                batch=args.batch, emergency_batch=args.emergency_batch, concurrency=args.concurrency,
+                rng=random.Random(args.seed),
             )  # fmt: skip
             declared = await asyncio.to_thread(
                 emergencies.declare, "riyadh", scenario.declaration(now), OPERATOR
@@ -173,7 +178,7 @@ async def run(
                       "instruction_en": "Keep out of underpasses until told"}  # fmt: skip
             await asyncio.to_thread(emergencies.update, first_id, update, OPERATOR)
             second = await _version(api, engine, worker, scenario.expected, first_id, 2, stderr)
-            raw_rate = await _raw_rate(bot, len(scenario.expected), args.concurrency)
+            baseline = await raw_rate(bot, len(scenario.expected), args.concurrency)
     engine.dispose()
     messaged, later = first.pop("messaged"), second.pop("messaged")
     rate = min(first["rate"], second["rate"])
@@ -190,13 +195,15 @@ async def run(
         "drain_rate_msg_s": rate,
         "telegram_limit_msg_s": TELEGRAM_LIMIT_MSG_S,
         "ratio_to_limit": round(rate / TELEGRAM_LIMIT_MSG_S, 2),
-        "raw_send_rate_msg_s": round(raw_rate, 1),
-        "worker_vs_raw": round(rate / raw_rate, 2),
+        "raw_send_rate_msg_s": round(baseline, 1),
+        "worker_vs_raw": round(rate / baseline, 2),
+        "paid_broadcast_sent": first["paid"] + second["paid"],  # with --gate: every message
         "declared_once_each": messaged.once_each,
         "update_once_each": later.once_each,
         "update_answers_first": bool(messaged.first_ids) and later.replies_to == messaged.first_ids,
         "concurrency": args.concurrency,
         "batch": args.batch,
+        "emergency_batch": args.emergency_batch,
         "gate": args.gate,
         "python": platform.python_version(),
     }
@@ -220,11 +227,12 @@ async def _version(
     drain_s = time.perf_counter() - started
     bar.cancel()
     messaged = Messaged(expected)
-    for call in api.calls[seen:]:
-        if call.method == "sendMessage":
-            messaged.note(call)
+    sent = [call for call in api.calls[seen:] if call.method == "sendMessage"]
+    for call in sent:
+        messaged.note(call)
     return {
         "messaged": messaged,
+        "paid": sum(1 for call in sent if call.params.get("allow_paid_broadcast")),
         "planned_s": round(planned_s, 3),
         "drain_s": round(drain_s, 3),
         "rate": round(total / drain_s, 1) if drain_s else math.inf,

@@ -80,8 +80,8 @@ def rendering_key(post: EmergencyPost) -> Hashable:
     version = post.version
     reason = (post.item.payload or {}).get("reason")
     return (
-        version.id, version.updated_at, post.item.event, post.language or "ar", reason, post.closures,
-        post.place.timezone, post.now,
+        version.first_id, version.version, version.id, version.updated_at, post.item.event,
+        post.language or "ar", reason, post.closures, post.place.timezone, post.now,
     )  # fmt: skip
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sized
+from collections.abc import Awaitable, Callable, Coroutine, Sized
 
 
 async def pipelined[B: Sized](
     claim: Callable[[], Awaitable[B]],
-    process: Callable[[B], Awaitable[None]],
+    process: Callable[[B], Coroutine[object, object, None]],
     *,
     depth: int = 2,
     overlaps: Callable[[B], bool] = lambda batch: True,
