@@ -26,7 +26,8 @@ async def pipelined[B: Sized](
     overlaps: Callable[[B], bool] = lambda batch: True,
     stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Claim and process batches until a claim comes back empty (or ``stopping()``); how many were claimed.
+    """Claim and process batches until a claim comes back empty with no batch under way (or ``stopping()``);
+    how many were claimed.
 
     ``overlaps(batch)``: may the next claim start while this batch is processed? (If not, it waits for it.)
 
@@ -41,7 +42,10 @@ async def pipelined[B: Sized](
         while not stopping():
             batch = await claim()
             if not len(batch):
-                break
+                if not held:
+                    break
+                await held.popleft()  # what it does may make rows due (a people row's expansion): claim again
+                continue
             total += len(batch)
             held.append(asyncio.create_task(process(batch)))
             while len(held) >= (depth if overlaps(batch) else 1):
