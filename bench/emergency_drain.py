@@ -30,9 +30,23 @@ broadcast's 1000, per process) — and whatever the targets, everyone reached ex
 update answering their first message, nobody else messaged. The exit status is 0 when all of it holds, 1
 otherwise — also when the run could not be made (no PostgreSQL for ``--postgres``).
 
-Measured on the 2-core machine (10,750 people; the worker's defaults, batch 50 and 16 sends at once):
-figures are in the report of the branch that added this bench (see ``git log``); before the changes that
-came with it the declaration drained at ~130 msg/s on SQLite.
+Measured on the 2-core machine (10,750 people, the worker's defaults, December 2026; the machine shared
+with other engineers' runs, so each figure comes with the baseline measured beside it):
+
+* before (load 1.5-1.8): SQLite 303 msg/s for the declaration, 275 for the update (baseline 1,134);
+  PostgreSQL 176 and 144 (baseline 1,164); on a busier machine (load 3.5) SQLite's update drained at 157.
+  py-spy: 29 % of all samples in recording each message done (``emergency_outbox.complete_many``: two ORM
+  UPDATEs built and evaluated per row, on SQLite's one database thread), then the claims: a batch of 50
+  waited for its claim and preparation (40-65 ms on PostgreSQL: the claim sorts every due row, since a
+  fan-out's rows share one due time) and for its own slowest sends before the next could start.
+* recording done in two executemany statements per group: SQLite 502 and 454 (baseline 1,181),
+  PostgreSQL 221 and 224 (1,144).
+* and an emergency's rows claimed 200 at a time, the next batch claimed while one sends, a send's slot
+  freed before its outcome is committed, each text rendered once per language and reason: SQLite 551 and
+  478 (load 3, baseline 874); PostgreSQL 341 and 308 (load 3.7, baseline 858), 387 and 336 (load 4,
+  baseline 1,141). Per message the database work left is the group commits of intents and outcomes
+  (about 1 and 1.5 ms a message on PostgreSQL) and the claim (64 ms per 200 rows); the rest is PTB and
+  aiohttp, on both sides of the local server.
 """
 
 from __future__ import annotations
