@@ -44,9 +44,10 @@ with other engineers' runs, so each figure comes with the baseline measured besi
 * and an emergency's rows claimed 200 at a time, the next batch claimed while one sends, a send's slot
   freed before its outcome is committed, each text rendered once per language and reason: SQLite 551 and
   478 (load 3, baseline 874); PostgreSQL 341 and 308 (load 3.7, baseline 858), 387 and 336 (load 4,
-  baseline 1,141). Per message the database work left is the group commits of intents and outcomes
-  (about 1 and 1.5 ms a message on PostgreSQL) and the claim (64 ms per 200 rows); the rest is PTB and
-  aiohttp, on both sides of the local server.
+  baseline 1,141); on a quieter machine (load 0.4-1.3, as for the figures before): SQLite 490 and 499
+  (baseline 1,019), PostgreSQL 419 and 472 (baseline 1,219). Per message the database work left is the
+  group commits of intents and outcomes (about 1 and 1.5 ms a message on PostgreSQL) and the claim (64 ms
+  per 200 rows); the rest is PTB and aiohttp, on both sides of the local server.
 """
 
 from __future__ import annotations
