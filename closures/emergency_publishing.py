@@ -80,7 +80,7 @@ def prepare_emergencies(
         versions = _versions(session, series)
         posted = _posted(session, series, {item.destination for item in items})
         firsts = _first_messages(session, [i for i in items if i.kind == DM])
-        munis = {m.id: m for m in session.scalars(sa.select(Municipality))}
+        places = _places(session, {v.municipality_id for known in versions.values() for v in known.values()})
         brought = _brought(session, series, now)
     out: list[EmergencyPost | Stale] = []
     for item in items:
@@ -98,14 +98,13 @@ def prepare_emergencies(
         if stale:
             out.append(Stale(stale))
             continue
-        muni = munis[version.municipality_id]
         out.append(
             EmergencyPost(
                 item=item,
                 version=version,
                 first=known[min(known)],
                 area=shapely.from_geojson(version.area_geojson),
-                place=Place(muni.slug, muni.name_ar, muni.name_en, muni.timezone),
+                place=places[version.municipality_id],
                 closures=brought.get(item.emergency_id, ()),
                 reply_to=reply_to,
                 earlier=tuple(earlier),
@@ -151,6 +150,17 @@ def _versions(session: Session, series: set[int]) -> dict[int, dict[int, Emergen
         assert row.first_id is not None
         out.setdefault(row.first_id, {})[row.version] = row
     return out
+
+
+def _places(session: Session, ids: set[int]) -> dict[int, Place]:
+    """The municipalities' names and time zones (not their boundaries: large, and not needed here)."""
+    rows = session.execute(
+        sa.select(
+            col(Municipality.id), col(Municipality.slug), col(Municipality.name_ar),
+            col(Municipality.name_en), col(Municipality.timezone),
+        ).where(col(Municipality.id).in_(ids))
+    )  # fmt: skip
+    return {row_id: Place(slug, name_ar, name_en, zone) for row_id, slug, name_ar, name_en, zone in rows}
 
 
 def _posted(session: Session, series: set[int], destinations: set[str]) -> dict[tuple[int, str], list[str]]:

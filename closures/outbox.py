@@ -132,10 +132,19 @@ def _predecessor_waits(subject: str) -> sa.Exists:
 
 
 def claim_due(
-    engine: Engine, *, now: datetime, token: str, lease: timedelta, limit: int = 50
+    engine: Engine,
+    *,
+    now: datetime,
+    token: str,
+    lease: timedelta,
+    limit: int = 50,
+    emergency_limit: int | None = None,
 ) -> list[AnyClaimed]:
     """Lease up to ``limit`` rows that are due (or whose lease ran out): an emergency's first, then the
-    others, each oldest due first.
+    others, each oldest due first. ``emergency_limit`` (default ``limit``) bounds the emergency's rows
+    instead: a claim's cost grows with the queue, not with the batch, so a flood's thousands of direct
+    messages are taken in larger batches, while calm-day posts stay in small ones (an emergency declared
+    meanwhile waits behind at most one of those).
 
     An emergency's messages must not queue behind a burst of calm-day posts (an import's 1,000 closures and
     their subscriber alerts took minutes to drain ahead of a flood's update): two picks, the emergencies'
@@ -173,7 +182,7 @@ def claim_due(
                 candidates = candidates.where(col(OutboxItem.destination).not_in(busy))
             return [(row_id, destination) for row_id, destination in session.execute(candidates)]
 
-        picked = pick(col(OutboxItem.emergency_id).is_not(None), limit)
+        picked = pick(col(OutboxItem.emergency_id).is_not(None), emergency_limit or limit)
         if len(picked) < limit:
             picked += pick(col(OutboxItem.emergency_id).is_(None), limit - len(picked))
         ids, seen = [], set()
@@ -246,7 +255,7 @@ def record_intents(engine: Engine, items: Sequence[AnyClaimed], *, now: datetime
     """:func:`record_intent` for many rows in one transaction (the worker groups concurrent sends)."""
     ids = [item.id for item in items]
     tokens = {item.token for item in items}
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         for token in tokens:
             conn.execute(
                 sa.update(OutboxItem)
@@ -283,13 +292,20 @@ _COMPLETE = (
 
 def complete_many(engine: Engine, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
     """:func:`complete` for many rows in one transaction (a row whose lease was lost is left alone)."""
-    params = [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
-    with _writing(engine) as conn:
-        conn.execute(_COMPLETE, params)
+    with writing(engine) as conn:
+        complete_in(conn, done, now=now)
+
+
+def complete_in(conn: sa.Connection, done: Sequence[tuple[AnyClaimed, str | None]], *, now: datetime) -> None:
+    """:func:`complete_many` in the caller's transaction: one executemany of a statement compiled once."""
+    if done:
+        conn.execute(
+            _COMPLETE, [{"row_id": i.id, "token": i.token, "remote_id": r, "now": now} for i, r in done]
+        )
 
 
 @contextmanager
-def _writing(engine: Engine) -> Iterator[sa.Connection]:
+def writing(engine: Engine) -> Iterator[sa.Connection]:
     """A Core transaction that holds the write lock from its start (no ORM session: the hot path)."""
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         yield conn

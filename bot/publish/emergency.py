@@ -14,7 +14,7 @@ per person, each later version answering the first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 
 import aiohttp
@@ -73,20 +73,50 @@ class EmergencyChannelPublisher(GatedPublisher):
             logger.warning("pins of emergency %s in %s not moved: %s", post.item.emergency_id, chat, exc)
 
 
+def rendering_key(post: EmergencyPost) -> Hashable:
+    """Everything a person's direct message is rendered from (``direct_message``), the person aside: the
+    version (issued versions never change; ``updated_at`` to be sure), the event, the language, why they
+    are reached, the closures as of now, and now itself (times read "today", "tomorrow" from it)."""
+    version = post.version
+    reason = (post.item.payload or {}).get("reason")
+    return (
+        version.first_id, version.version, version.id, version.updated_at, post.item.event,
+        post.language or "ar", reason, post.closures, post.place.timezone, post.now,
+    )  # fmt: skip
+
+
+class RenderedTexts:
+    """The direct messages already rendered: a fan-out sends the same few texts (one per language and
+    reason) to thousands of people, so each is rendered once per prepared batch, not once per person."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._texts: dict[Hashable, str] = {}
+
+    def __call__(self, post: EmergencyPost) -> str:
+        key = rendering_key(post)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= self.size:
+                self._texts.clear()  # old batches' keys (an earlier "now"): never asked for again
+            text = self._texts[key] = direct_message(post, get_translator(post.language or "ar"))
+        return text
+
+
 class EmergencyDmPublisher(GatedPublisher):
     """Every ``emergency-dm:<user>`` row."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self.texts = RenderedTexts()
 
     async def publish(self, post: EmergencyPost, *, in_doubt_since: datetime | None) -> str:
         if in_doubt_since is not None:
             raise InDoubt(in_doubt_reason(in_doubt_since))
         chat = int(post.item.target)
-        tr = get_translator(post.language or "ar")
         try:
             message = await self.bot.send_message(
-                chat, direct_message(post, tr), parse_mode=ParseMode.HTML, reply_parameters=_answering(post)
+                chat, self.texts(post), parse_mode=ParseMode.HTML, reply_parameters=_answering(post)
             )
         except TelegramError as exc:
             raise telegram_failure(exc, chat) from exc

@@ -55,6 +55,7 @@ from bot.publish import (
 )
 from bot.publish.batching import Coalesced
 from bot.publish.intent import LeaseLost, OutboxSend, sending
+from bot.publish.pipeline import pipelined
 from closures import emergency_outbox, outbox
 from closures.cap_notices import CapNotice, StaleNotice, prepare_notices
 from closures.cap_records import STAFF_NOTICE
@@ -84,6 +85,7 @@ class OutboxWorker:
         clock: Clock = system_clock,
         lease: timedelta = timedelta(minutes=5),
         batch: int = 50,
+        emergency_batch: int = 200,
         concurrency: int = 16,
         max_attempts: int = 8,
         late_after: timedelta = timedelta(minutes=10),
@@ -97,8 +99,8 @@ class OutboxWorker:
         reach: Reach | None = None,
         notice_publisher: NoticePublisher | None = None,
     ) -> None:
-        if batch < 1 or concurrency < 1 or max_attempts < 1:
-            raise ValueError("batch, concurrency and max_attempts must be at least 1")
+        if min(batch, emergency_batch, concurrency, max_attempts) < 1:
+            raise ValueError("batch, emergency_batch, concurrency and max_attempts must be at least 1")
         self.engine = engine
         self.publishers = dict(publishers)
         self.emergency_publishers = dict(emergency_publishers or {})
@@ -107,6 +109,7 @@ class OutboxWorker:
         self.clock = clock
         self.lease = lease
         self.batch = batch
+        self.emergency_batch = emergency_batch  # an emergency's rows are claimed in larger batches
         self.max_attempts = max_attempts
         self.late_after = late_after
         self.idle_poll = idle_poll
@@ -202,7 +205,7 @@ class OutboxWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                if await self.run_once():
+                if await self.drain():
                     failures = 0
                     continue
                 due = await self._db(outbox.next_due, self.engine)
@@ -241,22 +244,37 @@ class OutboxWorker:
             self.wake()
 
     async def drain(self) -> int:
-        """Process rows until none is due now; how many were processed."""
-        total = 0
-        while n := await self.run_once():
-            total += n
-        return total
+        """Process rows until none is due now; how many were processed.
+
+        While a batch holds an emergency's rows, the next batch is claimed as it sends
+        (``bot.publish.pipeline``); calm-day batches go one after the other, so that an emergency declared
+        meanwhile waits behind one of them at most.
+        """
+        return await pipelined(
+            self._claim, self._process_batch, overlaps=_urgent, stopping=lambda: self._stopping
+        )
 
     async def run_once(self) -> int:
         """Claim one batch of due rows and process them concurrently; how many were claimed."""
+        batch = await self._claim()
+        if batch:
+            await self._process_batch(batch)
+        return len(batch)
+
+    async def _claim(self) -> list[tuple[AnyClaimed, Prepared]]:
+        """Lease one batch of due rows, each with its prepared context."""
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"
         items = await self._db(
-            outbox.claim_due, self.engine, now=self.clock(), token=token, lease=self.lease, limit=self.batch
-        )
-        if items:
-            prepared = await self._db(self._prepare, items, self.clock())
-            await asyncio.gather(*(self._guarded(item, prepared[item.id]) for item in items))
-        return len(items)
+            outbox.claim_due, self.engine, now=self.clock(), token=token, lease=self.lease,
+            limit=self.batch, emergency_limit=self.emergency_batch,
+        )  # fmt: skip
+        if not items:
+            return []
+        prepared = await self._db(self._prepare, items, self.clock())
+        return [(item, prepared[item.id]) for item in items]
+
+    async def _process_batch(self, batch: list[tuple[AnyClaimed, Prepared]]) -> None:
+        await asyncio.gather(*(self._guarded(item, prepared) for item, prepared in batch))
 
     def _prepare(self, items: list[AnyClaimed], now: datetime) -> dict[int, Prepared]:
         """Each row's context (closure posts and emergency posts alike), in one worker-thread trip."""
@@ -278,48 +296,52 @@ class OutboxWorker:
     async def _guarded(self, item: AnyClaimed, prepared: Prepared) -> None:
         async with self._limit:
             if isinstance(prepared, CapNotice):
-                await self._process_notice(item, prepared)
+                outcome = await self._process_notice(item, prepared)
             elif isinstance(item, ClaimedEmergency):
                 assert not isinstance(prepared, PostContext)
-                await self._process_emergency(item, prepared)
+                outcome = await self._process_emergency(item, prepared)
             else:
                 assert not isinstance(prepared, EmergencyPost)
-                await self._process(item, prepared)
+                outcome = await self._process(item, prepared)
+        if outcome is not None:  # the send is over: its slot goes to the next one while this is committed
+            await self._outcomes(outcome)
 
-    async def _process(self, item: Claimed, prepared: PostContext | Stale) -> None:
+    async def _process(self, item: Claimed, prepared: PostContext | Stale) -> Outcome | None:
         if isinstance(prepared, Stale):
             await self._db(outbox.skip, self.engine, item, now=self.clock(), reason=prepared.reason)
-            return
+            return None
         if item.kind == outbox.ALERTS:
             await self._db(queue_alerts, self.engine, item, prepared.closure, now=self.clock())
-            return
+            return None
         publisher = self.publishers.get(item.kind)
         if publisher is None:
             await self._no_publisher(item)
-            return
+            return None
         publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
-        await self._deliver(item, publisher, publish, outbox.complete)
+        return await self._deliver(item, publisher, publish, outbox.complete)
 
-    async def _process_emergency(self, item: ClaimedEmergency, prepared: EmergencyPost | Stale) -> None:
+    async def _process_emergency(
+        self, item: ClaimedEmergency, prepared: EmergencyPost | Stale
+    ) -> Outcome | None:
         if isinstance(prepared, Stale):
             await self._db(outbox.skip, self.engine, item, now=self.clock(), reason=prepared.reason)
-            return
+            return None
         if item.kind == emergency_outbox.PEOPLE:  # one transaction: done, and a row per person
             await self._db(queue_people, self.engine, item, now=self.clock(), reach=self.reach)
-            return
+            return None
         publisher = self.emergency_publishers.get(item.kind)
         if publisher is None:
             await self._no_publisher(item)
-            return
+            return None
         publish = functools.partial(publisher.publish, prepared, in_doubt_since=item.in_doubt_since)
-        await self._deliver(item, publisher, publish, emergency_outbox.complete)
+        return await self._deliver(item, publisher, publish, emergency_outbox.complete)
 
-    async def _process_notice(self, item: AnyClaimed, notice: CapNotice) -> None:
+    async def _process_notice(self, item: AnyClaimed, notice: CapNotice) -> Outcome | None:
         if self.notice_publisher is None:
             await self._no_publisher(item)
-            return
+            return None
         send = functools.partial(self.notice_publisher.publish, notice, in_doubt_since=item.in_doubt_since)
-        await self._deliver(item, self.notice_publisher, send, outbox.complete)
+        return await self._deliver(item, self.notice_publisher, send, outbox.complete)
 
     async def _no_publisher(self, item: AnyClaimed) -> None:
         reason = f"no publisher for {item.kind!r} destinations is configured"
@@ -331,9 +353,10 @@ class OutboxWorker:
         publisher: object,
         publish: Callable[[], Awaitable[str]],
         complete: Callable[..., bool],
-    ) -> None:
-        """Send with the intent recorded around each HTTP attempt, and record the outcome (``complete``
-        keeps the remote id when the post is recorded early, before what follows it)."""
+    ) -> Outcome | None:
+        """Send with the intent recorded around each HTTP attempt; a failure's fate is recorded here, a
+        success is returned for the caller to record (``complete`` keeps the remote id when the post is
+        recorded early, before what follows it: then there is nothing left to record)."""
         send = OutboxSend(
             functools.partial(self._record_intent, item),
             functools.partial(self._db, outbox.clear_intent, self.engine, item),
@@ -346,14 +369,13 @@ class OutboxWorker:
                 remote_id = await publish()
         except LeaseLost:
             logger.warning("outbox row %s: lease lost before sending; left to its new holder", item.id)
-            return
+            return None
         except Exception as exc:  # every failure becomes the row's fate; unknown ones count as in doubt
             await self._db(self._failed, item, publisher, exc, send)
-            return
+            return None
         if self.after_send is not None:
             await self.after_send(item, remote_id)
-        if not send.recorded:
-            await self._outcomes((item, remote_id, self.clock()))
+        return None if send.recorded else (item, remote_id, self.clock())
 
     async def _record_intent(self, item: AnyClaimed) -> datetime | None:
         now = self.clock()
@@ -383,6 +405,11 @@ class OutboxWorker:
         else:
             logger.warning("outbox row %s parked for an admin: %s", item.id, exc.reason)
             outbox.dead_letter(self.engine, item, now=now, reason=exc.reason)
+
+
+def _urgent(batch: Sequence[tuple[AnyClaimed, Prepared]]) -> bool:
+    """Does the batch hold an emergency's rows (claimed first, so the first row tells)?"""
+    return bool(batch) and isinstance(batch[0][0], ClaimedEmergency)
 
 
 def backoff(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -152,3 +153,57 @@ def test_an_emergencys_messages_are_claimed_before_calm_day_posts_due_earlier(
     assert kinds[: len(due)] == [True] * len(due)  # every chat the emergency is due in, first
     assert not any(kinds[len(due) :])  # then the import's posts, due a minute earlier
     assert {item.destination for item in taken[: len(due)]} == due
+
+
+def test_completions_in_a_group_keep_each_persons_first_message_as_one_by_one_they_would(
+    emergencies, engine, clock, declare
+):
+    drivers = DriverDirectory(engine, clock=clock)
+    for user in (42, 43, 44):
+        drivers.save_place(user, "home", Point(CENTRE))
+        drivers.subscribe(user, "home", 1000, "en")
+    first = emergencies.declare("riyadh", declare(), STAFF).emergency
+    reach = Reach()
+    queue_people(engine, _one(engine, clock, "emergency-people"), now=clock.now, reach=reach)
+    dms = {item.target: item for item in _take(engine, clock) if item.kind == emergency_outbox.DM}
+    lost = dataclasses.replace(dms["44"], token="taken-over")  # its lease went to another worker
+
+    emergency_outbox.complete_many(
+        engine, [(dms["42"], "77"), (dms["43"], "78"), (lost, "79")], now=clock.now
+    )
+
+    assert _first_messages(engine) == {42: "77", 43: "78", 44: None}
+    statuses = {r.destination: r.status for r in emergency_rows(engine) if "dm" in r.destination}
+    assert statuses == {"emergency-dm:42": "done", "emergency-dm:43": "done", "emergency-dm:44": "claimed"}
+    emergencies.update(first.id, {"instruction_en": "Keep out of underpasses"}, STAFF)
+    queue_people(engine, _one(engine, clock, "emergency-people"), now=clock.now, reach=reach)
+    later = [item for item in _take(engine, clock) if item.kind == emergency_outbox.DM]
+    assert sorted(item.target for item in later) == ["42", "43"]  # 44's waits for its first row's fate
+    emergency_outbox.complete_many(engine, [(item, "90") for item in later], now=clock.now)
+    assert _first_messages(engine) == {42: "77", 43: "78", 44: None}  # the first messages are kept
+
+
+def _first_messages(engine) -> dict[int, str | None]:
+    with session_scope(engine) as session:
+        rows = session.scalars(sa.select(EmergencyRecipient)).all()
+    return {r.telegram_user_id: r.message_id for r in rows}
+
+
+def test_an_emergencys_rows_are_claimed_in_a_batch_of_their_own_size(
+    emergencies, posting_closures, engine, clock, declare
+):
+    make_draft = draft_factory(clock)
+    for i in range(5):
+        posting_closures.register("riyadh", make_draft(title_en=f"Imported {i}"), STAFF)
+    emergencies.declare("riyadh", declare(), STAFF)
+    due = [r for r in emergency_rows(engine) if r.due_at <= clock.now and r.status == "pending"]
+    assert len(due) == 3  # the people row, the channel post, the X post
+
+    small = outbox.claim_due(engine, now=clock.now, token="a", lease=LATE, limit=2)
+    assert [isinstance(item, ClaimedEmergency) for item in small] == [True, True]
+    clock.advance(LATE + timedelta(seconds=1))  # the leases run out: everything is claimable again
+
+    taken = outbox.claim_due(engine, now=clock.now, token="b", lease=LATE, limit=2, emergency_limit=3)
+    assert [isinstance(item, ClaimedEmergency) for item in taken] == [True, True, True]
+    calm = outbox.claim_due(engine, now=clock.now, token="c", lease=LATE, limit=2, emergency_limit=3)
+    assert [isinstance(item, ClaimedEmergency) for item in calm] == [False, False]  # calm ones: 2 at most
