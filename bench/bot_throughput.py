@@ -38,9 +38,16 @@ the ratio and the offered-rate latencies are the steadier ones):
 * settled (the default, as ``roadbot run``): location 102/s, ratio 1.45 (the echo round was slow); at 50/s
   offered p50 26 ms, p99 101 ms — half the median and a quarter of the tail of the same load unsettled.
   At saturation the three are within the machine's noise of each other: the gain is in the latency.
-* 500 updates/s: 5 processes at ~100/s each, needing ~2.7 cores at 5.4 ms CPU an update (bot and local
-  server together): it does not fit this 2-core machine whatever the process count; on a machine with 4
-  or more free cores, 5-6 processes behind the webhook balancer.
+* 500 updates/s then: 5 processes at ~100/s each, needing ~2.7 cores at 5.4 ms CPU an update (bot and
+  local server together).
+* then, profiled (py-spy) on a quiet machine: the ratio had fallen to 0.29-0.5 (location 83-152/s against
+  echo 180-311/s), and a fifth of the samples were each driver's kept last point written in a transaction
+  of its own, queued on SQLite's one writer with the near queries waiting behind it for threads. With
+  users' saves grouped into one transaction of upserts while one runs (``bot.handlers.persistence``) and
+  the bot's requests sent as one JSON body (aiohttp's form encoding built a multipart writer and a random
+  boundary for every send): location 289-332/s, echo 318-354/s, **ratio 0.91-0.96**, 3.1 ms CPU an update
+  (bot and local server together); at 50/s offered p50 5 ms, p99 10 ms. 500 updates/s: 2 processes, ~1.6
+  cores (December 2026, load average 1-2).
 
 Targets (``bench/verdict.py``; ``--target`` replaces one): ``ratio_min`` 0.5 — our handlers, database and
 rendering may cost at most as much again as PTB and HTTP themselves (issue 3); ``location_errors_max`` 0 —
