@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import SecretStr
 
@@ -83,3 +83,20 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
         return float("nan")
     rank = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
     return sorted_values[rank]
+
+
+async def drain_bar(api: LocalBotApi, total: int, out: TextIO, *, since: int = 0) -> None:
+    """A bar on ``out`` (a terminal only) of the messages the server has received since call ``since``, out
+    of ``total``, until cancelled."""
+    if not out.isatty() or total <= 0:
+        return
+    try:
+        while True:
+            done = sum(1 for c in api.calls[since:] if c.method == "sendMessage")
+            filled = int(30 * done / total)
+            out.write(f"\rdraining [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            out.flush()
+            await asyncio.sleep(0.2)  # redrawing the bar, not waiting for anything
+    finally:
+        out.write("\n")
+        out.flush()

@@ -71,6 +71,7 @@ from sqlmodel import col
 from telegram.ext import ExtBot
 
 from bench import databases, flood_scenario, verdict
+from bench.botapi import drain_bar
 from bench.fanout import raw_rate
 from bench.flood_day import Messaged
 from bot.localapi import LocalBotApi
@@ -236,7 +237,7 @@ async def _version(
             raise RuntimeError(f"version {version}'s people row was not expanded")
     planned_s = time.perf_counter() - started
     total = await asyncio.to_thread(_planned, engine, first_id, version)
-    bar = asyncio.create_task(_progress(api, seen, total, stderr))
+    bar = asyncio.create_task(drain_bar(api, total, stderr, since=seen))
     started = time.perf_counter()
     await worker.drain()
     drain_s = time.perf_counter() - started
@@ -264,21 +265,6 @@ def _planned(engine: sa.Engine, first_id: int, version: int) -> int:
             col(OutboxItem.status) != OutboxStatus.SUPERSEDED.value,
         )
         return int(conn.execute(query.select_from(OutboxItem)).scalar_one())
-
-
-async def _progress(api: LocalBotApi, seen: int, total: int, out: TextIO) -> None:
-    if not out.isatty() or total <= 0:
-        return
-    try:
-        while True:
-            done = sum(1 for c in api.calls[seen:] if c.method == "sendMessage")
-            filled = int(30 * done / total)
-            out.write(f"\rdraining [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-            out.flush()
-            await asyncio.sleep(0.2)
-    finally:
-        out.write("\n")
-        out.flush()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from sqlmodel import col
 from telegram import Bot
 
 from bench import databases, verdict
+from bench.botapi import drain_bar
 from bot.localapi import LocalBotApi
 from bot.publish.aiohttp_request import AiohttpRequest
 from bot.publish.alerts import AlertPublisher
@@ -151,7 +152,7 @@ async def run(url: str, n: int, concurrency: int, seed: int, stderr: TextIO) -> 
             queue_s = time.perf_counter() - started
             assert closure.id is not None
             queued = _count(engine, closure.id)
-            bar = asyncio.create_task(_progress(api, queued, stderr))
+            bar = asyncio.create_task(drain_bar(api, queued, stderr))
             started = time.perf_counter()
             await worker.drain()
             drain_s = time.perf_counter() - started
@@ -228,21 +229,6 @@ def _count(engine: sa.Engine, closure_id: int) -> int:
             col(OutboxItem.closure_id) == closure_id, col(OutboxItem.destination).like("alert:%")
         )
         return int(conn.execute(query.select_from(OutboxItem)).scalar_one())
-
-
-async def _progress(api: LocalBotApi, total: int, out: TextIO) -> None:
-    if not out.isatty() or total <= 0:
-        return
-    try:
-        while True:
-            done = sum(1 for c in api.calls if c.method == "sendMessage")
-            filled = int(30 * done / total)
-            out.write(f"\rdraining [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-            out.flush()
-            await asyncio.sleep(0.2)
-    finally:
-        out.write("\n")
-        out.flush()
 
 
 if __name__ == "__main__":
