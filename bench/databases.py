@@ -56,3 +56,16 @@ def add_municipalities(session: Session) -> None:
     """The sample municipalities (``data/municipalities.geojson``: Riyadh, Jeddah, …) into the session."""
     for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
         session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+
+
+@contextlib.contextmanager
+def chosen(database_url: str | None, postgres: bool, tmp: Path) -> Iterator[str]:
+    """The URL a bench runs on: the one given (used as it is), a throwaway PostgreSQL database on
+    PG_URL_VAR's server (``NoPostgres`` when there is none), or a fresh SQLite file in ``tmp``."""
+    if database_url:
+        yield database_url
+    elif postgres:
+        with throwaway_postgres(postgres_server()) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp / 'bench.sqlite'}"

@@ -54,14 +54,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import platform
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -128,7 +127,10 @@ def main(
     size = flood_scenario.Size(subscribers=n, drivers=2 * n, inside=max(1, n // 10), senders=0, imported=0)
     targets = verdict.chosen(TARGETS, args.target)
     try:
-        with tempfile.TemporaryDirectory() as tmp, _database(args, Path(tmp)) as url:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            databases.chosen(args.database_url, args.postgres, Path(tmp)) as url,
+        ):
             report = asyncio.run(run(url, size, args, stderr))
     except databases.NoPostgres as exc:
         return verdict.finish(
@@ -148,17 +150,6 @@ def main(
         file=stdout,
     )
     return verdict.finish(report, stdout)
-
-
-@contextlib.contextmanager
-def _database(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
-    if args.database_url:
-        yield args.database_url
-    elif args.postgres:
-        with databases.throwaway_postgres(databases.postgres_server()) as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'bench.sqlite'}"
 
 
 async def run(

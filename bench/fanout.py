@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import math
 import platform
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -92,7 +91,10 @@ def main(
     n = args.subscribers or (1_000 if args.quick else 10_000)
     targets = verdict.chosen(TARGETS, args.target)
     try:
-        with tempfile.TemporaryDirectory() as tmp, _database(args, Path(tmp)) as url:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            databases.chosen(args.database_url, args.postgres, Path(tmp)) as url,
+        ):
             report = asyncio.run(run(url, n, args.concurrency, args.seed, stderr))
     except databases.NoPostgres as exc:
         return verdict.finish(
@@ -113,19 +115,6 @@ def main(
         file=stdout,
     )
     return verdict.finish(report, stdout)
-
-
-@contextlib.contextmanager
-def _database(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
-    """The URL to run on: given, a throwaway PostgreSQL database (``NoPostgres`` when there is none), or a
-    fresh SQLite file."""
-    if args.database_url:
-        yield args.database_url
-    elif args.postgres:
-        with databases.throwaway_postgres(databases.postgres_server()) as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'bench.sqlite'}"
 
 
 async def run(url: str, n: int, concurrency: int, seed: int, stderr: TextIO) -> dict[str, Any]:
