@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import uuid
@@ -56,6 +57,14 @@ def add_municipalities(session: Session) -> None:
     """The sample municipalities (``data/municipalities.geojson``: Riyadh, Jeddah, …) into the session."""
     for item in read_municipalities((DATA / "municipalities.geojson").read_text(encoding="utf-8")):
         session.add(Municipality(**{k: getattr(item, k) for k in item.__slots__}))
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """``--database-url`` and ``--postgres``, as :func:`chosen` reads them."""
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
+    parser.add_argument(
+        "--postgres", action="store_true", help=f"a throwaway database on {PG_URL_VAR}'s server"
+    )
 
 
 @contextlib.contextmanager

@@ -114,10 +114,7 @@ def main(
         help=f"an emergency's rows per claim (default: the worker's, {_DEFAULTS['emergency_batch']})",
     )  # fmt: skip
     parser.add_argument("--gate", action="store_true", help="through the bot's gate, paced at 1000 msg/s")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
-    parser.add_argument(
-        "--postgres", action="store_true", help="a throwaway database on ROADBOT_TEST_POSTGRES_URL's server"
-    )
+    databases.add_options(parser)
     verdict.add_target_option(parser, TARGETS)
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)

@@ -81,10 +81,7 @@ def main(
         "--subscribers", type=int, default=None, help="how many subscribers (overrides --quick)"
     )
     parser.add_argument("--concurrency", type=int, default=32, help="sends in flight at once (default 32)")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
-    parser.add_argument(
-        "--postgres", action="store_true", help="a throwaway database on ROADBOT_TEST_POSTGRES_URL's server"
-    )
+    databases.add_options(parser)
     verdict.add_target_option(parser, TARGETS)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)

@@ -136,17 +136,3 @@ def _upsert(session: Session, model: type, keys: tuple[str, ...], rows: list[dic
     statement = insert(model)
     updated = {name: statement.excluded[name] for name in rows[0] if name not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updated), rows)
-
-
-def save_user(
-    engine: Engine,
-    user_id: int,
-    states: dict[tuple[str, str], str | None],
-    *,
-    data: str | None,
-    data_changed: bool,
-    now: datetime,
-) -> None:
-    """Store one user's changed conversation states and, if ``data_changed``, their kept data (see
-    :func:`save_users`)."""
-    save_users(engine, [UserSave(user_id, states, data, data_changed)], now=now)
